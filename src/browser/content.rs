@@ -1,0 +1,94 @@
+//! browser_content: screenshot, get_text, get_html, get_viewport_dom.
+
+use chromiumoxide::cdp::browser_protocol::page::{
+    CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
+};
+use serde_json::{json, Value};
+
+use super::executor::{cdp_error, helper, require_ok, Ctx};
+use crate::task::{CommandError, ContentAction, ToolResult};
+
+pub async fn run(ctx: &Ctx, action: &ContentAction) -> Result<ToolResult, CommandError> {
+    match action {
+        ContentAction::Screenshot {
+            selector,
+            full_page,
+        } => screenshot(ctx, selector.as_deref(), *full_page).await,
+        ContentAction::GetText { selector } => {
+            let answer: Value = helper(ctx, "text", json!({ "selector": selector })).await?;
+            read_field(selector, &answer, "text")
+        }
+        ContentAction::GetHtml { selector } => {
+            let answer: Value = helper(ctx, "html", json!({ "selector": selector })).await?;
+            read_field(selector.as_deref().unwrap_or("document"), &answer, "html")
+        }
+        ContentAction::GetViewportDom => {
+            let mut answer: Value = helper(ctx, "viewport_dom", json!({})).await?;
+            if let Value::Object(map) = &mut answer {
+                map.remove("state");
+            }
+            Ok(ToolResult::text(answer.to_string()))
+        }
+    }
+}
+
+fn read_field(selector: &str, answer: &Value, field: &str) -> Result<ToolResult, CommandError> {
+    let state = answer["state"].as_str().unwrap_or("missing");
+    require_ok(selector, state, answer["detail"].as_str())?;
+    Ok(ToolResult::text(answer[field].as_str().unwrap_or_default()))
+}
+
+#[derive(serde::Deserialize)]
+struct Region {
+    state: String,
+    #[serde(default)]
+    desc: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    x: f64,
+    #[serde(default)]
+    y: f64,
+    #[serde(default)]
+    width: f64,
+    #[serde(default)]
+    height: f64,
+}
+
+/// The viewport, the whole page, or one element. Pages and elements are clipped in document
+/// coordinates with `captureBeyondViewport`, which leaves the emulated viewport as it was
+/// (chromiumoxide's own full-page and element shots do not).
+async fn screenshot(
+    ctx: &Ctx,
+    selector: Option<&str>,
+    full_page: bool,
+) -> Result<ToolResult, CommandError> {
+    let mut params = CaptureScreenshotParams::builder().format(CaptureScreenshotFormat::Png);
+    let region = match (selector, full_page) {
+        (Some(selector), _) => {
+            let region: Region = helper(ctx, "rect", json!({ "selector": selector })).await?;
+            if region.state == "hidden" {
+                return Err(CommandError::execution(format!(
+                    "{} ('{selector}') is not visible: nothing to capture",
+                    region.desc.unwrap_or_default()
+                )));
+            }
+            require_ok(selector, &region.state, region.detail.as_deref())?;
+            Some(region)
+        }
+        (None, true) => Some(helper::<Region>(ctx, "page_size", json!({})).await?),
+        (None, false) => None,
+    };
+    if let Some(r) = region {
+        params = params
+            .clip(Viewport { x: r.x, y: r.y, width: r.width.max(1.0), height: r.height.max(1.0), scale: 1.0 })
+            .capture_beyond_viewport(true);
+    }
+    let shot = ctx
+        .page
+        .execute(params.build())
+        .await
+        .map_err(|e| cdp_error("Page.captureScreenshot", e))?;
+    let data: &str = shot.result.data.as_ref();
+    Ok(ToolResult::png(data.to_string()))
+}

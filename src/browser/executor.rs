@@ -1,0 +1,305 @@
+//! The one executor: turns a typed action into CDP calls on an instance's page, under the
+//! command's deadline, racing cancellation and the instance breaking. It knows no wire format.
+
+use std::time::Duration;
+
+use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, RemoteObject};
+use chromiumoxide::error::CdpError;
+use chromiumoxide::Page;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::{sleep, timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::instance::BrowserInstance;
+use super::{content, execute, interact, navigate};
+use crate::events::DialogRecord;
+use crate::task::{Action, CommandError, ErrorCode, ParsedArgs, ToolResult};
+
+/// What running one command came to.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `None` when the command was cancelled before it finished.
+    pub result: Option<Result<ToolResult, CommandError>>,
+    /// Dialogs the page opened while the command ran, already answered.
+    pub dialogs: Vec<DialogRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Executor {
+    /// The deadline of a command that gives no `timeout` of its own.
+    pub default_timeout: Duration,
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Executor {
+            default_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a tool's code gets: the page and the command's deadline.
+pub struct Ctx {
+    pub page: Page,
+    pub deadline: Instant,
+    pub budget: Duration,
+}
+
+impl Ctx {
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+impl Executor {
+    /// Runs one browser action (browser_instance actions belong to the scheduler).
+    pub async fn run(
+        &self,
+        instance: &BrowserInstance,
+        args: &ParsedArgs,
+        cancel: &CancellationToken,
+    ) -> Outcome {
+        let budget = args.timeout.unwrap_or(self.default_timeout);
+        let deadline = Instant::now() + budget;
+        let work = async {
+            let page = instance.page().await?;
+            let ctx = Ctx {
+                page,
+                deadline,
+                budget,
+            };
+            dispatch(&ctx, &args.action).await
+        };
+        let result = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            error = instance.broken() => Some(Err(error)),
+            done = timeout(budget, work) => Some(done.unwrap_or_else(|_| Err(timed_out(budget, "the command")))),
+        };
+        if let Some(Err(e)) = &result {
+            if e.code == ErrorCode::CommandTimeout {
+                instance.recover().await;
+            }
+        }
+        if result.is_none() {
+            // A cancelled command may have left a script running: make sure the page answers.
+            instance.recover().await;
+        }
+        Outcome {
+            result,
+            dialogs: instance.take_dialogs(),
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, action: &Action) -> Result<ToolResult, CommandError> {
+    match action {
+        Action::Navigate(a) => navigate::run(ctx, a).await,
+        Action::Interact(a) => interact::run(ctx, a).await,
+        Action::Content(a) => content::run(ctx, a).await,
+        Action::Execute(a) => execute::run(ctx, a).await,
+        Action::Instance(_) => Err(CommandError::execution(
+            "browser_instance actions are answered by the scheduler, not a page",
+        )),
+    }
+}
+
+pub fn timed_out(budget: Duration, what: &str) -> CommandError {
+    CommandError::new(
+        ErrorCode::CommandTimeout,
+        format!("{what} exceeded its {} ms deadline", budget.as_millis()),
+    )
+}
+
+/// A CDP failure as a command error, naming the call that failed.
+pub fn cdp_error(call: &str, e: CdpError) -> CommandError {
+    CommandError::execution(format!("{call} failed: {e}"))
+}
+
+/// Errors after which a read can simply be tried again: the page was between documents.
+fn is_context_gone(e: &CdpError) -> bool {
+    let text = e.to_string();
+    text.contains("Cannot find context with specified id")
+        || text.contains("Execution context was destroyed")
+        || text.contains("Inspected target navigated or closed")
+}
+
+/// The text of a thrown exception, e.g. `Error: boom`.
+pub fn exception_text(details: &chromiumoxide::cdp::js_protocol::runtime::ExceptionDetails) -> String {
+    let from_object = details.exception.as_ref().and_then(|ex: &RemoteObject| {
+        ex.description
+            .as_ref()
+            .map(|d| d.lines().next().unwrap_or_default().to_string())
+            .or_else(|| ex.value.as_ref().map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }))
+    });
+    from_object.unwrap_or_else(|| details.text.clone())
+}
+
+/// Evaluates `expression` (awaiting promises) and returns its JSON value. Retried while the
+/// page is between documents, so only for expressions that are safe to run twice.
+pub async fn eval_read(ctx: &Ctx, expression: &str) -> Result<Value, CommandError> {
+    loop {
+        match eval_once(&ctx.page, expression).await {
+            Err(EvalFailure::ContextGone(e)) => {
+                if ctx.remaining() < Duration::from_millis(60) {
+                    return Err(cdp_error("Runtime.evaluate", e));
+                }
+                sleep(Duration::from_millis(50)).await;
+            }
+            Err(EvalFailure::Cdp(e)) => return Err(cdp_error("Runtime.evaluate", e)),
+            Err(EvalFailure::Thrown(text)) => return Err(CommandError::execution(text)),
+            Ok(v) => return Ok(v),
+        }
+    }
+}
+
+pub enum EvalFailure {
+    /// The page had no JavaScript context (mid-navigation): nothing ran.
+    ContextGone(CdpError),
+    Cdp(CdpError),
+    /// The expression threw; the text of the exception.
+    Thrown(String),
+}
+
+pub async fn eval_once(page: &Page, expression: &str) -> Result<Value, EvalFailure> {
+    let params = EvaluateParams::builder()
+        .expression(expression)
+        .return_by_value(true)
+        .await_promise(true)
+        .user_gesture(true)
+        .build()
+        .expect("expression is set");
+    let response = page.execute(params).await.map_err(|e| {
+        if is_context_gone(&e) {
+            EvalFailure::ContextGone(e)
+        } else {
+            EvalFailure::Cdp(e)
+        }
+    })?;
+    let returns = response.result;
+    if let Some(details) = returns.exception_details {
+        return Err(EvalFailure::Thrown(exception_text(&details)));
+    }
+    Ok(returns.result.value.unwrap_or(Value::Null))
+}
+
+const HELPERS: &str = include_str!("page_helpers.js");
+
+/// Runs one of page_helpers.js's operations and decodes its answer.
+pub async fn helper<T: DeserializeOwned>(ctx: &Ctx, op: &str, args: Value) -> Result<T, CommandError> {
+    let expression = format!("({HELPERS})({}, {})", Value::from(op), args);
+    let value = eval_read(ctx, &expression).await?;
+    serde_json::from_value(value.clone())
+        .map_err(|e| CommandError::execution(format!("unexpected answer from the page to {op}: {e} ({value})")))
+}
+
+/// A helper's answer about one element.
+#[derive(Debug, serde::Deserialize)]
+pub struct Probe {
+    pub state: String,
+    #[serde(default)]
+    pub desc: Option<String>,
+    #[serde(default)]
+    pub cover: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub x: f64,
+    #[serde(default)]
+    pub y: f64,
+}
+
+pub fn not_found(selector: &str) -> CommandError {
+    CommandError::execution(format!("Element not found: {selector} (no element matches selector '{selector}')"))
+}
+
+/// Errors every element lookup shares: a selector that does not parse, or matches nothing.
+pub fn lookup_error(selector: &str, state: &str, detail: Option<&str>) -> Option<CommandError> {
+    match state {
+        "invalid" => Some(CommandError::execution(format!(
+            "invalid selector '{selector}': {}",
+            detail.unwrap_or("not a CSS selector")
+        ))),
+        "missing" => Some(not_found(selector)),
+        _ => None,
+    }
+}
+
+/// What a click, hover, type or select needs of its element before acting.
+#[derive(Debug, Clone, Copy)]
+pub struct Actionable {
+    /// The element must be the one hit at its centre (click, hover).
+    pub hit: bool,
+    /// The element must not be disabled (click, type, select).
+    pub enabled: bool,
+}
+
+/// How long an element that exists but is covered, disabled or moving may take to become
+/// actionable before that is an error rather than something to wait out.
+const BLOCKED_GRACE: Duration = Duration::from_secs(2);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Waits until `selector`'s element is attached, visible, enabled, stable and (when asked)
+/// hit at its centre; returns the probe with the point to act on. A missing or hidden element
+/// is waited for until the deadline; one that is there but blocked for `BLOCKED_GRACE`.
+pub async fn wait_actionable(ctx: &Ctx, selector: &str, need: Actionable) -> Result<Probe, CommandError> {
+    let args = serde_json::json!({ "selector": selector, "hit": need.hit, "enabled": need.enabled });
+    let mut blocked_since: Option<Instant> = None;
+    loop {
+        let probe: Probe = helper(ctx, "probe", args.clone()).await?;
+        if let Some(e) = lookup_error(selector, &probe.state, probe.detail.as_deref()) {
+            if probe.state == "invalid" {
+                return Err(e);
+            }
+        }
+        let desc = probe.desc.clone().unwrap_or_else(|| selector.to_string());
+        let reason = match probe.state.as_str() {
+            "ok" => return Ok(probe),
+            "missing" => {
+                blocked_since = None;
+                format!("no element matches selector '{selector}'")
+            }
+            "hidden" => {
+                blocked_since = None;
+                format!("{desc} ('{selector}') is not visible")
+            }
+            "disabled" => format!("{desc} ('{selector}') is disabled"),
+            "unstable" => format!("{desc} ('{selector}') keeps moving"),
+            "covered" => format!(
+                "{desc} ('{selector}') is covered by {} at its centre, which would receive the click",
+                probe.cover.as_deref().unwrap_or("another element")
+            ),
+            "outside" => format!("{desc} ('{selector}') is outside the viewport"),
+            other => format!("{desc} ('{selector}') is not actionable ({other})"),
+        };
+        let blocked = matches!(probe.state.as_str(), "disabled" | "unstable" | "covered" | "outside");
+        if blocked {
+            let since = *blocked_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= BLOCKED_GRACE {
+                return Err(CommandError::execution(reason));
+            }
+        }
+        if ctx.remaining() <= POLL {
+            let code = if blocked { ErrorCode::ExecutionError } else { ErrorCode::CommandTimeout };
+            return Err(CommandError::new(
+                code,
+                format!("waited {} ms for '{selector}': {reason}", ctx.budget.as_millis()),
+            ));
+        }
+        sleep(POLL).await;
+    }
+}
+
+/// For reads that do not wait: the element must exist now.
+pub fn require_ok(selector: &str, state: &str, detail: Option<&str>) -> Result<(), CommandError> {
+    match lookup_error(selector, state, detail) {
+        Some(e) => Err(e),
+        None if state == "ok" => Ok(()),
+        None => Err(CommandError::execution(format!("'{selector}': element is {state}"))),
+    }
+}

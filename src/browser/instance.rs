@@ -1,0 +1,431 @@
+//! A supervised browser instance: one Chromium (launched or attached), one page, the handler
+//! loop that drives them, and the watchers that notice a dead browser, a crashed renderer and
+//! dialogs that would otherwise block the page.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
+use chromiumoxide::cdp::browser_protocol::page::{
+    DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams,
+};
+use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, TerminateExecutionParams};
+use chromiumoxide::handler::viewport::Viewport;
+use chromiumoxide::{Browser, BrowserConfig, Page};
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+use super::chrome::{extra_flags, find_chrome, needs_no_sandbox, BrowserSource, LaunchOptions};
+use crate::events::DialogRecord;
+use crate::task::{CommandError, ErrorCode};
+
+/// Deadline for the housekeeping calls the instance makes on its own (new page, close, probes).
+const HOUSEKEEPING: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Health {
+    Alive,
+    /// The page's renderer crashed; the browser lives and a fresh page replaces it.
+    PageCrashed,
+    /// The browser is gone (process died, connection closed): the instance must be relaunched.
+    Lost(String),
+}
+
+struct PageSlot {
+    page: Page,
+    watchers: Vec<JoinHandle<()>>,
+}
+
+pub struct BrowserInstance {
+    id: String,
+    source: BrowserSource,
+    browser: tokio::sync::Mutex<Browser>,
+    slot: Mutex<Option<PageSlot>>,
+    health: watch::Sender<Health>,
+    dialogs: Arc<Mutex<Vec<DialogRecord>>>,
+    handler: JoinHandle<()>,
+    pid: Option<u32>,
+    profile: Mutex<Option<tempfile::TempDir>>,
+    viewport: (u32, u32),
+}
+
+impl std::fmt::Debug for BrowserInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserInstance")
+            .field("id", &self.id)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl BrowserInstance {
+    /// Starts (or attaches to) a browser and opens the instance's page.
+    pub async fn start(id: impl Into<String>, source: BrowserSource) -> anyhow::Result<Self> {
+        let id = id.into();
+        let (browser, handler, profile, viewport) = match &source {
+            BrowserSource::Launch(options) => {
+                let (browser, handler, profile) = launch(options).await?;
+                (browser, handler, Some(profile), options.viewport)
+            }
+            BrowserSource::Attach(endpoint) => {
+                let (browser, handler) = timeout(HOUSEKEEPING, Browser::connect(endpoint.clone()))
+                    .await
+                    .map_err(|_| anyhow!("no answer from DevTools endpoint {endpoint} within 10 s"))?
+                    .with_context(|| format!("cannot attach to DevTools endpoint {endpoint}"))?;
+                (browser, handler, None, (1280, 720))
+            }
+        };
+        let mut browser = browser;
+        let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
+
+        let (health, _) = watch::channel(Health::Alive);
+        let handler = spawn_handler_loop(handler, health.clone());
+        let instance = BrowserInstance {
+            id,
+            source,
+            browser: tokio::sync::Mutex::new(browser),
+            slot: Mutex::new(None),
+            health,
+            dialogs: Arc::new(Mutex::new(Vec::new())),
+            handler,
+            pid,
+            profile: Mutex::new(profile),
+            viewport,
+        };
+        if let Err(e) = instance.open_page().await {
+            instance.close().await;
+            return Err(e);
+        }
+        Ok(instance)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn source(&self) -> &BrowserSource {
+        &self.source
+    }
+
+    /// The browser process id, when this instance launched it.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    pub fn profile_dir(&self) -> Option<PathBuf> {
+        self.profile
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|p| p.path().to_path_buf())
+    }
+
+    pub fn viewport(&self) -> (u32, u32) {
+        self.viewport
+    }
+
+    pub fn health(&self) -> Health {
+        self.health.borrow().clone()
+    }
+
+    /// Resolves when the browser is lost or the page's renderer crashes, with a reason that
+    /// fails the command in flight.
+    pub async fn broken(&self) -> CommandError {
+        let mut rx = self.health.subscribe();
+        let health = rx
+            .wait_for(|h| *h != Health::Alive)
+            .await
+            .map(|h| h.clone())
+            .unwrap_or(Health::Lost("instance closed".into()));
+        match health {
+            Health::PageCrashed => CommandError::new(
+                ErrorCode::InstanceDisconnected,
+                "the page's renderer crashed",
+            ),
+            Health::Lost(reason) => CommandError::new(
+                ErrorCode::InstanceDisconnected,
+                format!("browser disconnected: {reason}"),
+            ),
+            Health::Alive => unreachable!("waited for a health other than Alive"),
+        }
+    }
+
+    /// The page commands run on, replacing it first if its renderer crashed.
+    pub async fn page(&self) -> Result<Page, CommandError> {
+        match self.health() {
+            Health::Lost(reason) => {
+                return Err(CommandError::new(
+                    ErrorCode::InstanceDisconnected,
+                    format!("browser disconnected: {reason}"),
+                ))
+            }
+            Health::PageCrashed => {
+                self.open_page().await.map_err(|e| {
+                    CommandError::new(
+                        ErrorCode::InstanceDisconnected,
+                        format!("cannot replace the crashed page: {e:#}"),
+                    )
+                })?;
+            }
+            Health::Alive => {}
+        }
+        self.slot
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|s| s.page.clone())
+            .ok_or_else(|| CommandError::new(ErrorCode::InstanceDisconnected, "instance closed"))
+    }
+
+    /// Dialogs answered since the last call.
+    pub fn take_dialogs(&self) -> Vec<DialogRecord> {
+        std::mem::take(&mut *self.dialogs.lock().unwrap())
+    }
+
+    /// After a command timed out the page may be stuck in a script that never ends: check it
+    /// answers, stop the script if not, and as a last resort replace the page.
+    pub async fn recover(&self) {
+        let Ok(page) = self.page().await else { return };
+        let probe = || async {
+            matches!(
+                timeout(Duration::from_secs(1), page.execute(EvaluateParams::new("1"))).await,
+                Ok(Ok(_))
+            )
+        };
+        if probe().await {
+            return;
+        }
+        tracing::info!(instance = %self.id, "page unresponsive after a timeout: terminating its script");
+        let _ = timeout(Duration::from_secs(1), page.execute(TerminateExecutionParams::default())).await;
+        if probe().await {
+            return;
+        }
+        tracing::warn!(instance = %self.id, "page still unresponsive: replacing it");
+        if let Err(e) = self.open_page().await {
+            tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
+        }
+    }
+
+    /// Opens a fresh page (closing the previous one) and starts its watchers.
+    async fn open_page(&self) -> anyhow::Result<()> {
+        let old = self.slot.lock().unwrap().take();
+        if let Some(old) = old {
+            old.watchers.iter().for_each(JoinHandle::abort);
+            // A hung or crashed page may never answer its close: do not wait for it.
+            tokio::spawn(async move {
+                let _ = timeout(HOUSEKEEPING, old.page.close()).await;
+            });
+        }
+        let page = {
+            let browser = self.browser.lock().await;
+            timeout(HOUSEKEEPING, browser.new_page("about:blank"))
+                .await
+                .map_err(|_| anyhow!("Chromium did not open a page within 10 s"))?
+                .context("Chromium could not open a page")?
+        };
+        let watchers = vec![
+            watch_dialogs(&page, self.dialogs.clone()).await?,
+            watch_crash(&page, self.health.clone()).await?,
+        ];
+        *self.slot.lock().unwrap() = Some(PageSlot { page, watchers });
+        self.health.send_if_modified(|h| {
+            let crashed = *h == Health::PageCrashed;
+            if crashed {
+                *h = Health::Alive;
+            }
+            crashed
+        });
+        Ok(())
+    }
+
+    /// Closes the browser (or, when attached, only this instance's page) and removes the
+    /// profile folder. Leaves no process behind; safe to call twice.
+    pub async fn close(&self) {
+        let slot = self.slot.lock().unwrap().take();
+        if let Some(slot) = slot {
+            slot.watchers.iter().for_each(JoinHandle::abort);
+            if matches!(self.source, BrowserSource::Attach(_)) {
+                let _ = timeout(Duration::from_secs(3), slot.page.close()).await;
+            }
+        }
+        {
+            let mut browser = self.browser.lock().await;
+            if browser.get_mut_child().is_some() {
+                let graceful = !matches!(self.health(), Health::Lost(_))
+                    && matches!(timeout(Duration::from_secs(3), browser.close()).await, Ok(Ok(_)));
+                let exited = graceful
+                    && matches!(timeout(Duration::from_secs(5), browser.wait()).await, Ok(Ok(_)));
+                if !exited {
+                    let _ = browser.kill().await;
+                    let _ = timeout(Duration::from_secs(5), browser.wait()).await;
+                }
+            }
+        }
+        self.handler.abort();
+        let _ = self.health.send(Health::Lost("instance closed".into()));
+        let profile = self.profile.lock().unwrap().take();
+        if let Some(profile) = profile {
+            remove_profile(profile).await;
+        }
+    }
+}
+
+impl Drop for BrowserInstance {
+    fn drop(&mut self) {
+        // The Browser's child is killed on drop; the handler task would otherwise linger.
+        self.handler.abort();
+    }
+}
+
+async fn launch(
+    options: &LaunchOptions,
+) -> anyhow::Result<(Browser, chromiumoxide::Handler, tempfile::TempDir)> {
+    let chrome = find_chrome(options.chrome.as_deref())?;
+    // Each instance gets its own profile: a shared one is locked by whichever runs first.
+    let profile = tempfile::Builder::new()
+        .prefix("browser-control-profile-")
+        .tempdir()
+        .context("cannot create a profile folder")?;
+    let (width, height) = options.viewport;
+    let mut builder = BrowserConfig::builder()
+        .chrome_executable(&chrome)
+        .user_data_dir(profile.path())
+        .window_size(width, height)
+        .viewport(Viewport {
+            width,
+            height,
+            ..Viewport::default()
+        })
+        .launch_timeout(options.launch_timeout)
+        // Our own deadlines govern every call; chromiumoxide's must never fire first.
+        .request_timeout(Duration::from_secs(3600))
+        .args(extra_flags(options));
+    if !options.headless {
+        builder = builder.with_head();
+    }
+    if needs_no_sandbox() {
+        builder = builder.no_sandbox();
+    }
+    let config = builder.build().map_err(|e| anyhow!(e))?;
+    let deadline = options.launch_timeout + Duration::from_secs(5);
+    let (browser, handler) = timeout(deadline, Browser::launch(config))
+        .await
+        .map_err(|_| anyhow!("Chromium ({}) did not start within {deadline:?}", chrome.display()))?
+        .with_context(|| format!("cannot start Chromium ({})", chrome.display()))?;
+    Ok((browser, handler, profile))
+}
+
+/// Drives chromiumoxide's handler; its end (an error, or the stream closing) means the browser
+/// is gone. Breaking out on the first error is what makes pending calls fail fast.
+fn spawn_handler_loop(
+    mut handler: chromiumoxide::Handler,
+    health: watch::Sender<Health>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let reason = loop {
+            match handler.next().await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => break format!("connection to Chromium lost ({e})"),
+                None => break "connection to Chromium closed".to_string(),
+            }
+        };
+        tracing::debug!("handler loop ended: {reason}");
+        health.send_if_modified(|h| {
+            if matches!(h, Health::Lost(_)) {
+                false
+            } else {
+                *h = Health::Lost(reason);
+                true
+            }
+        });
+    })
+}
+
+/// Answers every JavaScript dialog at once (dismiss; accept beforeunload so navigation goes on).
+async fn watch_dialogs(
+    page: &Page,
+    dialogs: Arc<Mutex<Vec<DialogRecord>>>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let mut opened = page
+        .event_listener::<EventJavascriptDialogOpening>()
+        .await
+        .context("cannot watch dialogs")?;
+    let page = page.clone();
+    Ok(tokio::spawn(async move {
+        while let Some(dialog) = opened.next().await {
+            let accept = dialog.r#type == DialogType::Beforeunload;
+            let answered = timeout(
+                HOUSEKEEPING,
+                page.execute(HandleJavaScriptDialogParams::new(accept)),
+            )
+            .await;
+            if !matches!(answered, Ok(Ok(_))) {
+                tracing::warn!("could not answer a {:?} dialog", dialog.r#type);
+            }
+            let kind = serde_json::to_value(&dialog.r#type)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| format!("{:?}", dialog.r#type).to_lowercase());
+            dialogs.lock().unwrap().push(DialogRecord {
+                kind,
+                message: dialog.message.clone(),
+                accepted: accept,
+            });
+        }
+    }))
+}
+
+async fn watch_crash(page: &Page, health: watch::Sender<Health>) -> anyhow::Result<JoinHandle<()>> {
+    let mut crashed = page
+        .event_listener::<EventTargetCrashed>()
+        .await
+        .context("cannot watch for renderer crashes")?;
+    Ok(tokio::spawn(async move {
+        if crashed.next().await.is_some() {
+            tracing::warn!("renderer crashed");
+            health.send_if_modified(|h| {
+                if *h == Health::Alive {
+                    *h = Health::PageCrashed;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }))
+}
+
+/// Chromium's helpers may still be writing as the browser exits: retry the removal briefly.
+async fn remove_profile(profile: tempfile::TempDir) {
+    let path: PathBuf = profile.keep();
+    for _ in 0..20 {
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    tracing::warn!("could not remove profile folder {}", path.display());
+}
+
+/// Whether any live process still uses `profile` (its path is on Chromium's command line).
+pub fn processes_using(profile: &Path) -> Vec<u32> {
+    let needle = profile.to_string_lossy().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            // A zombie has an empty cmdline and is already dead.
+            !status.contains("State:\tZ") && String::from_utf8_lossy(&cmdline).contains(&needle)
+        })
+        .collect()
+}

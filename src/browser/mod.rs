@@ -1,0 +1,14 @@
+//! The browser side: finding and starting Chromium, the supervised instance, and the executor
+//! with one file per tool.
+
+pub mod chrome;
+pub mod content;
+pub mod execute;
+pub mod executor;
+pub mod instance;
+pub mod interact;
+pub mod navigate;
+
+pub use chrome::{find_chrome, BrowserSource, LaunchOptions};
+pub use executor::{Executor, Outcome};
+pub use instance::{BrowserInstance, Health};

@@ -1,0 +1,180 @@
+//! browser_navigate: goto, reload, back, forward, wait_for.
+
+use std::time::Duration;
+
+use chromiumoxide::cdp::browser_protocol::network::{EventResponseReceived, ResourceType};
+use chromiumoxide::cdp::browser_protocol::page::{
+    EventLoadEventFired, EventNavigatedWithinDocument, GetNavigationHistoryParams, NavigateParams,
+    NavigateToHistoryEntryParams, ReloadParams,
+};
+use futures::{FutureExt, StreamExt};
+use tokio::time::{sleep, Instant};
+
+use super::executor::{cdp_error, helper, Ctx, Probe};
+use crate::task::{CommandError, ErrorCode, NavigateAction, ToolResult};
+
+pub async fn run(ctx: &Ctx, action: &NavigateAction) -> Result<ToolResult, CommandError> {
+    match action {
+        NavigateAction::Goto { url } => goto(ctx, url).await,
+        NavigateAction::Reload => {
+            let url = in_history(ctx, 0).await?;
+            Ok(ToolResult::text(format!("Reloaded {url}")))
+        }
+        NavigateAction::Back => {
+            let url = in_history(ctx, -1).await?;
+            Ok(ToolResult::text(format!("Went back to {url}")))
+        }
+        NavigateAction::Forward => {
+            let url = in_history(ctx, 1).await?;
+            Ok(ToolResult::text(format!("Went forward to {url}")))
+        }
+        NavigateAction::WaitFor { selector } => wait_for(ctx, selector).await,
+    }
+}
+
+/// Chromium's net error names, said plainly.
+fn explain_net_error(code: &str) -> &'static str {
+    match code.trim_start_matches("net::") {
+        "ERR_NAME_NOT_RESOLVED" => "DNS lookup failed: the host name does not resolve",
+        "ERR_CONNECTION_REFUSED" => "connection refused: nothing is listening at that address",
+        "ERR_ADDRESS_UNREACHABLE" => "the host is unreachable",
+        "ERR_CONNECTION_TIMED_OUT" => "the connection timed out",
+        "ERR_CONNECTION_RESET" => "the connection was reset",
+        "ERR_INTERNET_DISCONNECTED" => "there is no network connection",
+        "ERR_CERT_AUTHORITY_INVALID" | "ERR_CERT_COMMON_NAME_INVALID" => "the TLS certificate is not trusted",
+        "ERR_ABORTED" => "the navigation was aborted",
+        "ERR_INVALID_URL" => "the URL is not valid",
+        "ERR_UNSAFE_PORT" => "Chromium refuses to connect to that port",
+        "ERR_FILE_NOT_FOUND" => "the file does not exist",
+        _ => "the page could not be loaded",
+    }
+}
+
+async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
+    // Subscribed before navigating, so the document's response cannot slip past.
+    let mut responses = ctx
+        .page
+        .event_listener::<EventResponseReceived>()
+        .await
+        .map_err(|e| cdp_error("Network.responseReceived", e))?;
+    // chromiumoxide resolves Page.navigate once the new document has loaded.
+    let navigated = ctx
+        .page
+        .execute(NavigateParams::new(url))
+        .await
+        .map_err(|e| cdp_error(&format!("navigation to {url}"), e))?
+        .result;
+    if let Some(error) = navigated.error_text.filter(|e| !e.is_empty()) {
+        return Err(CommandError::execution(format!(
+            "cannot load {url}: {error} ({})",
+            explain_net_error(&error)
+        )));
+    }
+    let mut document = None;
+    while let Some(Some(event)) = responses.next().now_or_never() {
+        let same_load = navigated.loader_id.as_ref() == Some(&event.loader_id);
+        if event.r#type == ResourceType::Document && same_load {
+            document = Some(event);
+        }
+    }
+    let text = match document {
+        Some(ev) => {
+            let status_text = if ev.response.status_text.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", ev.response.status_text)
+            };
+            format!("Navigated to {} (HTTP {}{status_text})", ev.response.url, ev.response.status)
+        }
+        // Same-document (#fragment) navigations and about: pages have no HTTP response.
+        None => format!("Navigated to {url}"),
+    };
+    Ok(ToolResult::text(text))
+}
+
+/// Reload (`step` 0) or move `step` entries through the session history, then wait for the
+/// page to load. Returns the URL arrived at.
+async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
+    let history = ctx
+        .page
+        .execute(GetNavigationHistoryParams::default())
+        .await
+        .map_err(|e| cdp_error("Page.getNavigationHistory", e))?
+        .result;
+    let current = history.current_index;
+    let target = current + step;
+    let entry = usize::try_from(target)
+        .ok()
+        .and_then(|i| history.entries.get(i))
+        .ok_or_else(|| {
+            let here = usize::try_from(current)
+                .ok()
+                .and_then(|i| history.entries.get(i))
+                .map(|e| e.url.clone())
+                .unwrap_or_default();
+            let which = if step < 0 { "no previous page" } else { "no next page" };
+            CommandError::execution(format!("{which} in this page's history (at {here})"))
+        })?;
+    let mut loads = ctx
+        .page
+        .event_listener::<EventLoadEventFired>()
+        .await
+        .map_err(|e| cdp_error("Page.loadEventFired", e))?;
+    let mut in_document = ctx
+        .page
+        .event_listener::<EventNavigatedWithinDocument>()
+        .await
+        .map_err(|e| cdp_error("Page.navigatedWithinDocument", e))?;
+    if step == 0 {
+        ctx.page
+            .execute(ReloadParams::default())
+            .await
+            .map_err(|e| cdp_error("Page.reload", e))?;
+    } else {
+        ctx.page
+            .execute(NavigateToHistoryEntryParams::new(entry.id))
+            .await
+            .map_err(|e| cdp_error("Page.navigateToHistoryEntry", e))?;
+    }
+    tokio::select! {
+        _ = loads.next() => {}
+        _ = in_document.next() => {}
+    }
+    Ok(entry.url.clone())
+}
+
+async fn wait_for(ctx: &Ctx, selector: &str) -> Result<ToolResult, CommandError> {
+    let started = Instant::now();
+    let poll = Duration::from_millis(50);
+    let args = serde_json::json!({ "selector": selector });
+    loop {
+        let probe: Probe = helper(ctx, "visible", args.clone()).await?;
+        let reason = match probe.state.as_str() {
+            "ok" => {
+                return Ok(ToolResult::text(format!(
+                    "'{selector}' is visible ({}) after {} ms",
+                    probe.desc.unwrap_or_default(),
+                    started.elapsed().as_millis()
+                )))
+            }
+            "invalid" => {
+                return Err(CommandError::execution(format!(
+                    "invalid selector '{selector}': {}",
+                    probe.detail.unwrap_or_default()
+                )))
+            }
+            "missing" => "no element matches it".to_string(),
+            _ => format!("{} matches it but is not visible", probe.desc.unwrap_or_default()),
+        };
+        if ctx.remaining() <= poll {
+            return Err(CommandError::new(
+                ErrorCode::CommandTimeout,
+                format!(
+                    "timed out after {} ms waiting for '{selector}' to be visible: {reason}",
+                    ctx.budget.as_millis()
+                ),
+            ));
+        }
+        sleep(poll).await;
+    }
+}

@@ -1,0 +1,129 @@
+//! One event type for everything that happens, on one broadcast stream. Every door (the CLI's
+//! progress, the WebSocket protocol, MCP, the dashboard) is a renderer of this stream.
+
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+use crate::task::{CommandError, Task, ToolResult};
+
+/// A dialog the page opened and how it was answered.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DialogRecord {
+    /// `alert`, `confirm`, `prompt` or `beforeunload`.
+    pub kind: String,
+    pub message: String,
+    pub accepted: bool,
+}
+
+impl DialogRecord {
+    pub fn describe(&self) -> String {
+        format!(
+            "{} dialog \"{}\" was {}",
+            self.kind,
+            self.message,
+            if self.accepted { "accepted" } else { "dismissed" }
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Unix ms.
+    pub at: u64,
+    pub instance_id: String,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    TaskQueued {
+        task_id: String,
+        position: usize,
+    },
+    TaskStarted {
+        task_id: String,
+    },
+    CommandStarted {
+        task_id: String,
+        index: usize,
+        tool_name: String,
+        intention: String,
+    },
+    CommandSucceeded {
+        task_id: String,
+        index: usize,
+        tool_name: String,
+        intention: String,
+        result: ToolResult,
+        duration_ms: u64,
+    },
+    CommandFailed {
+        task_id: String,
+        index: usize,
+        tool_name: String,
+        intention: String,
+        error: CommandError,
+        duration_ms: u64,
+    },
+    CommandSkipped {
+        task_id: String,
+        index: usize,
+        tool_name: String,
+        intention: String,
+    },
+    DialogHandled {
+        task_id: Option<String>,
+        dialog: DialogRecord,
+    },
+    /// The task reached completed, failed or cancelled; carries its final record.
+    TaskFinished {
+        task: Arc<Task>,
+    },
+    InstanceLost {
+        reason: String,
+    },
+    InstanceRelaunched,
+}
+
+impl EventKind {
+    pub fn task_id(&self) -> Option<&str> {
+        match self {
+            EventKind::TaskQueued { task_id, .. }
+            | EventKind::TaskStarted { task_id }
+            | EventKind::CommandStarted { task_id, .. }
+            | EventKind::CommandSucceeded { task_id, .. }
+            | EventKind::CommandFailed { task_id, .. }
+            | EventKind::CommandSkipped { task_id, .. } => Some(task_id),
+            EventKind::DialogHandled { task_id, .. } => task_id.as_deref(),
+            EventKind::TaskFinished { task } => Some(&task.id),
+            EventKind::InstanceLost { .. } | EventKind::InstanceRelaunched => None,
+        }
+    }
+}
+
+/// The sending side of the stream; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> Self {
+        EventBus {
+            tx: broadcast::channel(capacity).0,
+        }
+    }
+
+    pub fn emit(&self, instance_id: &str, kind: EventKind) {
+        // No subscriber is fine: events are a view, not the record.
+        let _ = self.tx.send(Event {
+            at: crate::task::now_ms(),
+            instance_id: instance_id.to_string(),
+            kind,
+        });
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+}

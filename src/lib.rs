@@ -1,0 +1,11 @@
+//! browser-control: drives headless Chromium over the DevTools protocol.
+//!
+//! Read it in this order: [`task`] (the domain), [`scheduler`] (instances, queues, the task
+//! store), [`browser`] (Chromium and the executor, one file per tool), [`events`] (what
+//! happened, for every door), then the doors: [`cli`].
+
+pub mod browser;
+pub mod cli;
+pub mod events;
+pub mod scheduler;
+pub mod task;

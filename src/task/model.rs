@@ -1,0 +1,458 @@
+//! Tasks, commands, their statuses and errors, as task-format.md spells them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+use super::action::ParsedArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 5] = [
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Completed,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
+
+    /// The transitions drawn in task-format.md, plus queued → cancelled: the protocol
+    /// document cancels "a running or queued task", which the diagram does not draw.
+    pub fn can_become(self, next: TaskStatus) -> bool {
+        use TaskStatus::*;
+        matches!(
+            (self, next),
+            (Queued, Running)
+                | (Queued, Cancelled)
+                | (Running, Completed)
+                | (Running, Failed)
+                | (Running, Cancelled)
+        )
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandStatus {
+    Pending,
+    Running,
+    Success,
+    Error,
+    Skipped,
+}
+
+impl CommandStatus {
+    /// The command transitions drawn in task-format.md, and no others.
+    pub fn can_become(self, next: CommandStatus) -> bool {
+        use CommandStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Running)
+                | (Pending, Skipped)
+                | (Running, Success)
+                | (Running, Error)
+                | (Running, Skipped)
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandStatus::Pending => "pending",
+            CommandStatus::Running => "running",
+            CommandStatus::Success => "success",
+            CommandStatus::Error => "error",
+            CommandStatus::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ExecutionError,
+    CommandTimeout,
+    Cancelled,
+    InstanceDisconnected,
+    InvalidArguments,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ExecutionError => "EXECUTION_ERROR",
+            ErrorCode::CommandTimeout => "COMMAND_TIMEOUT",
+            ErrorCode::Cancelled => "CANCELLED",
+            ErrorCode::InstanceDisconnected => "INSTANCE_DISCONNECTED",
+            ErrorCode::InvalidArguments => "INVALID_ARGUMENTS",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CommandError {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn execution(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ExecutionError, message)
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(rename = "commandId", skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+}
+
+/// One item of a tool result: text, or a base64 PNG.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Content {
+    Text {
+        text: String,
+    },
+    Image {
+        data: String,
+        #[serde(rename = "mimeType")]
+        mime_type: String,
+    },
+}
+
+/// A tool's result, shaped as MCP tool results are: `{"content":[...]}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ToolResult {
+    pub content: Vec<Content>,
+}
+
+impl ToolResult {
+    pub fn text(text: impl Into<String>) -> Self {
+        ToolResult {
+            content: vec![Content::Text { text: text.into() }],
+        }
+    }
+
+    pub fn png(base64_data: String) -> Self {
+        ToolResult {
+            content: vec![Content::Image {
+                data: base64_data,
+                mime_type: "image/png".into(),
+            }],
+        }
+    }
+
+    pub fn push_text(&mut self, text: impl Into<String>) {
+        self.content.push(Content::Text { text: text.into() });
+    }
+
+    /// All text items joined by newlines: what a human or an expectation reads.
+    pub fn joined_text(&self) -> String {
+        let texts: Vec<&str> = self
+            .content
+            .iter()
+            .filter_map(|c| match c {
+                Content::Text { text } => Some(text.as_str()),
+                Content::Image { .. } => None,
+            })
+            .collect();
+        texts.join("\n")
+    }
+
+    pub fn images(&self) -> impl Iterator<Item = &str> {
+        self.content.iter().filter_map(|c| match c {
+            Content::Image { data, .. } => Some(data.as_str()),
+            Content::Text { .. } => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskCommand {
+    pub id: String,
+    pub tool_name: String,
+    pub intention: String,
+    pub args: Value,
+    #[serde(skip)]
+    pub parsed: ParsedArgs,
+    pub status: CommandStatus,
+    #[serde(rename = "startedAt", skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    #[serde(rename = "completedAt", skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<ToolResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<CommandError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    pub instance_id: String,
+    pub name: String,
+    pub intention: String,
+    pub commands: Vec<TaskCommand>,
+    pub status: TaskStatus,
+    pub current_command_index: usize,
+    pub created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A transition the spec does not draw: a bug in the caller, reported rather than applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("illegal transition of {what} from {from} to {to}")]
+pub struct IllegalTransition {
+    pub what: String,
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl Task {
+    fn set_status(&mut self, next: TaskStatus) -> Result<(), IllegalTransition> {
+        if !self.status.can_become(next) {
+            return Err(IllegalTransition {
+                what: format!("task {}", self.id),
+                from: self.status.as_str(),
+                to: next.as_str(),
+            });
+        }
+        self.status = next;
+        Ok(())
+    }
+
+    fn set_command_status(
+        &mut self,
+        index: usize,
+        next: CommandStatus,
+    ) -> Result<(), IllegalTransition> {
+        let command = &mut self.commands[index];
+        if !command.status.can_become(next) {
+            return Err(IllegalTransition {
+                what: format!("command {}", command.id),
+                from: command.status.as_str(),
+                to: next.as_str(),
+            });
+        }
+        command.status = next;
+        Ok(())
+    }
+
+    pub fn start(&mut self, now: u64) -> Result<(), IllegalTransition> {
+        self.set_status(TaskStatus::Running)?;
+        self.started_at = Some(now);
+        Ok(())
+    }
+
+    pub fn start_command(&mut self, index: usize, now: u64) -> Result<(), IllegalTransition> {
+        self.set_command_status(index, CommandStatus::Running)?;
+        self.current_command_index = index;
+        self.commands[index].started_at = Some(now);
+        Ok(())
+    }
+
+    pub fn succeed_command(
+        &mut self,
+        index: usize,
+        result: ToolResult,
+        now: u64,
+    ) -> Result<(), IllegalTransition> {
+        self.set_command_status(index, CommandStatus::Success)?;
+        let command = &mut self.commands[index];
+        command.completed_at = Some(now);
+        command.result = Some(result);
+        Ok(())
+    }
+
+    pub fn fail_command(
+        &mut self,
+        index: usize,
+        error: CommandError,
+        now: u64,
+    ) -> Result<(), IllegalTransition> {
+        self.set_command_status(index, CommandStatus::Error)?;
+        let command = &mut self.commands[index];
+        command.completed_at = Some(now);
+        command.error = Some(error);
+        Ok(())
+    }
+
+    /// Skips every command that has not finished (pending or running); returns their indexes.
+    pub fn skip_unfinished(&mut self, now: u64) -> Vec<usize> {
+        let mut skipped = Vec::new();
+        for index in 0..self.commands.len() {
+            if self.set_command_status(index, CommandStatus::Skipped).is_ok() {
+                if self.commands[index].started_at.is_some() {
+                    self.commands[index].completed_at = Some(now);
+                }
+                skipped.push(index);
+            }
+        }
+        skipped
+    }
+
+    /// Ends the task; the status follows from its commands and whether it was cancelled.
+    pub fn finish(&mut self, cancelled: bool, now: u64) -> Result<(), IllegalTransition> {
+        let failed = self
+            .commands
+            .iter()
+            .find(|c| c.status == CommandStatus::Error);
+        let (status, error) = match (cancelled, failed) {
+            (true, _) => (
+                TaskStatus::Cancelled,
+                Some(TaskError {
+                    code: ErrorCode::Cancelled,
+                    message: "Task was cancelled".into(),
+                    command_id: None,
+                }),
+            ),
+            (false, Some(c)) => {
+                let e = c.error.clone().expect("a command in error has an error");
+                (
+                    TaskStatus::Failed,
+                    Some(TaskError {
+                        code: e.code,
+                        message: e.message,
+                        command_id: Some(c.id.clone()),
+                    }),
+                )
+            }
+            (false, None) => (TaskStatus::Completed, None),
+        };
+        self.set_status(status)?;
+        self.error = error;
+        self.completed_at = Some(now);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_transitions_are_exactly_the_drawn_ones() {
+        use TaskStatus::*;
+        let allowed = [
+            (Queued, Running),
+            (Queued, Cancelled),
+            (Running, Completed),
+            (Running, Failed),
+            (Running, Cancelled),
+        ];
+        for from in TaskStatus::ALL {
+            for to in TaskStatus::ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn command_transitions_are_exactly_the_drawn_ones() {
+        use CommandStatus::*;
+        let all = [Pending, Running, Success, Error, Skipped];
+        let allowed = [
+            (Pending, Running),
+            (Pending, Skipped),
+            (Running, Success),
+            (Running, Error),
+            (Running, Skipped),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(from.can_become(to), allowed.contains(&(from, to)));
+            }
+        }
+    }
+
+    #[test]
+    fn wire_spellings() {
+        assert_eq!(serde_json::to_value(TaskStatus::Cancelled).unwrap(), "cancelled");
+        assert_eq!(serde_json::to_value(CommandStatus::Skipped).unwrap(), "skipped");
+        for (code, text) in [
+            (ErrorCode::ExecutionError, "EXECUTION_ERROR"),
+            (ErrorCode::CommandTimeout, "COMMAND_TIMEOUT"),
+            (ErrorCode::Cancelled, "CANCELLED"),
+            (ErrorCode::InstanceDisconnected, "INSTANCE_DISCONNECTED"),
+            (ErrorCode::InvalidArguments, "INVALID_ARGUMENTS"),
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), text);
+            assert_eq!(code.as_str(), text);
+        }
+        let image = serde_json::to_value(ToolResult::png("AAAA".into())).unwrap();
+        assert_eq!(
+            image,
+            serde_json::json!({"content":[{"type":"image","data":"AAAA","mimeType":"image/png"}]})
+        );
+        assert_eq!(
+            serde_json::to_value(ToolResult::text("hi")).unwrap(),
+            serde_json::json!({"content":[{"type":"text","text":"hi"}]})
+        );
+    }
+}

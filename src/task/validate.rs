@@ -1,0 +1,261 @@
+//! Validation of a submitted task, before any browser work. Every error names the field,
+//! with the command index, e.g. `commands[2].args.url: is required`.
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+use super::action::{parse_args, ParsedArgs, Tool};
+use super::id::{command_id, new_task_id, now_ms};
+use super::model::{CommandStatus, Task, TaskCommand, TaskStatus};
+
+/// A submission that passed validation: what a task is made from.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    pub name: String,
+    pub intention: String,
+    pub instance_id: Option<String>,
+    pub commands: Vec<CommandSpec>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    pub tool: Tool,
+    pub intention: String,
+    pub args: Value,
+    pub parsed: ParsedArgs,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ValidationError {
+    /// Path of the offending field, e.g. `task_name` or `commands[1].args.selector`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ValidationError {
+    ValidationError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn optional_string(obj: &Map<String, Value>, key: &str, field: &str) -> Result<Option<String>, ValidationError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(field, "must be a string")),
+    }
+}
+
+/// Validates a submission: the body of `task_submit` (its `type` field is ignored) or a task
+/// from a task file.
+pub fn validate_submission(value: &Value) -> Result<TaskSpec, ValidationError> {
+    let Value::Object(obj) = value else {
+        return Err(invalid("task", "must be a JSON object"));
+    };
+    let name = optional_string(obj, "task_name", "task_name")?
+        .ok_or_else(|| invalid("task_name", "is required"))?;
+    if name.trim().is_empty() {
+        return Err(invalid("task_name", "must not be empty"));
+    }
+    let intention = optional_string(obj, "task_intention", "task_intention")?.unwrap_or_default();
+    let instance_id = optional_string(obj, "instanceId", "instanceId")?.filter(|s| !s.is_empty());
+    let metadata = match obj.get("metadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(_) => return Err(invalid("metadata", "must be an object")),
+    };
+    let commands = match obj.get("commands") {
+        None | Some(Value::Null) => return Err(invalid("commands", "is required")),
+        Some(Value::Array(a)) if a.is_empty() => {
+            return Err(invalid("commands", "must contain at least one command"))
+        }
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(invalid("commands", "must be an array")),
+    };
+    let commands = commands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| validate_command(i, c))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TaskSpec {
+        name,
+        intention,
+        instance_id,
+        commands,
+        metadata,
+    })
+}
+
+fn validate_command(index: usize, value: &Value) -> Result<CommandSpec, ValidationError> {
+    let at = |field: &str| format!("commands[{index}].{field}");
+    let Value::Object(obj) = value else {
+        return Err(invalid(format!("commands[{index}]"), "must be an object"));
+    };
+    let tool_name = optional_string(obj, "tool_name", &at("tool_name"))?
+        .ok_or_else(|| invalid(at("tool_name"), "is required"))?;
+    let tool = Tool::from_name(&tool_name).ok_or_else(|| {
+        let known: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
+        invalid(
+            at("tool_name"),
+            format!("unknown tool '{tool_name}', expected one of {}", known.join(", ")),
+        )
+    })?;
+    let intention = optional_string(obj, "intention", &at("intention"))?.unwrap_or_default();
+    let args = obj
+        .get("args")
+        .ok_or_else(|| invalid(at("args"), "is required"))?;
+    let parsed = parse_args(tool, args).map_err(|e| {
+        let field = if e.field.is_empty() {
+            at("args")
+        } else {
+            at(&format!("args.{}", e.field))
+        };
+        invalid(field, e.message)
+    })?;
+    Ok(CommandSpec {
+        tool,
+        intention,
+        args: args.clone(),
+        parsed,
+    })
+}
+
+impl Task {
+    /// A new queued task with fresh ids, all its commands pending.
+    pub fn new(spec: TaskSpec, instance_id: String) -> Task {
+        let id = new_task_id();
+        let commands = spec
+            .commands
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| TaskCommand {
+                id: command_id(&id, i),
+                tool_name: c.tool.name().to_string(),
+                intention: c.intention,
+                args: c.args,
+                parsed: c.parsed,
+                status: CommandStatus::Pending,
+                started_at: None,
+                completed_at: None,
+                result: None,
+                error: None,
+            })
+            .collect();
+        Task {
+            id,
+            instance_id,
+            name: spec.name,
+            intention: spec.intention,
+            commands,
+            status: TaskStatus::Queued,
+            current_command_index: 0,
+            created_at: now_ms(),
+            started_at: None,
+            completed_at: None,
+            error: None,
+            metadata: spec.metadata,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(value: Value) -> String {
+        validate_submission(&value).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_protocol_clients_submission_is_valid() {
+        // As the protocol document's own client sends it: no intentions, instanceId null.
+        let spec = validate_submission(&json!({
+            "type": "task_submit",
+            "task_name": "Login",
+            "instanceId": null,
+            "commands": [
+                { "tool_name": "browser_navigate", "args": { "action": "goto", "url": "https://example.com" } },
+                { "tool_name": "browser_interact", "args": { "action": "click", "selector": "#login" } }
+            ]
+        }))
+        .unwrap();
+        assert_eq!(spec.name, "Login");
+        assert_eq!(spec.intention, "");
+        assert_eq!(spec.instance_id, None);
+        assert_eq!(spec.commands.len(), 2);
+        assert_eq!(spec.commands[1].intention, "");
+        assert_eq!(spec.commands[1].tool, Tool::Interact);
+    }
+
+    #[test]
+    fn metadata_is_kept_as_given() {
+        let meta = json!({"requestId": "req-abc-123", "retryCount": 0, "nested": {"a": [1, null]}});
+        let spec = validate_submission(&json!({
+            "task_name": "t", "metadata": meta,
+            "commands": [{ "tool_name": "browser_navigate", "args": { "action": "reload" } }]
+        }))
+        .unwrap();
+        let task = Task::new(spec, "inst_1".into());
+        assert_eq!(Value::Object(task.metadata.clone().unwrap()), meta);
+        let wire = serde_json::to_value(&task).unwrap();
+        assert_eq!(wire["metadata"], meta);
+        assert_eq!(wire["status"], "queued");
+        assert_eq!(wire["commands"][0]["id"], format!("{}_cmd_0", task.id));
+        assert_eq!(wire["commands"][0]["status"], "pending");
+        assert_eq!(wire["commands"][0]["tool_name"], "browser_navigate");
+        assert_eq!(wire["instanceId"], "inst_1");
+        assert_eq!(wire["currentCommandIndex"], 0);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let ok_cmd = json!({ "tool_name": "browser_navigate", "args": { "action": "reload" } });
+        assert_eq!(err(json!([])), "task: must be a JSON object");
+        assert_eq!(err(json!({"commands": [ok_cmd]})), "task_name: is required");
+        assert_eq!(err(json!({"task_name": " ", "commands": [ok_cmd]})), "task_name: must not be empty");
+        assert_eq!(err(json!({"task_name": 3, "commands": [ok_cmd]})), "task_name: must be a string");
+        assert_eq!(err(json!({"task_name": "t"})), "commands: is required");
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": []})),
+            "commands: must contain at least one command"
+        );
+        assert_eq!(err(json!({"task_name": "t", "commands": {}})), "commands: must be an array");
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [ok_cmd], "metadata": 1})),
+            "metadata: must be an object"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [ok_cmd, {"args": {}}]})),
+            "commands[1].tool_name: is required"
+        );
+        let e = err(json!({"task_name": "t", "commands": [ok_cmd, ok_cmd, {"tool_name": "browser_fly", "args": {}}]}));
+        assert!(e.starts_with("commands[2].tool_name: unknown tool 'browser_fly'"), "{e}");
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [{"tool_name": "browser_navigate"}]})),
+            "commands[0].args: is required"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [ok_cmd, {"tool_name": "browser_navigate", "args": {"action": "goto"}}]})),
+            "commands[1].args.url: is required"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [{"tool_name": "browser_interact", "args": {"action": "type", "selector": "#a"}}]})),
+            "commands[0].args.text: is required"
+        );
+        let e = err(json!({"task_name": "t", "commands": [{"tool_name": "browser_interact", "args": {"action": "teleport"}}]}));
+        assert!(e.starts_with("commands[0].args.action: unknown action 'teleport' for browser_interact"), "{e}");
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [{"tool_name": "browser_navigate", "intention": 5, "args": {"action": "reload"}}]})),
+            "commands[0].intention: must be a string"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Shared test harness: one tokio runtime, one fixture server and one shared browser instance
+//! per test binary (Chromium is heavy on two cores), plus private schedulers for tests that kill
+//! or close their browser. Everything started here is cleaned up at process exit.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use browser_control::browser::{BrowserSource, Executor, LaunchOptions};
+use browser_control::cli::site::SiteServer;
+use browser_control::scheduler::{Scheduler, SchedulerConfig};
+use browser_control::task::Task;
+use serde_json::{json, Value};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+
+pub struct Env {
+    pub rt: Runtime,
+    pub site: SiteServer,
+    pub shared: Scheduler,
+    /// Caps the private browsers alive at once, next to the shared one.
+    pub private_browsers: Semaphore,
+}
+
+/// Browser processes and profiles to remove at exit: statics are never dropped.
+static CLEANUP: Mutex<Vec<(Option<u32>, Option<PathBuf>)>> = Mutex::new(Vec::new());
+
+extern "C" fn cleanup_at_exit() {
+    let entries = CLEANUP.lock().map(|v| v.clone()).unwrap_or_default();
+    for (pid, profile) in entries {
+        if let Some(pid) = pid {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        if let Some(profile) = profile {
+            std::thread::sleep(Duration::from_millis(50));
+            let _ = std::fs::remove_dir_all(profile);
+        }
+    }
+}
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn config(instances: usize) -> SchedulerConfig {
+    SchedulerConfig {
+        instances,
+        source: BrowserSource::Launch(LaunchOptions::default()),
+        executor: Executor {
+            default_timeout: Duration::from_secs(20),
+        },
+        ..SchedulerConfig::default()
+    }
+}
+
+pub fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        unsafe { libc::atexit(cleanup_at_exit) };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (site, shared) = rt.block_on(async {
+            let site = SiteServer::start(&project_root().join("fixtures/site"))
+                .await
+                .expect("fixture server");
+            let shared = Scheduler::start(config(1)).await.expect("shared Chromium starts");
+            (site, shared)
+        });
+        register_cleanup(&shared);
+        Env {
+            rt,
+            site,
+            shared,
+            private_browsers: Semaphore::new(2),
+        }
+    })
+}
+
+pub fn register_cleanup(scheduler: &Scheduler) {
+    for info in scheduler.instances() {
+        let instance = scheduler.instance(&info.id);
+        let profile = instance.as_ref().and_then(|i| i.profile_dir());
+        CLEANUP.lock().unwrap().push((info.pid, profile));
+    }
+}
+
+/// Runs a test body on the shared runtime.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    env().rt.block_on(f)
+}
+
+pub fn url(page: &str) -> String {
+    format!("{}/{page}", env().site.base_url())
+}
+
+pub fn cmd(tool: &str, args: Value) -> Value {
+    json!({ "tool_name": tool, "intention": "", "args": args })
+}
+
+pub fn nav(args: Value) -> Value {
+    cmd("browser_navigate", args)
+}
+pub fn interact(args: Value) -> Value {
+    cmd("browser_interact", args)
+}
+pub fn content(args: Value) -> Value {
+    cmd("browser_content", args)
+}
+pub fn execute(script: &str) -> Value {
+    cmd("browser_execute", json!({ "action": "evaluate", "script": script }))
+}
+pub fn goto(page: &str) -> Value {
+    nav(json!({ "action": "goto", "url": url(page) }))
+}
+
+pub fn task(name: &str, commands: Vec<Value>) -> Value {
+    json!({ "task_name": name, "task_intention": "test", "commands": commands })
+}
+
+/// Submits to `scheduler` and waits (generously) for the task to finish.
+pub async fn run_on(scheduler: &Scheduler, submission: Value) -> Task {
+    let submitted = scheduler.submit(&submission).expect("task accepted");
+    tokio::time::timeout(Duration::from_secs(120), scheduler.wait_finished(&submitted.task_id))
+        .await
+        .expect("task finished within 120 s")
+        .expect("task record kept")
+}
+
+/// Runs a task on the shared instance.
+pub async fn run(name: &str, commands: Vec<Value>) -> Task {
+    run_on(&env().shared, task(name, commands)).await
+}
+
+/// The text of command `index`'s result, panicking with the task if it did not succeed.
+pub fn text_of(task: &Task, index: usize) -> String {
+    match &task.commands[index].result {
+        Some(r) => r.joined_text(),
+        None => panic!("command {index} has no result: {:#?}", summary(task)),
+    }
+}
+
+/// A compact view of a task for assertion messages.
+pub fn summary(task: &Task) -> Value {
+    json!({
+        "status": task.status,
+        "error": task.error,
+        "commands": task.commands.iter().map(|c| json!({
+            "status": c.status,
+            "error": c.error,
+            "text": c.result.as_ref().map(|r| r.joined_text().chars().take(300).collect::<String>()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn assert_completed(task: &Task) {
+    assert_eq!(
+        task.status,
+        browser_control::task::TaskStatus::Completed,
+        "{:#}",
+        summary(task)
+    );
+}
+
+/// A private scheduler with its own browser, for tests that break or close it.
+pub async fn private_scheduler() -> (Scheduler, tokio::sync::SemaphorePermit<'static>) {
+    let permit = env().private_browsers.acquire().await.expect("semaphore");
+    let scheduler = Scheduler::start(config(1)).await.expect("private Chromium starts");
+    register_cleanup(&scheduler);
+    (scheduler, permit)
+}
+
+pub fn processes_using(profile: &Path) -> Vec<u32> {
+    browser_control::browser::instance::processes_using(profile)
+}
