@@ -14,7 +14,7 @@ fn login_flow() {
             nav(json!({"action":"wait_for","selector":".dashboard","timeout":5000})),
             content(json!({"action":"get_text","selector":"#welcome"})),
         ]).await;
-        println!("{:#}", summary(&t));
+        assert_eq!(text_of(&t, 6), "Welcome, ada@example.com");
         assert_completed(&t);
     });
 }

@@ -293,6 +293,12 @@ impl Scheduler {
         }
     }
 
+    /// Stops accepting tasks and relaunching browsers, without waiting: for exit paths that
+    /// cannot await (the async [`Scheduler::shutdown`] does this first).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
     /// Cancels everything, stops the workers and closes every browser. No process or profile
     /// folder outlives it.
     pub async fn shutdown(&self) {

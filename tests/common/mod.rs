@@ -24,19 +24,33 @@ pub struct Env {
     pub private_browsers: Semaphore,
 }
 
-/// Browser processes and profiles to remove at exit: statics are never dropped.
-static CLEANUP: Mutex<Vec<(Option<u32>, Option<PathBuf>)>> = Mutex::new(Vec::new());
+/// Every scheduler a test started: at exit they stop relaunching, then their browsers die.
+static SCHEDULERS: Mutex<Vec<Scheduler>> = Mutex::new(Vec::new());
 
+/// Statics are never dropped, so the harness cleans up at process exit: stop relaunches, then
+/// kill every Chromium this process started (relaunched ones included) and remove its profile.
 extern "C" fn cleanup_at_exit() {
-    let entries = CLEANUP.lock().map(|v| v.clone()).unwrap_or_default();
-    for (pid, profile) in entries {
-        if let Some(pid) = pid {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    if let Ok(schedulers) = SCHEDULERS.lock() {
+        schedulers.iter().for_each(Scheduler::begin_shutdown);
+    }
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Field 4 of /proc/PID/stat, after the parenthesised command name, is the parent pid.
+        let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok());
+        if ppid != Some(me) {
+            continue;
         }
-        if let Some(profile) = profile {
-            std::thread::sleep(Duration::from_millis(50));
-            let _ = std::fs::remove_dir_all(profile);
-        }
+        let cmdline = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).to_string();
+        let profile = cmdline
+            .split('\0')
+            .find_map(|arg| arg.strip_prefix("--user-data-dir="))
+            .map(PathBuf::from);
+        let Some(profile) = profile else { continue };
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = std::fs::remove_dir_all(profile);
     }
 }
 
@@ -86,11 +100,7 @@ pub fn env() -> &'static Env {
 }
 
 pub fn register_cleanup(scheduler: &Scheduler) {
-    for info in scheduler.instances() {
-        let instance = scheduler.instance(&info.id);
-        let profile = instance.as_ref().and_then(|i| i.profile_dir());
-        CLEANUP.lock().unwrap().push((info.pid, profile));
-    }
+    SCHEDULERS.lock().unwrap().push(scheduler.clone());
 }
 
 /// Runs a test body on the shared runtime.
