@@ -1,1 +1,42 @@
+//! The command-line door: `browser-control run` for testers (serve and mcp come later).
+
+pub mod junit;
+pub mod progress;
+pub mod run;
 pub mod site;
+pub mod taskfile;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "browser-control",
+    version,
+    about = "Drive headless Chromium over the DevTools protocol: run task files, serve agents, speak MCP.",
+    long_about = None
+)]
+pub struct Cli {
+    /// Log filter for diagnostics on stderr (e.g. info, debug, browser_control=debug).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILTER",
+        env = "BROWSER_CONTROL_LOG",
+        default_value = "warn,chromiumoxide=off"
+    )]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run task files (JSON or YAML) against a local headless Chromium and report pass/fail.
+    ///
+    /// Serves fixtures/site on a free loopback port and substitutes {{base_url}} in the tasks
+    /// (or use --base-url). Each command is shown as it passes or fails; screenshots and
+    /// report.json go to --out. Exit code: 0 every task met its expectation, 1 one did not,
+    /// 2 an input could not be used (the message gives file, line and reason) or Chromium
+    /// could not start.
+    Run(run::RunArgs),
+}

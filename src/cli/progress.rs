@@ -1,0 +1,276 @@
+//! `run`'s progress: a renderer of the event stream. A spinner line per running task on a
+//! terminal, plain lines otherwise, or one JSON object per event with `--json`.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use crate::events::{Event, EventKind};
+use crate::task::{Action, Task, TaskCommand};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Terminal,
+    Plain,
+    Json,
+}
+
+impl Mode {
+    pub fn detect(json: bool) -> Mode {
+        if json {
+            Mode::Json
+        } else if std::io::stdout().is_terminal() {
+            Mode::Terminal
+        } else {
+            Mode::Plain
+        }
+    }
+}
+
+pub struct Progress {
+    mode: Mode,
+    multi: MultiProgress,
+    bars: HashMap<String, ProgressBar>,
+    /// Submitted tasks by id, to name what a bare event refers to.
+    tasks: HashMap<String, Task>,
+}
+
+/// A short label for a command: tool, action and its main argument.
+pub fn describe_command(command: &TaskCommand) -> String {
+    let target = match &command.parsed.action {
+        Action::Navigate(_) | Action::Interact(_) | Action::Content(_) => {
+            let args = &command.args;
+            ["url", "selector", "key", "text", "direction"]
+                .iter()
+                .find_map(|k| args.get(*k).and_then(Value::as_str))
+                .map(|s| format!(" {}", clip(s, 60)))
+                .unwrap_or_default()
+        }
+        Action::Execute(_) => command
+            .args
+            .get("script")
+            .and_then(Value::as_str)
+            .map(|s| format!(" {}", clip(&s.replace('\n', " "), 60)))
+            .unwrap_or_default(),
+        Action::Instance(_) => String::new(),
+    };
+    format!(
+        "{} {}{target}",
+        command.tool_name,
+        command.parsed.action.name()
+    )
+}
+
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n).collect::<String>() + "…"
+    }
+}
+
+impl Progress {
+    pub fn new(mode: Mode) -> Self {
+        Progress {
+            mode,
+            multi: MultiProgress::new(),
+            bars: HashMap::new(),
+            tasks: HashMap::new(),
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn track(&mut self, task: Task) {
+        self.tasks.insert(task.id.clone(), task);
+    }
+
+    /// Prints a line without tearing the spinners.
+    pub fn line(&self, text: impl AsRef<str>) {
+        match self.mode {
+            Mode::Terminal => {
+                let _ = self.multi.println(text.as_ref());
+            }
+            Mode::Plain => println!("{}", text.as_ref()),
+            Mode::Json => {}
+        }
+    }
+
+    /// Writes a JSON line (JSON mode only).
+    pub fn json_line(&self, value: &Value) {
+        if self.mode == Mode::Json {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{value}");
+        }
+    }
+
+    pub fn on_event(&mut self, event: &Event) {
+        if self.mode == Mode::Json {
+            self.json_line(&event_json(event));
+            return;
+        }
+        let name_of = |id: &str| {
+            self.tasks
+                .get(id)
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| id.to_string())
+        };
+        let command_of = |id: &str, index: usize| {
+            self.tasks
+                .get(id)
+                .and_then(|t| t.commands.get(index))
+                .map(describe_command)
+                .unwrap_or_else(|| format!("command {index}"))
+        };
+        match &event.kind {
+            EventKind::TaskStarted { task_id } => {
+                let name = name_of(task_id);
+                if self.mode == Mode::Terminal {
+                    let bar = self.multi.add(ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {prefix} {wide_msg}")
+                            .expect("template"),
+                    );
+                    bar.set_prefix(name.clone());
+                    bar.enable_steady_tick(Duration::from_millis(100));
+                    self.bars.insert(task_id.clone(), bar);
+                }
+                self.line(format!("▶ {name}"));
+            }
+            EventKind::CommandStarted { task_id, index, .. } => {
+                if let Some(bar) = self.bars.get(task_id) {
+                    let total = self.tasks.get(task_id).map_or(0, |t| t.commands.len());
+                    bar.set_message(format!(
+                        "[{}/{total}] {}",
+                        index + 1,
+                        command_of(task_id, *index)
+                    ));
+                }
+            }
+            EventKind::CommandSucceeded {
+                task_id,
+                index,
+                result,
+                duration_ms,
+                ..
+            } => {
+                let text = result.joined_text();
+                let images = result.images().count();
+                let shown = if images > 0 && text.is_empty() {
+                    format!("{images} image(s)")
+                } else {
+                    clip(&text.replace('\n', " ⏎ "), 100)
+                };
+                self.line(format!(
+                    "  ✓ {index} {} — {shown} ({duration_ms} ms)",
+                    command_of(task_id, *index)
+                ));
+            }
+            EventKind::CommandFailed {
+                task_id,
+                index,
+                error,
+                duration_ms,
+                ..
+            } => {
+                self.line(format!(
+                    "  ✗ {index} {} — {}: {} ({duration_ms} ms)",
+                    command_of(task_id, *index),
+                    error.code,
+                    error.message
+                ));
+            }
+            EventKind::CommandSkipped { task_id, index, .. } => {
+                self.line(format!(
+                    "  - {index} {} — skipped",
+                    command_of(task_id, *index)
+                ));
+            }
+            EventKind::DialogHandled { dialog, .. } => {
+                self.line(format!("  ! {}", dialog.describe()));
+            }
+            EventKind::TaskFinished { task } => {
+                if let Some(bar) = self.bars.remove(&task.id) {
+                    bar.finish_and_clear();
+                }
+            }
+            EventKind::InstanceLost { reason } => {
+                self.line(format!("! instance {} lost: {reason}", event.instance_id));
+            }
+            EventKind::InstanceRelaunched => {
+                self.line(format!("! instance {} relaunched", event.instance_id));
+            }
+            EventKind::TaskQueued { .. } => {}
+        }
+    }
+
+    pub fn finish(&mut self) {
+        for (_, bar) in self.bars.drain() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The `--json` form of an event: one flat object with a `type`.
+pub fn event_json(event: &Event) -> Value {
+    let mut v = match &event.kind {
+        EventKind::TaskQueued { task_id, position } => {
+            json!({"type": "task_queued", "taskId": task_id, "queuePosition": position})
+        }
+        EventKind::TaskStarted { task_id } => json!({"type": "task_started", "taskId": task_id}),
+        EventKind::CommandStarted {
+            task_id,
+            index,
+            tool_name,
+            intention,
+        } => json!({
+            "type": "command_started", "taskId": task_id, "commandIndex": index, "tool_name": tool_name, "intention": intention,
+        }),
+        EventKind::CommandSucceeded {
+            task_id,
+            index,
+            tool_name,
+            intention,
+            result,
+            duration_ms,
+        } => json!({
+            "type": "command_succeeded", "taskId": task_id, "commandIndex": index, "tool_name": tool_name,
+            "intention": intention, "result": result, "durationMs": duration_ms,
+        }),
+        EventKind::CommandFailed {
+            task_id,
+            index,
+            tool_name,
+            intention,
+            error,
+            duration_ms,
+        } => json!({
+            "type": "command_failed", "taskId": task_id, "commandIndex": index, "tool_name": tool_name,
+            "intention": intention, "error": error, "durationMs": duration_ms,
+        }),
+        EventKind::CommandSkipped {
+            task_id,
+            index,
+            tool_name,
+            intention,
+        } => json!({
+            "type": "command_skipped", "taskId": task_id, "commandIndex": index, "tool_name": tool_name, "intention": intention,
+        }),
+        EventKind::DialogHandled { task_id, dialog } => {
+            json!({"type": "dialog_handled", "taskId": task_id, "dialog": dialog})
+        }
+        EventKind::TaskFinished { task } => json!({
+            "type": "task_finished", "taskId": task.id, "status": task.status, "error": task.error,
+        }),
+        EventKind::InstanceLost { reason } => json!({"type": "instance_lost", "reason": reason}),
+        EventKind::InstanceRelaunched => json!({"type": "instance_relaunched"}),
+    };
+    v["at"] = json!(event.at);
+    v["instanceId"] = json!(event.instance_id);
+    v
+}

@@ -1,0 +1,284 @@
+//! The `run` door, through the real binary: exit codes, progress output, JSON events,
+//! screenshots, report.json and JUnit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn browser_control(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_browser-control"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.to_string_lossy().to_string()
+}
+
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+#[test]
+fn every_fixture_task_meets_its_expectation() {
+    let out = tempfile::tempdir().unwrap();
+    let junit = out.path().join("junit.xml");
+    let run = browser_control(&[
+        "run",
+        "fixtures/tasks",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&run.stderr)
+    );
+
+    let report: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert!(report.len() >= 25, "{} tasks in the report", report.len());
+    assert!(report.iter().all(|c| c["passed"] == true));
+    // The fixtures include failures that are expected: they still pass.
+    let expected_failures = report
+        .iter()
+        .filter(|c| c["task"]["status"] == "failed")
+        .count();
+    assert!(
+        expected_failures >= 8,
+        "{expected_failures} expected failures"
+    );
+    // Commands after a failing one are skipped.
+    assert!(report.iter().any(|c| c["task"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|cmd| cmd["status"] == "skipped")));
+
+    // Every screenshot command left a PNG file.
+    let shots: Vec<PathBuf> = report
+        .iter()
+        .flat_map(|c| {
+            c["screenshots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| PathBuf::from(p.as_str().unwrap()))
+        })
+        .collect();
+    assert!(shots.len() >= 5, "{shots:?}");
+    for shot in &shots {
+        assert!(
+            std::fs::read(shot).unwrap().starts_with(PNG_MAGIC),
+            "{}",
+            shot.display()
+        );
+    }
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert!(
+        xml.contains(&format!(
+            "<testsuites name=\"browser-control\" tests=\"{}\" failures=\"0\"",
+            report.len()
+        )),
+        "{xml}"
+    );
+    assert!(!xml.contains("<failure"));
+    assert_eq!(xml.matches("<testcase ").count(), report.len());
+
+    // Plain progress (stdout is not a terminal): a line per command and a verdict per task.
+    assert!(stdout.contains("✓ 0 browser_navigate goto"), "{stdout}");
+    assert!(stdout.contains("PASS Login — completed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} passed, 0 failed", report.len())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unmet_expectation_exits_1_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "unmet.yaml",
+        r##"
+- task_name: Expects success but the button is missing
+  commands:
+    - tool_name: browser_navigate
+      args: { action: goto, url: "{{base_url}}/index.html" }
+    - tool_name: browser_interact
+      args: { action: click, selector: "#no-such-button", timeout: 500 }
+    - tool_name: browser_content
+      args: { action: get_text, selector: "#title" }
+- task_name: Passes
+  commands:
+    - tool_name: browser_navigate
+      args: { action: goto, url: "{{base_url}}/index.html" }
+"##,
+    );
+    let junit = dir.path().join("j.xml");
+    let run = browser_control(&[
+        "run",
+        &file,
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ 1 browser_interact click #no-such-button — COMMAND_TIMEOUT"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("- 2 browser_content get_text #title — skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL Expects success but the button is missing"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expected completed, got failed at command 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PASS Passes"), "{stdout}");
+    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+}
+
+#[test]
+fn json_mode_prints_one_event_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "one.json",
+        r#"{"task_name":"One","commands":[
+        {"tool_name":"browser_navigate","args":{"action":"goto","url":"{{base_url}}/index.html"}},
+        {"tool_name":"browser_execute","args":{"action":"evaluate","script":"return document.title"}}]}"#,
+    );
+    let run = browser_control(&[
+        "run",
+        &file,
+        "--json",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let events: Vec<Value> = text(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "task_queued",
+            "task_started",
+            "command_started",
+            "command_succeeded",
+            "command_started",
+            "command_succeeded",
+            "task_finished",
+            "verdict",
+            "summary"
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(
+        events[5]["result"]["content"][0]["text"],
+        "\"Fixture Site\""
+    );
+    assert_eq!(events[6]["status"], "completed");
+    assert_eq!(events[8]["passed"], 1);
+    assert!(events[..6]
+        .iter()
+        .all(|e| e["taskId"] == events[0]["taskId"] && e["instanceId"] == "inst_1"));
+}
+
+#[test]
+fn unusable_input_exits_2_naming_file_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "broken.yaml", "- task_name: Fine\n  commands:\n    - tool_name: browser_navigate\n      args: { action: reload }\n- task_name: Broken\n  commands:\n    - tool_name: browser_interact\n      args: { action: type, selector: '#q' }\n");
+    let run = browser_control(&["run", &file]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{file}:5: task \"Broken\": commands[0].args.text: is required"
+        )),
+        "{stderr}"
+    );
+
+    let bad_json = write(dir.path(), "bad.json", "{\n \"task_name\": \"x\",\n}\n");
+    let run = browser_control(&["run", &bad_json]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains(&format!("{bad_json}:3: invalid JSON")),
+        "{}",
+        text(&run.stderr)
+    );
+
+    let run = browser_control(&["run", "no/such/file.yaml"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(text(&run.stderr).contains("no/such/file.yaml:0: no such file or folder"));
+}
+
+#[test]
+fn a_missing_chromium_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "t.json",
+        r#"{"task_name":"t","commands":[{"tool_name":"browser_navigate","args":{"action":"reload"}}]}"#,
+    );
+    let run = browser_control(&["run", &file, "--chrome", "/no/chromium/here"]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("cannot start Chromium: --chrome /no/chromium/here: no such file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_explains_each_subcommand() {
+    let help = browser_control(&["--help"]);
+    assert!(help.status.success());
+    assert!(
+        text(&help.stdout).contains("run "),
+        "{}",
+        text(&help.stdout)
+    );
+    let run_help = text(&browser_control(&["run", "--help"]).stdout);
+    for flag in [
+        "--base-url",
+        "--junit",
+        "--json",
+        "--out",
+        "--chrome",
+        "--timeout",
+        "Exit code",
+    ] {
+        assert!(run_help.contains(flag), "{flag} missing from:\n{run_help}");
+    }
+}
