@@ -282,3 +282,100 @@ fn help_explains_each_subcommand() {
         assert!(run_help.contains(flag), "{flag} missing from:\n{run_help}");
     }
 }
+
+/// A Chromium started by the test, killed (and its profile removed) when dropped.
+struct ExternalChromium {
+    child: std::process::Child,
+    _profile: tempfile::TempDir,
+    ws_url: String,
+}
+
+impl ExternalChromium {
+    fn start() -> ExternalChromium {
+        use std::io::{BufRead, BufReader};
+        let profile = tempfile::tempdir().unwrap();
+        let chrome = browser_control::browser::find_chrome(None).expect("Chromium installed");
+        let mut child = Command::new(chrome)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let ws_url = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("Chromium prints its DevTools URL");
+        ExternalChromium {
+            child,
+            _profile: profile,
+            ws_url,
+        }
+    }
+}
+
+impl Drop for ExternalChromium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn attach_runs_tasks_on_an_already_running_browser_and_leaves_it_running() {
+    let chromium = ExternalChromium::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "t.json",
+        r##"{"task_name":"Attached","commands":[
+        {"tool_name":"browser_navigate","args":{"action":"goto","url":"{{base_url}}/index.html"}},
+        {"tool_name":"browser_content","args":{"action":"get_text","selector":"#title"}}],
+        "expect":{"outputs":[{"command":1,"contains":"Fixture Site"}]}}"##,
+    );
+    let http = chromium
+        .ws_url
+        .split("/devtools/")
+        .next()
+        .unwrap()
+        .replace("ws://", "http://");
+    for endpoint in [chromium.ws_url.clone(), http] {
+        let run = browser_control(&[
+            "run",
+            &file,
+            "--attach",
+            &endpoint,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{endpoint}: {}{}",
+            text(&run.stdout),
+            text(&run.stderr)
+        );
+        assert!(text(&run.stdout).contains("PASS Attached"));
+    }
+    let mut chromium = chromium;
+    assert!(
+        chromium.child.try_wait().unwrap().is_none(),
+        "the attached browser was left running"
+    );
+}

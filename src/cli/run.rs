@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Chromium binary (else $CHROME, else chromium / chromium-browser / google-chrome on PATH).
     #[arg(long, value_name = "PATH")]
     pub chrome: Option<PathBuf>,
+    /// Use an already-running browser instead of starting one: its DevTools endpoint, as
+    /// ws://HOST:PORT/devtools/browser/ID or http://HOST:PORT.
+    #[arg(long, value_name = "ENDPOINT", conflicts_with = "chrome")]
+    pub attach: Option<String>,
     /// Deadline of a command that sets no `timeout` of its own, in ms.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub timeout: u64,
@@ -83,10 +87,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
     let config = SchedulerConfig {
         instances: usize::from(args.instances),
-        source: BrowserSource::Launch(LaunchOptions {
-            chrome: args.chrome.clone(),
-            ..LaunchOptions::default()
-        }),
+        source: match &args.attach {
+            Some(endpoint) => BrowserSource::Attach(endpoint.clone()),
+            None => BrowserSource::Launch(LaunchOptions {
+                chrome: args.chrome.clone(),
+                ..LaunchOptions::default()
+            }),
+        },
         executor: Executor {
             default_timeout: Duration::from_millis(args.timeout),
         },
@@ -95,7 +102,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,
-        Err(e) => return unusable(&progress, &format!("cannot start Chromium: {e:#}")),
+        Err(e) => {
+            let what = if args.attach.is_some() {
+                "cannot attach to the browser"
+            } else {
+                "cannot start Chromium"
+            };
+            return unusable(&progress, &format!("{what}: {e:#}"));
+        }
     };
 
     let finished = drive(&scheduler, &cases, &mut progress).await;
