@@ -21,7 +21,11 @@ impl DialogRecord {
             "{} dialog \"{}\" was {}",
             self.kind,
             self.message,
-            if self.accepted { "accepted" } else { "dismissed" }
+            if self.accepted {
+                "accepted"
+            } else {
+                "dismissed"
+            }
         )
     }
 }
@@ -125,5 +129,66 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialogs_are_described_with_their_answer() {
+        let alert = DialogRecord {
+            kind: "alert".into(),
+            message: "Hello".into(),
+            accepted: false,
+        };
+        assert_eq!(alert.describe(), "alert dialog \"Hello\" was dismissed");
+        let leave = DialogRecord {
+            kind: "beforeunload".into(),
+            message: String::new(),
+            accepted: true,
+        };
+        assert_eq!(leave.describe(), "beforeunload dialog \"\" was accepted");
+    }
+
+    #[test]
+    fn events_carry_their_task_id_and_reach_every_subscriber() {
+        let bus = EventBus::new(8);
+        let mut a = bus.subscribe();
+        let mut b = bus.subscribe();
+        bus.emit(
+            "inst_1",
+            EventKind::TaskStarted {
+                task_id: "task_1_1".into(),
+            },
+        );
+        bus.emit("inst_1", EventKind::InstanceRelaunched);
+        bus.emit(
+            "inst_2",
+            EventKind::DialogHandled {
+                task_id: None,
+                dialog: DialogRecord {
+                    kind: "alert".into(),
+                    message: "m".into(),
+                    accepted: false,
+                },
+            },
+        );
+        for rx in [&mut a, &mut b] {
+            let first = rx.try_recv().unwrap();
+            assert_eq!(first.instance_id, "inst_1");
+            assert_eq!(first.kind.task_id(), Some("task_1_1"));
+            assert!(first.at > 1_600_000_000_000);
+            assert_eq!(rx.try_recv().unwrap().kind.task_id(), None);
+            let third = rx.try_recv().unwrap();
+            assert_eq!(
+                (third.instance_id.as_str(), third.kind.task_id()),
+                ("inst_2", None)
+            );
+            assert!(rx.try_recv().is_err());
+        }
+        // No subscriber is fine.
+        EventBus::new(1).emit("inst_1", EventKind::InstanceRelaunched);
     }
 }

@@ -114,7 +114,10 @@ mod tests {
     fn the_flag_wins_and_must_exist() {
         let missing = Path::new("/definitely/not/chromium");
         let err = find_chrome(Some(missing)).unwrap_err();
-        assert_eq!(err.to_string(), "--chrome /definitely/not/chromium: no such file");
+        assert_eq!(
+            err.to_string(),
+            "--chrome /definitely/not/chromium: no such file"
+        );
         let sh = Path::new("/bin/sh");
         assert_eq!(find_chrome(Some(sh)).unwrap(), sh);
     }
@@ -123,7 +126,10 @@ mod tests {
     fn not_found_says_how_to_install() {
         let msg = FindError::NotFound.to_string();
         assert!(msg.contains("tools/install-chromium"), "{msg}");
-        assert!(msg.contains("chromium, chromium-browser, google-chrome"), "{msg}");
+        assert!(
+            msg.contains("chromium, chromium-browser, google-chrome"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -132,7 +138,11 @@ mod tests {
             user_agent: Some("bc-test".into()),
             ..Default::default()
         });
-        for f in ["--disable-background-networking", "--disable-quic", "--disable-gpu"] {
+        for f in [
+            "--disable-background-networking",
+            "--disable-quic",
+            "--disable-gpu",
+        ] {
             assert!(flags.iter().any(|x| x == f), "{f}");
         }
         assert!(flags.iter().any(|x| x == "--user-agent=bc-test"));

@@ -81,7 +81,13 @@ async fn screenshot(
     };
     if let Some(r) = region {
         params = params
-            .clip(Viewport { x: r.x, y: r.y, width: r.width.max(1.0), height: r.height.max(1.0), scale: 1.0 })
+            .clip(Viewport {
+                x: r.x,
+                y: r.y,
+                width: r.width.max(1.0),
+                height: r.height.max(1.0),
+                scale: 1.0,
+            })
             .capture_beyond_viewport(true);
     }
     let shot = ctx

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::instance::BrowserInstance;
 use super::{content, execute, interact, navigate};
 use crate::events::DialogRecord;
-use crate::task::{Action, CommandError, ErrorCode, ParsedArgs, ToolResult};
+use crate::task::{Action, CommandError, ErrorCode, NavigateAction, ParsedArgs, ToolResult};
 
 /// What running one command came to.
 #[derive(Debug)]
@@ -51,7 +51,32 @@ impl Ctx {
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
+
+    /// Runs `work` unless the deadline comes first (`None`). Ends a little before the deadline,
+    /// so a waiting loop can still say what it was waiting for before the executor's own
+    /// deadline cuts the command off with a bare "exceeded its deadline".
+    pub async fn in_time<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let until = self
+            .deadline
+            .checked_sub(DEADLINE_MARGIN)
+            .unwrap_or(self.deadline);
+        tokio::time::timeout_at(until, work).await.ok()
+    }
+
+    /// Waits before the next attempt of a polling loop: `poll`, or less when the deadline is
+    /// nearer, so the last attempt comes just before it. `false` when no time is left.
+    pub async fn pause(&self, poll: Duration) -> bool {
+        let left = self.remaining().saturating_sub(DEADLINE_MARGIN * 2);
+        if left.is_zero() {
+            return false;
+        }
+        sleep(poll.min(left)).await;
+        true
+    }
 }
+
+/// How long before the command's deadline a waiting loop stops, to report its own reason.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(30);
 
 impl Executor {
     /// Runs one browser action (browser_instance actions belong to the scheduler).
@@ -64,28 +89,39 @@ impl Executor {
         let budget = args.timeout.unwrap_or(self.default_timeout);
         let deadline = Instant::now() + budget;
         let work = async {
+            // First, so a page whose renderer crashed earlier is replaced before the command
+            // and the crash is not blamed on it; from then on, a crash or a lost browser ends
+            // the command.
             let page = instance.page().await?;
             let ctx = Ctx {
                 page,
                 deadline,
                 budget,
             };
-            dispatch(&ctx, &args.action).await
+            tokio::select! {
+                biased;
+                error = instance.broken() => Err(error),
+                done = dispatch(&ctx, &args.action) => done,
+            }
         };
         let result = tokio::select! {
             biased;
             _ = cancel.cancelled() => None,
-            error = instance.broken() => Some(Err(error)),
             done = timeout(budget, work) => Some(done.unwrap_or_else(|_| Err(timed_out(budget, "the command")))),
         };
-        if let Some(Err(e)) = &result {
-            if e.code == ErrorCode::CommandTimeout {
+        // A command that timed out or was cancelled may have left a script running or a
+        // navigation pending: make sure the page answers before the next command.
+        let unfinished = match &result {
+            None => true,
+            Some(Err(e)) => e.code == ErrorCode::CommandTimeout,
+            Some(Ok(_)) => false,
+        };
+        if unfinished {
+            if matches!(args.action, Action::Navigate(NavigateAction::Goto { .. })) {
+                instance.reset_page().await;
+            } else {
                 instance.recover().await;
             }
-        }
-        if result.is_none() {
-            // A cancelled command may have left a script running: make sure the page answers.
-            instance.recover().await;
         }
         Outcome {
             result,
@@ -127,15 +163,19 @@ fn is_context_gone(e: &CdpError) -> bool {
 }
 
 /// The text of a thrown exception, e.g. `Error: boom`.
-pub fn exception_text(details: &chromiumoxide::cdp::js_protocol::runtime::ExceptionDetails) -> String {
+pub fn exception_text(
+    details: &chromiumoxide::cdp::js_protocol::runtime::ExceptionDetails,
+) -> String {
     let from_object = details.exception.as_ref().and_then(|ex: &RemoteObject| {
         ex.description
             .as_ref()
             .map(|d| d.lines().next().unwrap_or_default().to_string())
-            .or_else(|| ex.value.as_ref().map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }))
+            .or_else(|| {
+                ex.value.as_ref().map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            })
     });
     from_object.unwrap_or_else(|| details.text.clone())
 }
@@ -191,11 +231,18 @@ pub async fn eval_once(page: &Page, expression: &str) -> Result<Value, EvalFailu
 const HELPERS: &str = include_str!("page_helpers.js");
 
 /// Runs one of page_helpers.js's operations and decodes its answer.
-pub async fn helper<T: DeserializeOwned>(ctx: &Ctx, op: &str, args: Value) -> Result<T, CommandError> {
+pub async fn helper<T: DeserializeOwned>(
+    ctx: &Ctx,
+    op: &str,
+    args: Value,
+) -> Result<T, CommandError> {
     let expression = format!("({HELPERS})({}, {})", Value::from(op), args);
     let value = eval_read(ctx, &expression).await?;
-    serde_json::from_value(value.clone())
-        .map_err(|e| CommandError::execution(format!("unexpected answer from the page to {op}: {e} ({value})")))
+    serde_json::from_value(value.clone()).map_err(|e| {
+        CommandError::execution(format!(
+            "unexpected answer from the page to {op}: {e} ({value})"
+        ))
+    })
 }
 
 /// A helper's answer about one element.
@@ -215,7 +262,9 @@ pub struct Probe {
 }
 
 pub fn not_found(selector: &str) -> CommandError {
-    CommandError::execution(format!("Element not found: {selector} (no element matches selector '{selector}')"))
+    CommandError::execution(format!(
+        "Element not found: {selector} (no element matches selector '{selector}')"
+    ))
 }
 
 /// Errors every element lookup shares: a selector that does not parse, or matches nothing.
@@ -247,18 +296,31 @@ const POLL: Duration = Duration::from_millis(50);
 /// Waits until `selector`'s element is attached, visible, enabled, stable and (when asked)
 /// hit at its centre; returns the probe with the point to act on. A missing or hidden element
 /// is waited for until the deadline; one that is there but blocked for `BLOCKED_GRACE`.
-pub async fn wait_actionable(ctx: &Ctx, selector: &str, need: Actionable) -> Result<Probe, CommandError> {
-    let args = serde_json::json!({ "selector": selector, "hit": need.hit, "enabled": need.enabled });
+pub async fn wait_actionable(
+    ctx: &Ctx,
+    selector: &str,
+    need: Actionable,
+) -> Result<Probe, CommandError> {
+    let args =
+        serde_json::json!({ "selector": selector, "hit": need.hit, "enabled": need.enabled });
     let mut blocked_since: Option<Instant> = None;
+    let mut reason = "the page did not answer".to_string();
+    let mut blocked = false;
     loop {
-        let probe: Probe = helper(ctx, "probe", args.clone()).await?;
+        let Some(probe) = ctx
+            .in_time(helper::<Probe>(ctx, "probe", args.clone()))
+            .await
+        else {
+            break;
+        };
+        let probe = probe?;
         if let Some(e) = lookup_error(selector, &probe.state, probe.detail.as_deref()) {
             if probe.state == "invalid" {
                 return Err(e);
             }
         }
         let desc = probe.desc.clone().unwrap_or_else(|| selector.to_string());
-        let reason = match probe.state.as_str() {
+        reason = match probe.state.as_str() {
             "ok" => return Ok(probe),
             "missing" => {
                 blocked_since = None;
@@ -277,22 +339,33 @@ pub async fn wait_actionable(ctx: &Ctx, selector: &str, need: Actionable) -> Res
             "outside" => format!("{desc} ('{selector}') is outside the viewport"),
             other => format!("{desc} ('{selector}') is not actionable ({other})"),
         };
-        let blocked = matches!(probe.state.as_str(), "disabled" | "unstable" | "covered" | "outside");
+        blocked = matches!(
+            probe.state.as_str(),
+            "disabled" | "unstable" | "covered" | "outside"
+        );
         if blocked {
             let since = *blocked_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= BLOCKED_GRACE {
                 return Err(CommandError::execution(reason));
             }
         }
-        if ctx.remaining() <= POLL {
-            let code = if blocked { ErrorCode::ExecutionError } else { ErrorCode::CommandTimeout };
-            return Err(CommandError::new(
-                code,
-                format!("waited {} ms for '{selector}': {reason}", ctx.budget.as_millis()),
-            ));
+        if !ctx.pause(POLL).await {
+            break;
         }
-        sleep(POLL).await;
     }
+    // Out of time: a blocked element is an error about the element, anything else a timeout.
+    let code = if blocked {
+        ErrorCode::ExecutionError
+    } else {
+        ErrorCode::CommandTimeout
+    };
+    Err(CommandError::new(
+        code,
+        format!(
+            "waited {} ms for '{selector}': {reason}",
+            ctx.budget.as_millis()
+        ),
+    ))
 }
 
 /// For reads that do not wait: the element must exist now.
@@ -300,6 +373,8 @@ pub fn require_ok(selector: &str, state: &str, detail: Option<&str>) -> Result<(
     match lookup_error(selector, state, detail) {
         Some(e) => Err(e),
         None if state == "ok" => Ok(()),
-        None => Err(CommandError::execution(format!("'{selector}': element is {state}"))),
+        None => Err(CommandError::execution(format!(
+            "'{selector}': element is {state}"
+        ))),
     }
 }

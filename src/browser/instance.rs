@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::page::{
-    DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams,
+    DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams, StopLoadingParams,
 };
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, TerminateExecutionParams};
 use chromiumoxide::handler::viewport::Viewport;
@@ -74,7 +74,9 @@ impl BrowserInstance {
             BrowserSource::Attach(endpoint) => {
                 let (browser, handler) = timeout(HOUSEKEEPING, Browser::connect(endpoint.clone()))
                     .await
-                    .map_err(|_| anyhow!("no answer from DevTools endpoint {endpoint} within 10 s"))?
+                    .map_err(|_| {
+                        anyhow!("no answer from DevTools endpoint {endpoint} within 10 s")
+                    })?
                     .with_context(|| format!("cannot attach to DevTools endpoint {endpoint}"))?;
                 (browser, handler, None, (1280, 720))
             }
@@ -154,6 +156,13 @@ impl BrowserInstance {
         }
     }
 
+    /// Resolves when the browser is lost (not when a page crashes: the next command replaces
+    /// a crashed page). What an idle worker watches.
+    pub async fn lost(&self) {
+        let mut rx = self.health.subscribe();
+        let _ = rx.wait_for(|h| matches!(h, Health::Lost(_))).await;
+    }
+
     /// The page commands run on, replacing it first if its renderer crashed.
     pub async fn page(&self) -> Result<Page, CommandError> {
         match self.health() {
@@ -186,25 +195,63 @@ impl BrowserInstance {
         std::mem::take(&mut *self.dialogs.lock().unwrap())
     }
 
-    /// After a command timed out the page may be stuck in a script that never ends: check it
-    /// answers, stop the script if not, and as a last resort replace the page.
+    /// After a command timed out the page may be stuck in a script that never ends or in a
+    /// navigation that does not commit: check it answers, stop both if not, and as a last
+    /// resort replace the page.
     pub async fn recover(&self) {
         let Ok(page) = self.page().await else { return };
         let probe = || async {
             matches!(
-                timeout(Duration::from_secs(1), page.execute(EvaluateParams::new("1"))).await,
+                timeout(
+                    Duration::from_secs(1),
+                    page.execute(EvaluateParams::new("1"))
+                )
+                .await,
                 Ok(Ok(_))
             )
         };
         if probe().await {
             return;
         }
-        tracing::info!(instance = %self.id, "page unresponsive after a timeout: terminating its script");
-        let _ = timeout(Duration::from_secs(1), page.execute(TerminateExecutionParams::default())).await;
+        // Either a script that never ends, or a navigation still pending (Chromium holds a
+        // page's script calls until it commits): stop both.
+        tracing::info!(instance = %self.id, "page unresponsive after a timeout: stopping its loading and script");
+        let _ = timeout(
+            Duration::from_secs(1),
+            page.execute(StopLoadingParams::default()),
+        )
+        .await;
+        let _ = timeout(
+            Duration::from_secs(1),
+            page.execute(TerminateExecutionParams::default()),
+        )
+        .await;
         if probe().await {
             return;
         }
         tracing::warn!(instance = %self.id, "page still unresponsive: replacing it");
+        if let Err(e) = self.open_page().await {
+            tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
+        }
+    }
+
+    /// Replaces the page after a goto that did not finish. chromiumoxide runs one Page.navigate
+    /// at a time per page and holds the next until the previous one's load completes (or 30 s
+    /// pass), and Chromium holds a page's renderer-bound commands while a navigation is pending:
+    /// a page left mid-navigation would stall every later command. A fresh page has neither.
+    pub async fn reset_page(&self) {
+        if matches!(self.health(), Health::Lost(_)) {
+            return;
+        }
+        if let Ok(page) = self.page().await {
+            // A hung script would keep a core busy until the old renderer goes away.
+            let _ = timeout(
+                Duration::from_secs(1),
+                page.execute(TerminateExecutionParams::default()),
+            )
+            .await;
+        }
+        tracing::info!(instance = %self.id, "replacing the page after an unfinished navigation");
         if let Err(e) = self.open_page().await {
             tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
         }
@@ -256,9 +303,15 @@ impl BrowserInstance {
             let mut browser = self.browser.lock().await;
             if browser.get_mut_child().is_some() {
                 let graceful = !matches!(self.health(), Health::Lost(_))
-                    && matches!(timeout(Duration::from_secs(3), browser.close()).await, Ok(Ok(_)));
+                    && matches!(
+                        timeout(Duration::from_secs(3), browser.close()).await,
+                        Ok(Ok(_))
+                    );
                 let exited = graceful
-                    && matches!(timeout(Duration::from_secs(5), browser.wait()).await, Ok(Ok(_)));
+                    && matches!(
+                        timeout(Duration::from_secs(5), browser.wait()).await,
+                        Ok(Ok(_))
+                    );
                 if !exited {
                     let _ = browser.kill().await;
                     let _ = timeout(Duration::from_secs(5), browser.wait()).await;
@@ -314,7 +367,12 @@ async fn launch(
     let deadline = options.launch_timeout + Duration::from_secs(5);
     let (browser, handler) = timeout(deadline, Browser::launch(config))
         .await
-        .map_err(|_| anyhow!("Chromium ({}) did not start within {deadline:?}", chrome.display()))?
+        .map_err(|_| {
+            anyhow!(
+                "Chromium ({}) did not start within {deadline:?}",
+                chrome.display()
+            )
+        })?
         .with_context(|| format!("cannot start Chromium ({})", chrome.display()))?;
     Ok((browser, handler, profile))
 }
@@ -358,6 +416,17 @@ async fn watch_dialogs(
     Ok(tokio::spawn(async move {
         while let Some(dialog) = opened.next().await {
             let accept = dialog.r#type == DialogType::Beforeunload;
+            let kind = serde_json::to_value(&dialog.r#type)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| format!("{:?}", dialog.r#type).to_lowercase());
+            // Recorded before it is answered: the answer lets the command that opened it finish,
+            // and that command collects the dialogs as it ends.
+            dialogs.lock().unwrap().push(DialogRecord {
+                kind,
+                message: dialog.message.clone(),
+                accepted: accept,
+            });
             let answered = timeout(
                 HOUSEKEEPING,
                 page.execute(HandleJavaScriptDialogParams::new(accept)),
@@ -366,15 +435,6 @@ async fn watch_dialogs(
             if !matches!(answered, Ok(Ok(_))) {
                 tracing::warn!("could not answer a {:?} dialog", dialog.r#type);
             }
-            let kind = serde_json::to_value(&dialog.r#type)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_else(|| format!("{:?}", dialog.r#type).to_lowercase());
-            dialogs.lock().unwrap().push(DialogRecord {
-                kind,
-                message: dialog.message.clone(),
-                accepted: accept,
-            });
         }
     }))
 }

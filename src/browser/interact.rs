@@ -13,16 +13,52 @@ use crate::task::{CommandError, InteractAction, ScrollDirection, ToolResult};
 pub async fn run(ctx: &Ctx, action: &InteractAction) -> Result<ToolResult, CommandError> {
     match action {
         InteractAction::Click { selector } => {
-            let probe = wait_actionable(ctx, selector, Actionable { hit: true, enabled: true }).await?;
+            let probe = wait_actionable(
+                ctx,
+                selector,
+                Actionable {
+                    hit: true,
+                    enabled: true,
+                },
+            )
+            .await?;
             mouse(ctx, DispatchMouseEventType::MouseMoved, probe.x, probe.y, 0).await?;
-            mouse(ctx, DispatchMouseEventType::MousePressed, probe.x, probe.y, 1).await?;
-            mouse(ctx, DispatchMouseEventType::MouseReleased, probe.x, probe.y, 1).await?;
-            Ok(ToolResult::text(format!("Clicked {}", probe.desc.unwrap_or_default())))
+            mouse(
+                ctx,
+                DispatchMouseEventType::MousePressed,
+                probe.x,
+                probe.y,
+                1,
+            )
+            .await?;
+            mouse(
+                ctx,
+                DispatchMouseEventType::MouseReleased,
+                probe.x,
+                probe.y,
+                1,
+            )
+            .await?;
+            Ok(ToolResult::text(format!(
+                "Clicked {}",
+                probe.desc.unwrap_or_default()
+            )))
         }
         InteractAction::Hover { selector } => {
-            let probe = wait_actionable(ctx, selector, Actionable { hit: true, enabled: false }).await?;
+            let probe = wait_actionable(
+                ctx,
+                selector,
+                Actionable {
+                    hit: true,
+                    enabled: false,
+                },
+            )
+            .await?;
             mouse(ctx, DispatchMouseEventType::MouseMoved, probe.x, probe.y, 0).await?;
-            Ok(ToolResult::text(format!("Hovered {}", probe.desc.unwrap_or_default())))
+            Ok(ToolResult::text(format!(
+                "Hovered {}",
+                probe.desc.unwrap_or_default()
+            )))
         }
         InteractAction::Type { selector, text } => type_text(ctx, selector, text).await,
         InteractAction::Keyboard { key } => {
@@ -57,7 +93,15 @@ async fn mouse(
 /// Focuses the field (after the same waits as a click, minus the hit test) and inserts the text
 /// as one input: any Unicode goes in, where key events know only a US keyboard.
 async fn type_text(ctx: &Ctx, selector: &str, text: &str) -> Result<ToolResult, CommandError> {
-    wait_actionable(ctx, selector, Actionable { hit: false, enabled: true }).await?;
+    wait_actionable(
+        ctx,
+        selector,
+        Actionable {
+            hit: false,
+            enabled: true,
+        },
+    )
+    .await?;
     #[derive(serde::Deserialize)]
     struct Focus {
         state: String,
@@ -95,7 +139,8 @@ async fn press(ctx: &Ctx, chord: &KeyChord) -> Result<(), CommandError> {
     let mut held = 0;
     for m in &chord.modifiers {
         held |= m.bit();
-        let def = crate::task::keys::key_definition(m.key_name()).expect("modifiers are in the layout");
+        let def =
+            crate::task::keys::key_definition(m.key_name()).expect("modifiers are in the layout");
         key_event(ctx, DispatchKeyEventType::RawKeyDown, def, held, None).await?;
     }
     let text = chord.text();
@@ -108,7 +153,8 @@ async fn press(ctx: &Ctx, chord: &KeyChord) -> Result<(), CommandError> {
     key_event(ctx, DispatchKeyEventType::KeyUp, chord.key, held, None).await?;
     for m in chord.modifiers.iter().rev() {
         held &= !m.bit();
-        let def = crate::task::keys::key_definition(m.key_name()).expect("modifiers are in the layout");
+        let def =
+            crate::task::keys::key_definition(m.key_name()).expect("modifiers are in the layout");
         key_event(ctx, DispatchKeyEventType::KeyUp, def, held, None).await?;
     }
     Ok(())
@@ -138,7 +184,11 @@ async fn key_event(
     Ok(())
 }
 
-async fn scroll(ctx: &Ctx, direction: ScrollDirection, amount: f64) -> Result<ToolResult, CommandError> {
+async fn scroll(
+    ctx: &Ctx,
+    direction: ScrollDirection,
+    amount: f64,
+) -> Result<ToolResult, CommandError> {
     let (dx, dy) = match direction {
         ScrollDirection::Up => (0.0, -amount),
         ScrollDirection::Down => (0.0, amount),
@@ -159,7 +209,15 @@ async fn scroll(ctx: &Ctx, direction: ScrollDirection, amount: f64) -> Result<To
 }
 
 async fn select(ctx: &Ctx, selector: &str, value: &str) -> Result<ToolResult, CommandError> {
-    wait_actionable(ctx, selector, Actionable { hit: false, enabled: true }).await?;
+    wait_actionable(
+        ctx,
+        selector,
+        Actionable {
+            hit: false,
+            enabled: true,
+        },
+    )
+    .await?;
     #[derive(serde::Deserialize)]
     struct Selected {
         state: String,
@@ -170,7 +228,12 @@ async fn select(ctx: &Ctx, selector: &str, value: &str) -> Result<ToolResult, Co
         #[serde(default)]
         options: Vec<String>,
     }
-    let done: Selected = helper(ctx, "select", json!({ "selector": selector, "value": value })).await?;
+    let done: Selected = helper(
+        ctx,
+        "select",
+        json!({ "selector": selector, "value": value }),
+    )
+    .await?;
     let desc = done.desc.clone().unwrap_or_else(|| selector.to_string());
     match done.state.as_str() {
         "ok" => Ok(ToolResult::text(format!(

@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use chromiumoxide::cdp::browser_protocol::network::{EventResponseReceived, ResourceType};
 use chromiumoxide::cdp::browser_protocol::page::{
-    EventLoadEventFired, EventNavigatedWithinDocument, GetNavigationHistoryParams, NavigateParams,
-    NavigateToHistoryEntryParams, ReloadParams,
+    EventFrameNavigated, EventLoadEventFired, EventNavigatedWithinDocument,
+    GetNavigationHistoryParams, NavigateParams, NavigateToHistoryEntryParams, NavigationType,
+    ReloadParams,
 };
 use futures::{FutureExt, StreamExt};
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
 use super::executor::{cdp_error, helper, Ctx, Probe};
 use crate::task::{CommandError, ErrorCode, NavigateAction, ToolResult};
@@ -41,7 +42,9 @@ fn explain_net_error(code: &str) -> &'static str {
         "ERR_CONNECTION_TIMED_OUT" => "the connection timed out",
         "ERR_CONNECTION_RESET" => "the connection was reset",
         "ERR_INTERNET_DISCONNECTED" => "there is no network connection",
-        "ERR_CERT_AUTHORITY_INVALID" | "ERR_CERT_COMMON_NAME_INVALID" => "the TLS certificate is not trusted",
+        "ERR_CERT_AUTHORITY_INVALID" | "ERR_CERT_COMMON_NAME_INVALID" => {
+            "the TLS certificate is not trusted"
+        }
         "ERR_ABORTED" => "the navigation was aborted",
         "ERR_INVALID_URL" => "the URL is not valid",
         "ERR_UNSAFE_PORT" => "Chromium refuses to connect to that port",
@@ -64,7 +67,12 @@ async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
         .await
         .map_err(|e| cdp_error(&format!("navigation to {url}"), e))?
         .result;
-    if let Some(error) = navigated.error_text.filter(|e| !e.is_empty()) {
+    // An HTTP error answered with an empty body is still an answer: Chromium shows its own
+    // error page and says ERR_HTTP_RESPONSE_CODE_FAILURE; report the status like any other.
+    let error = navigated
+        .error_text
+        .filter(|e| !e.is_empty() && e != "net::ERR_HTTP_RESPONSE_CODE_FAILURE");
+    if let Some(error) = error {
         return Err(CommandError::execution(format!(
             "cannot load {url}: {error} ({})",
             explain_net_error(&error)
@@ -84,7 +92,10 @@ async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
             } else {
                 format!(" {}", ev.response.status_text)
             };
-            format!("Navigated to {} (HTTP {}{status_text})", ev.response.url, ev.response.status)
+            format!(
+                "Navigated to {} (HTTP {}{status_text})",
+                ev.response.url, ev.response.status
+            )
         }
         // Same-document (#fragment) navigations and about: pages have no HTTP response.
         None => format!("Navigated to {url}"),
@@ -112,7 +123,11 @@ async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
                 .and_then(|i| history.entries.get(i))
                 .map(|e| e.url.clone())
                 .unwrap_or_default();
-            let which = if step < 0 { "no previous page" } else { "no next page" };
+            let which = if step < 0 {
+                "no previous page"
+            } else {
+                "no next page"
+            };
             CommandError::execution(format!("{which} in this page's history (at {here})"))
         })?;
     let mut loads = ctx
@@ -125,6 +140,21 @@ async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
         .event_listener::<EventNavigatedWithinDocument>()
         .await
         .map_err(|e| cdp_error("Page.navigatedWithinDocument", e))?;
+    // A page restored from the back/forward cache fires no load event: only this.
+    let mut navigated = ctx
+        .page
+        .event_listener::<EventFrameNavigated>()
+        .await
+        .map_err(|e| cdp_error("Page.frameNavigated", e))?;
+    let restored = async move {
+        while let Some(ev) = navigated.next().await {
+            if ev.frame.parent_id.is_none() && ev.r#type == NavigationType::BackForwardCacheRestore
+            {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    };
     if step == 0 {
         ctx.page
             .execute(ReloadParams::default())
@@ -139,6 +169,7 @@ async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
     tokio::select! {
         _ = loads.next() => {}
         _ = in_document.next() => {}
+        _ = restored => {}
     }
     Ok(entry.url.clone())
 }
@@ -147,9 +178,16 @@ async fn wait_for(ctx: &Ctx, selector: &str) -> Result<ToolResult, CommandError>
     let started = Instant::now();
     let poll = Duration::from_millis(50);
     let args = serde_json::json!({ "selector": selector });
+    let mut reason = "the page did not answer".to_string();
     loop {
-        let probe: Probe = helper(ctx, "visible", args.clone()).await?;
-        let reason = match probe.state.as_str() {
+        let Some(probe) = ctx
+            .in_time(helper::<Probe>(ctx, "visible", args.clone()))
+            .await
+        else {
+            break;
+        };
+        let probe = probe?;
+        reason = match probe.state.as_str() {
             "ok" => {
                 return Ok(ToolResult::text(format!(
                     "'{selector}' is visible ({}) after {} ms",
@@ -164,17 +202,36 @@ async fn wait_for(ctx: &Ctx, selector: &str) -> Result<ToolResult, CommandError>
                 )))
             }
             "missing" => "no element matches it".to_string(),
-            _ => format!("{} matches it but is not visible", probe.desc.unwrap_or_default()),
+            _ => format!(
+                "{} matches it but is not visible",
+                probe.desc.unwrap_or_default()
+            ),
         };
-        if ctx.remaining() <= poll {
-            return Err(CommandError::new(
-                ErrorCode::CommandTimeout,
-                format!(
-                    "timed out after {} ms waiting for '{selector}' to be visible: {reason}",
-                    ctx.budget.as_millis()
-                ),
-            ));
+        if !ctx.pause(poll).await {
+            break;
         }
-        sleep(poll).await;
+    }
+    Err(CommandError::new(
+        ErrorCode::CommandTimeout,
+        format!(
+            "timed out after {} ms waiting for '{selector}' to be visible: {reason}",
+            ctx.budget.as_millis()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain_net_error;
+
+    #[test]
+    fn net_errors_are_said_plainly() {
+        assert!(explain_net_error("net::ERR_NAME_NOT_RESOLVED").starts_with("DNS lookup failed"));
+        assert!(explain_net_error("net::ERR_CONNECTION_REFUSED").contains("connection refused"));
+        assert!(explain_net_error("ERR_UNSAFE_PORT").contains("refuses"));
+        assert_eq!(
+            explain_net_error("net::ERR_SOMETHING_NEW"),
+            "the page could not be loaded"
+        );
     }
 }

@@ -106,9 +106,12 @@ async (op, a) => {
         (el.tagName === 'TEXTAREA' && !el.readOnly) ||
         (el.tagName === 'INPUT' && textLike.test(el.getAttribute('type') || '') && !el.readOnly);
       if (!editable) return { state: 'not_editable', desc: describe(el) };
-      el.focus();
       // Type where a person clicking into the field at its end would: after the current text.
-      try {
+      // A field that already has the focus keeps its caret and selection (so Control+A, then
+      // type, replaces the text).
+      const hadFocus = document.activeElement === el || contains(el, document.activeElement);
+      el.focus();
+      if (!hadFocus) try {
         if (el.setSelectionRange) el.setSelectionRange(el.value.length, el.value.length);
         else {
           const range = document.createRange();

@@ -144,7 +144,10 @@ impl Scheduler {
             }),
         };
         for n in 1..=config.instances {
-            if let Err(e) = scheduler.add_instance(format!("inst_{n}"), config.source.clone()).await {
+            if let Err(e) = scheduler
+                .add_instance(format!("inst_{n}"), config.source.clone())
+                .await
+            {
                 scheduler.shutdown().await;
                 return Err(e);
             }
@@ -153,8 +156,15 @@ impl Scheduler {
     }
 
     /// Starts a browser as a new instance with its own queue.
-    pub async fn add_instance(&self, id: String, source: BrowserSource) -> anyhow::Result<InstanceInfo> {
-        anyhow::ensure!(!self.inner.slots.lock().unwrap().contains_key(&id), "instance {id} already exists");
+    pub async fn add_instance(
+        &self,
+        id: String,
+        source: BrowserSource,
+    ) -> anyhow::Result<InstanceInfo> {
+        anyhow::ensure!(
+            !self.inner.slots.lock().unwrap().contains_key(&id),
+            "instance {id} already exists"
+        );
         let instance = BrowserInstance::start(id.clone(), source.clone()).await?;
         let slot = Arc::new(Slot {
             id: id.clone(),
@@ -163,7 +173,11 @@ impl Scheduler {
             wake: Notify::new(),
             instance: Mutex::new(Some(Arc::new(instance))),
         });
-        self.inner.slots.lock().unwrap().insert(id.clone(), slot.clone());
+        self.inner
+            .slots
+            .lock()
+            .unwrap()
+            .insert(id.clone(), slot.clone());
         let worker = tokio::spawn(worker::run(self.clone(), slot.clone()));
         self.inner.workers.lock().unwrap().push(worker);
         Ok(self.describe(&slot))
@@ -215,7 +229,9 @@ impl Scheduler {
         }
         let spec = validate_submission(submission)?;
         let slot = match &spec.instance_id {
-            Some(id) => self.slot(id).ok_or_else(|| SubmitError::UnknownInstance(id.clone()))?,
+            Some(id) => self
+                .slot(id)
+                .ok_or_else(|| SubmitError::UnknownInstance(id.clone()))?,
             None => self
                 .inner
                 .slots
@@ -289,7 +305,12 @@ impl Scheduler {
         });
         if let Some(Ok((skipped, task))) = done {
             worker::emit_skipped(&self.inner.events, instance_id, &task, &skipped);
-            self.inner.events.emit(instance_id, EventKind::TaskFinished { task: Arc::new(task) });
+            self.inner.events.emit(
+                instance_id,
+                EventKind::TaskFinished {
+                    task: Arc::new(task),
+                },
+            );
         }
     }
 

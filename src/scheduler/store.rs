@@ -66,11 +66,21 @@ impl TaskStore {
         let mut tasks: Vec<Task> = inner
             .tasks
             .values()
-            .filter(|t| filter.instance_id.as_ref().is_none_or(|i| &t.instance_id == i))
-            .filter(|t| filter.status.is_none_or(|s| t.status == s))
+            // `map_or(true, ..)`, not `is_none_or`: that needs Rust 1.82, the MSRV is 1.80.
+            .filter(|t| {
+                filter
+                    .instance_id
+                    .as_ref()
+                    .map_or(true, |i| &t.instance_id == i)
+            })
+            .filter(|t| filter.status.map_or(true, |s| t.status == s))
             .cloned()
             .collect();
-        tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        tasks.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         tasks
     }
 
@@ -110,8 +120,14 @@ mod tests {
                 id
             })
             .collect();
-        let on_a = store.list(&TaskFilter { instance_id: Some("a".into()), status: None });
-        assert_eq!(on_a.iter().map(|t| &t.id).collect::<Vec<_>>(), vec![&ids[0], &ids[2]]);
+        let on_a = store.list(&TaskFilter {
+            instance_id: Some("a".into()),
+            status: None,
+        });
+        assert_eq!(
+            on_a.iter().map(|t| &t.id).collect::<Vec<_>>(),
+            vec![&ids[0], &ids[2]]
+        );
 
         for id in &ids[..3] {
             store
@@ -125,9 +141,18 @@ mod tests {
         }
         assert!(store.get(&ids[0]).is_none(), "oldest finished task evicted");
         assert!(store.get(&ids[1]).is_some());
-        let completed = store.list(&TaskFilter { instance_id: None, status: Some(TaskStatus::Completed) });
+        let completed = store.list(&TaskFilter {
+            instance_id: None,
+            status: Some(TaskStatus::Completed),
+        });
         assert_eq!(completed.len(), 2);
-        let queued = store.list(&TaskFilter { instance_id: None, status: Some(TaskStatus::Queued) });
-        assert_eq!(queued.iter().map(|t| &t.id).collect::<Vec<_>>(), vec![&ids[3]]);
+        let queued = store.list(&TaskFilter {
+            instance_id: None,
+            status: Some(TaskStatus::Queued),
+        });
+        assert_eq!(
+            queued.iter().map(|t| &t.id).collect::<Vec<_>>(),
+            vec![&ids[3]]
+        );
     }
 }

@@ -35,7 +35,9 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
                 _ = woken => {}
                 _ = shutdown.cancelled() => {}
                 // An idle browser that dies is relaunched now, not when the next task comes.
-                _ = async { match &instance { Some(i) => { i.broken().await; } None => std::future::pending().await } } => {
+                // (A crashed page is replaced by the next command: waiting for any breakage
+                // here would spin, as a crashed page stays crashed until then.)
+                _ = async { match &instance { Some(i) => i.lost().await, None => std::future::pending().await } } => {
                     if matches!(instance.as_ref().map(|i| i.health()), Some(Health::Lost(_))) {
                         let _ = ensure_instance(&scheduler, &slot).await;
                     }
@@ -50,11 +52,16 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
 }
 
 /// The slot's live instance, relaunching (or re-attaching) a lost one first.
-async fn ensure_instance(scheduler: &Scheduler, slot: &Slot) -> Result<Arc<BrowserInstance>, CommandError> {
+async fn ensure_instance(
+    scheduler: &Scheduler,
+    slot: &Slot,
+) -> Result<Arc<BrowserInstance>, CommandError> {
     if let Some(instance) = slot.current_instance() {
         match instance.health() {
             Health::Lost(reason) => {
-                scheduler.events().emit(&slot.id, EventKind::InstanceLost { reason });
+                scheduler
+                    .events()
+                    .emit(&slot.id, EventKind::InstanceLost { reason });
                 *slot.instance.lock().unwrap() = None;
                 instance.close().await;
             }
@@ -62,13 +69,18 @@ async fn ensure_instance(scheduler: &Scheduler, slot: &Slot) -> Result<Arc<Brows
         }
     }
     if scheduler.inner.shutdown.is_cancelled() {
-        return Err(CommandError::new(ErrorCode::InstanceDisconnected, "shutting down"));
+        return Err(CommandError::new(
+            ErrorCode::InstanceDisconnected,
+            "shutting down",
+        ));
     }
     match BrowserInstance::start(slot.id.clone(), slot.source.clone()).await {
         Ok(instance) => {
             let instance = Arc::new(instance);
             *slot.instance.lock().unwrap() = Some(instance.clone());
-            scheduler.events().emit(&slot.id, EventKind::InstanceRelaunched);
+            scheduler
+                .events()
+                .emit(&slot.id, EventKind::InstanceRelaunched);
             Ok(instance)
         }
         Err(e) => {
@@ -99,7 +111,12 @@ async fn run_task(
     let Some(Ok(task)) = store.update(task_id, |t| t.start(now_ms()).map(|_| t.clone())) else {
         return;
     };
-    events.emit(&slot.id, EventKind::TaskStarted { task_id: task_id.into() });
+    events.emit(
+        &slot.id,
+        EventKind::TaskStarted {
+            task_id: task_id.into(),
+        },
+    );
 
     for (index, command) in task.commands.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -123,7 +140,11 @@ async fn run_task(
             }
             (_, Err(e)) => (Some(Err(e.clone())), Vec::new()),
             (_, Ok(instance)) => {
-                let outcome = scheduler.inner.executor.run(instance, &command.parsed, cancel).await;
+                let outcome = scheduler
+                    .inner
+                    .executor
+                    .run(instance, &command.parsed, cancel)
+                    .await;
                 (outcome.result, outcome.dialogs)
             }
         };
@@ -143,7 +164,9 @@ async fn run_task(
                 for dialog in &dialogs {
                     result.push_text(dialog.describe());
                 }
-                store.update(task_id, |t| t.succeed_command(index, result.clone(), now_ms()));
+                store.update(task_id, |t| {
+                    t.succeed_command(index, result.clone(), now_ms())
+                });
                 events.emit(
                     &slot.id,
                     EventKind::CommandSucceeded {
@@ -186,11 +209,17 @@ async fn run_task(
     });
     if let Some(Ok((skipped, task))) = finished {
         emit_skipped(events, &slot.id, &task, &skipped);
-        events.emit(&slot.id, EventKind::TaskFinished { task: Arc::new(task) });
+        events.emit(
+            &slot.id,
+            EventKind::TaskFinished {
+                task: Arc::new(task),
+            },
+        );
     }
     // A browser lost during the task is reported and relaunched now, before the next one.
     if let Ok(instance) = &instance {
-        if matches!(instance.health(), Health::Lost(_)) && !scheduler.inner.shutdown.is_cancelled() {
+        if matches!(instance.health(), Health::Lost(_)) && !scheduler.inner.shutdown.is_cancelled()
+        {
             let _ = ensure_instance(scheduler, slot).await;
         }
     }

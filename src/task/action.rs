@@ -221,7 +221,9 @@ pub fn parse_args(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
     let timeout = match map.get("timeout") {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_f64() {
-            Some(ms) if ms > 0.0 && ms.is_finite() => Some(Duration::from_micros((ms * 1000.0) as u64)),
+            Some(ms) if ms > 0.0 && ms.is_finite() => {
+                Some(Duration::from_micros((ms * 1000.0) as u64))
+            }
             _ => {
                 return Err(ArgsError::new(
                     "timeout",
@@ -315,7 +317,10 @@ fn check_values(action: &Action) -> Result<(), ArgsError> {
             if amount.is_finite() && *amount >= 0.0 {
                 Ok(())
             } else {
-                Err(ArgsError::new("amount", "must be a non-negative number of pixels"))
+                Err(ArgsError::new(
+                    "amount",
+                    "must be a non-negative number of pixels",
+                ))
             }
         }
         Action::Execute(ExecuteAction::Evaluate { script }) => non_empty("script", script),
@@ -339,18 +344,36 @@ mod tests {
             (Tool::Navigate, json!({"action":"reload"})),
             (Tool::Navigate, json!({"action":"back"})),
             (Tool::Navigate, json!({"action":"forward"})),
-            (Tool::Navigate, json!({"action":"wait_for","selector":"#a","timeout":5000})),
+            (
+                Tool::Navigate,
+                json!({"action":"wait_for","selector":"#a","timeout":5000}),
+            ),
             (Tool::Interact, json!({"action":"click","selector":"#a"})),
-            (Tool::Interact, json!({"action":"type","selector":"#a","text":"é"})),
-            (Tool::Interact, json!({"action":"keyboard","key":"Control+A"})),
-            (Tool::Interact, json!({"action":"scroll","direction":"down","amount":500})),
-            (Tool::Interact, json!({"action":"select","selector":"#s","value":"Red"})),
+            (
+                Tool::Interact,
+                json!({"action":"type","selector":"#a","text":"é"}),
+            ),
+            (
+                Tool::Interact,
+                json!({"action":"keyboard","key":"Control+A"}),
+            ),
+            (
+                Tool::Interact,
+                json!({"action":"scroll","direction":"down","amount":500}),
+            ),
+            (
+                Tool::Interact,
+                json!({"action":"select","selector":"#s","value":"Red"}),
+            ),
             (Tool::Interact, json!({"action":"hover","selector":"#a"})),
             (Tool::Content, json!({"action":"screenshot"})),
             (Tool::Content, json!({"action":"get_text","selector":"#a"})),
             (Tool::Content, json!({"action":"get_html"})),
             (Tool::Content, json!({"action":"get_viewport_dom"})),
-            (Tool::Execute, json!({"action":"evaluate","script":"return 1"})),
+            (
+                Tool::Execute,
+                json!({"action":"evaluate","script":"return 1"}),
+            ),
             (Tool::Instance, json!({"action":"list"})),
         ];
         for (tool, args) in cases {
@@ -363,15 +386,22 @@ mod tests {
     #[test]
     fn typed_fields_carry_their_values() {
         assert_eq!(
-            parse(Tool::Interact, json!({"action":"scroll","direction":"left"})).unwrap(),
+            parse(
+                Tool::Interact,
+                json!({"action":"scroll","direction":"left"})
+            )
+            .unwrap(),
             Action::Interact(InteractAction::Scroll {
                 direction: ScrollDirection::Left,
                 amount: DEFAULT_SCROLL_PX
             })
         );
         assert_eq!(
-            parse(Tool::Content, json!({"action":"screenshot","selector":".p","full_page":true}))
-                .unwrap(),
+            parse(
+                Tool::Content,
+                json!({"action":"screenshot","selector":".p","full_page":true})
+            )
+            .unwrap(),
             Action::Content(ContentAction::Screenshot {
                 selector: Some(".p".into()),
                 full_page: true
@@ -388,7 +418,10 @@ mod tests {
     #[test]
     fn missing_and_mistyped_fields_are_named() {
         let err = parse(Tool::Navigate, json!({"action":"goto"})).unwrap_err();
-        assert_eq!((err.field.as_str(), err.message.as_str()), ("url", "is required"));
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("url", "is required")
+        );
 
         let err = parse(Tool::Interact, json!({"action":"type","selector":"#a"})).unwrap_err();
         assert_eq!(err.field, "text");
@@ -408,18 +441,32 @@ mod tests {
 
         let err = parse(Tool::Navigate, json!({"action":"gotoo"})).unwrap_err();
         assert_eq!(err.field, "action");
-        assert!(err.message.contains("unknown action 'gotoo' for browser_navigate"), "{err:?}");
+        assert!(
+            err.message
+                .contains("unknown action 'gotoo' for browser_navigate"),
+            "{err:?}"
+        );
         assert!(err.message.contains("`goto`"), "{err:?}");
 
-        let err = parse(Tool::Interact, json!({"action":"scroll","direction":"sideways"})).unwrap_err();
+        let err = parse(
+            Tool::Interact,
+            json!({"action":"scroll","direction":"sideways"}),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "direction");
 
-        let err = parse(Tool::Navigate, json!({"action":"wait_for","selector":"#a","timeout":-1}))
-            .unwrap_err();
+        let err = parse(
+            Tool::Navigate,
+            json!({"action":"wait_for","selector":"#a","timeout":-1}),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "timeout");
 
         let err = parse(Tool::Content, json!({"action":"get_text","selector":"  "})).unwrap_err();
-        assert_eq!((err.field.as_str(), err.message.as_str()), ("selector", "must not be empty"));
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("selector", "must not be empty")
+        );
 
         let err = parse(Tool::Navigate, json!("goto")).unwrap_err();
         assert_eq!(err.message, "must be an object");

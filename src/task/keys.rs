@@ -142,8 +142,11 @@ impl TryFrom<String> for KeyChord {
         };
         let mut modifiers = Vec::new();
         for part in mods_part.split('+').filter(|p| !p.is_empty()) {
-            let m = Modifier::parse(part.trim())
-                .ok_or_else(|| format!("unknown key '{spec}': '{part}' is not a modifier (Control, Alt, Shift, Meta)"))?;
+            let m = Modifier::parse(part.trim()).ok_or_else(|| {
+                format!(
+                    "unknown key '{spec}': '{part}' is not a modifier (Control, Alt, Shift, Meta)"
+                )
+            })?;
             if !modifiers.contains(&m) {
                 modifiers.push(m);
             }
@@ -165,7 +168,10 @@ mod tests {
     #[test]
     fn named_keys_and_combinations() {
         let enter = chord("Enter");
-        assert_eq!((enter.key.key, enter.key.code, enter.key.key_code), ("Enter", "Enter", 13));
+        assert_eq!(
+            (enter.key.key, enter.key.code, enter.key.key_code),
+            ("Enter", "Enter", 13)
+        );
         assert_eq!(enter.text().as_deref(), Some("\r"));
         assert_eq!(chord("ArrowDown").key.code, "ArrowDown");
         assert_eq!(chord("escape").key.key, "Escape");
@@ -183,6 +189,25 @@ mod tests {
         assert_eq!(chord("a").text().as_deref(), Some("a"));
         assert_eq!(chord("Ctrl+Shift+z").modifier_bits(), 10);
         assert_eq!(chord("Control++").key.key, "+");
+    }
+
+    #[test]
+    fn named_keys_and_modifiers_are_case_insensitive() {
+        for name in ["enter", "ENTER", "eNtEr", "return"] {
+            assert_eq!(chord(name).key.key, "Enter", "{name}");
+        }
+        assert_eq!(chord("tab").key.key, "Tab");
+        assert_eq!(chord("arrowdown").key.code, "ArrowDown");
+        let lower = chord("control+a");
+        assert_eq!((lower.modifier_bits(), lower.key.key), (2, "a"));
+        assert_eq!(chord("CTRL+Enter").modifier_bits(), 2);
+        // Single characters are exact: `a` and `A` are different keys that type differently.
+        assert_eq!(chord("a").text().as_deref(), Some("a"));
+        assert_eq!(chord("A").text().as_deref(), Some("A"));
+        assert_eq!(chord("space").text().as_deref(), Some(" "));
+        // The main-block key wins over its numpad twin.
+        assert_eq!(chord("1").key.code, "Digit1");
+        assert_eq!(chord("Enter").key.code, "Enter");
     }
 
     #[test]

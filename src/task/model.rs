@@ -343,7 +343,10 @@ impl Task {
     pub fn skip_unfinished(&mut self, now: u64) -> Vec<usize> {
         let mut skipped = Vec::new();
         for index in 0..self.commands.len() {
-            if self.set_command_status(index, CommandStatus::Skipped).is_ok() {
+            if self
+                .set_command_status(index, CommandStatus::Skipped)
+                .is_ok()
+            {
                 if self.commands[index].started_at.is_some() {
                     self.commands[index].completed_at = Some(now);
                 }
@@ -433,8 +436,14 @@ mod tests {
 
     #[test]
     fn wire_spellings() {
-        assert_eq!(serde_json::to_value(TaskStatus::Cancelled).unwrap(), "cancelled");
-        assert_eq!(serde_json::to_value(CommandStatus::Skipped).unwrap(), "skipped");
+        assert_eq!(
+            serde_json::to_value(TaskStatus::Cancelled).unwrap(),
+            "cancelled"
+        );
+        assert_eq!(
+            serde_json::to_value(CommandStatus::Skipped).unwrap(),
+            "skipped"
+        );
         for (code, text) in [
             (ErrorCode::ExecutionError, "EXECUTION_ERROR"),
             (ErrorCode::CommandTimeout, "COMMAND_TIMEOUT"),
@@ -454,5 +463,80 @@ mod tests {
             serde_json::to_value(ToolResult::text("hi")).unwrap(),
             serde_json::json!({"content":[{"type":"text","text":"hi"}]})
         );
+    }
+
+    fn two_command_task() -> Task {
+        let spec = crate::task::validate_submission(&serde_json::json!({
+            "task_name": "t",
+            "commands": [
+                { "tool_name": "browser_navigate", "args": { "action": "reload" } },
+                { "tool_name": "browser_navigate", "args": { "action": "back" } },
+                { "tool_name": "browser_navigate", "args": { "action": "forward" } }
+            ]
+        }))
+        .unwrap();
+        Task::new(spec, "inst_1".into())
+    }
+
+    #[test]
+    fn a_failed_command_fails_the_task_with_its_id() {
+        let mut t = two_command_task();
+        t.start(10).unwrap();
+        t.start_command(0, 11).unwrap();
+        t.succeed_command(0, ToolResult::text("ok"), 12).unwrap();
+        t.start_command(1, 13).unwrap();
+        t.fail_command(1, CommandError::execution("boom"), 14)
+            .unwrap();
+        assert_eq!(t.skip_unfinished(15), vec![2]);
+        t.finish(false, 15).unwrap();
+        assert_eq!(t.status, TaskStatus::Failed);
+        assert_eq!(t.current_command_index, 1);
+        let error = t.error.clone().unwrap();
+        assert_eq!(error.code, ErrorCode::ExecutionError);
+        assert_eq!(error.message, "boom");
+        assert_eq!(error.command_id, Some(format!("{}_cmd_1", t.id)));
+        // A command skipped before it started has no completion time.
+        assert_eq!(
+            (t.commands[2].started_at, t.commands[2].completed_at),
+            (None, None)
+        );
+        assert_eq!(t.completed_at, Some(15));
+        let wire = serde_json::to_value(&t).unwrap();
+        assert_eq!(wire["error"]["commandId"], format!("{}_cmd_1", t.id));
+        assert_eq!(wire["commands"][2]["status"], "skipped");
+    }
+
+    #[test]
+    fn cancelling_skips_the_running_command_too() {
+        let mut t = two_command_task();
+        t.start(10).unwrap();
+        t.start_command(0, 11).unwrap();
+        assert_eq!(t.skip_unfinished(20), vec![0, 1, 2]);
+        t.finish(true, 20).unwrap();
+        assert_eq!(t.status, TaskStatus::Cancelled);
+        assert_eq!(t.error.as_ref().map(|e| e.code), Some(ErrorCode::Cancelled));
+        assert_eq!(t.error.as_ref().unwrap().command_id, None);
+        assert_eq!(
+            t.commands[0].completed_at,
+            Some(20),
+            "the running one ended at the cancel"
+        );
+        assert_eq!(t.commands[1].completed_at, None);
+        // Finished is final: no second finish, no restart.
+        assert!(t.finish(false, 21).is_err());
+        assert!(t.start(22).is_err());
+    }
+
+    #[test]
+    fn a_finished_command_cannot_change_again() {
+        let mut t = two_command_task();
+        t.start(1).unwrap();
+        t.start_command(0, 1).unwrap();
+        t.succeed_command(0, ToolResult::default(), 2).unwrap();
+        let err = t
+            .fail_command(0, CommandError::execution("late"), 3)
+            .unwrap_err();
+        assert_eq!((err.from, err.to), ("success", "error"));
+        assert!(t.start_command(0, 4).is_err());
     }
 }

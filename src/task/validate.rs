@@ -46,7 +46,11 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ValidationEr
     }
 }
 
-fn optional_string(obj: &Map<String, Value>, key: &str, field: &str) -> Result<Option<String>, ValidationError> {
+fn optional_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<Option<String>, ValidationError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -105,7 +109,10 @@ fn validate_command(index: usize, value: &Value) -> Result<CommandSpec, Validati
         let known: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
         invalid(
             at("tool_name"),
-            format!("unknown tool '{tool_name}', expected one of {}", known.join(", ")),
+            format!(
+                "unknown tool '{tool_name}', expected one of {}",
+                known.join(", ")
+            ),
         )
     })?;
     let intention = optional_string(obj, "intention", &at("intention"))?.unwrap_or_default();
@@ -221,14 +228,23 @@ mod tests {
         let ok_cmd = json!({ "tool_name": "browser_navigate", "args": { "action": "reload" } });
         assert_eq!(err(json!([])), "task: must be a JSON object");
         assert_eq!(err(json!({"commands": [ok_cmd]})), "task_name: is required");
-        assert_eq!(err(json!({"task_name": " ", "commands": [ok_cmd]})), "task_name: must not be empty");
-        assert_eq!(err(json!({"task_name": 3, "commands": [ok_cmd]})), "task_name: must be a string");
+        assert_eq!(
+            err(json!({"task_name": " ", "commands": [ok_cmd]})),
+            "task_name: must not be empty"
+        );
+        assert_eq!(
+            err(json!({"task_name": 3, "commands": [ok_cmd]})),
+            "task_name: must be a string"
+        );
         assert_eq!(err(json!({"task_name": "t"})), "commands: is required");
         assert_eq!(
             err(json!({"task_name": "t", "commands": []})),
             "commands: must contain at least one command"
         );
-        assert_eq!(err(json!({"task_name": "t", "commands": {}})), "commands: must be an array");
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": {}})),
+            "commands: must be an array"
+        );
         assert_eq!(
             err(json!({"task_name": "t", "commands": [ok_cmd], "metadata": 1})),
             "metadata: must be an object"
@@ -237,24 +253,42 @@ mod tests {
             err(json!({"task_name": "t", "commands": [ok_cmd, {"args": {}}]})),
             "commands[1].tool_name: is required"
         );
-        let e = err(json!({"task_name": "t", "commands": [ok_cmd, ok_cmd, {"tool_name": "browser_fly", "args": {}}]}));
-        assert!(e.starts_with("commands[2].tool_name: unknown tool 'browser_fly'"), "{e}");
+        let e = err(
+            json!({"task_name": "t", "commands": [ok_cmd, ok_cmd, {"tool_name": "browser_fly", "args": {}}]}),
+        );
+        assert!(
+            e.starts_with("commands[2].tool_name: unknown tool 'browser_fly'"),
+            "{e}"
+        );
         assert_eq!(
             err(json!({"task_name": "t", "commands": [{"tool_name": "browser_navigate"}]})),
             "commands[0].args: is required"
         );
         assert_eq!(
-            err(json!({"task_name": "t", "commands": [ok_cmd, {"tool_name": "browser_navigate", "args": {"action": "goto"}}]})),
+            err(
+                json!({"task_name": "t", "commands": [ok_cmd, {"tool_name": "browser_navigate", "args": {"action": "goto"}}]})
+            ),
             "commands[1].args.url: is required"
         );
         assert_eq!(
-            err(json!({"task_name": "t", "commands": [{"tool_name": "browser_interact", "args": {"action": "type", "selector": "#a"}}]})),
+            err(
+                json!({"task_name": "t", "commands": [{"tool_name": "browser_interact", "args": {"action": "type", "selector": "#a"}}]})
+            ),
             "commands[0].args.text: is required"
         );
-        let e = err(json!({"task_name": "t", "commands": [{"tool_name": "browser_interact", "args": {"action": "teleport"}}]}));
-        assert!(e.starts_with("commands[0].args.action: unknown action 'teleport' for browser_interact"), "{e}");
+        let e = err(
+            json!({"task_name": "t", "commands": [{"tool_name": "browser_interact", "args": {"action": "teleport"}}]}),
+        );
+        assert!(
+            e.starts_with(
+                "commands[0].args.action: unknown action 'teleport' for browser_interact"
+            ),
+            "{e}"
+        );
         assert_eq!(
-            err(json!({"task_name": "t", "commands": [{"tool_name": "browser_navigate", "intention": 5, "args": {"action": "reload"}}]})),
+            err(
+                json!({"task_name": "t", "commands": [{"tool_name": "browser_navigate", "intention": 5, "args": {"action": "reload"}}]})
+            ),
             "commands[0].intention: must be a string"
         );
     }

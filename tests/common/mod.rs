@@ -34,15 +34,22 @@ extern "C" fn cleanup_at_exit() {
         schedulers.iter().for_each(Scheduler::begin_shutdown);
     }
     let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
     for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // Field 4 of /proc/PID/stat, after the parenthesised command name, is the parent pid.
-        let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok());
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok());
         if ppid != Some(me) {
             continue;
         }
-        let cmdline = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).to_string();
+        let cmdline = String::from_utf8_lossy(
+            &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
+        )
+        .to_string();
         let profile = cmdline
             .split('\0')
             .find_map(|arg| arg.strip_prefix("--user-data-dir="))
@@ -86,7 +93,9 @@ pub fn env() -> &'static Env {
             let site = SiteServer::start(&project_root().join("fixtures/site"))
                 .await
                 .expect("fixture server");
-            let shared = Scheduler::start(config(1)).await.expect("shared Chromium starts");
+            let shared = Scheduler::start(config(1))
+                .await
+                .expect("shared Chromium starts");
             (site, shared)
         });
         register_cleanup(&shared);
@@ -126,7 +135,10 @@ pub fn content(args: Value) -> Value {
     cmd("browser_content", args)
 }
 pub fn execute(script: &str) -> Value {
-    cmd("browser_execute", json!({ "action": "evaluate", "script": script }))
+    cmd(
+        "browser_execute",
+        json!({ "action": "evaluate", "script": script }),
+    )
 }
 pub fn goto(page: &str) -> Value {
     nav(json!({ "action": "goto", "url": url(page) }))
@@ -139,10 +151,13 @@ pub fn task(name: &str, commands: Vec<Value>) -> Value {
 /// Submits to `scheduler` and waits (generously) for the task to finish.
 pub async fn run_on(scheduler: &Scheduler, submission: Value) -> Task {
     let submitted = scheduler.submit(&submission).expect("task accepted");
-    tokio::time::timeout(Duration::from_secs(120), scheduler.wait_finished(&submitted.task_id))
-        .await
-        .expect("task finished within 120 s")
-        .expect("task record kept")
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        scheduler.wait_finished(&submitted.task_id),
+    )
+    .await
+    .expect("task finished within 120 s")
+    .expect("task record kept")
 }
 
 /// Runs a task on the shared instance.
@@ -183,11 +198,63 @@ pub fn assert_completed(task: &Task) {
 /// A private scheduler with its own browser, for tests that break or close it.
 pub async fn private_scheduler() -> (Scheduler, tokio::sync::SemaphorePermit<'static>) {
     let permit = env().private_browsers.acquire().await.expect("semaphore");
-    let scheduler = Scheduler::start(config(1)).await.expect("private Chromium starts");
+    let scheduler = Scheduler::start(config(1))
+        .await
+        .expect("private Chromium starts");
     register_cleanup(&scheduler);
     (scheduler, permit)
 }
 
 pub fn processes_using(profile: &Path) -> Vec<u32> {
     browser_control::browser::instance::processes_using(profile)
+}
+
+/// A private scheduler started from `config` (its own browser), holding a semaphore permit.
+pub async fn private_scheduler_with(
+    config: SchedulerConfig,
+) -> (Scheduler, tokio::sync::SemaphorePermit<'static>) {
+    let permit = env().private_browsers.acquire().await.expect("semaphore");
+    let scheduler = Scheduler::start(config)
+        .await
+        .expect("private Chromium starts");
+    register_cleanup(&scheduler);
+    (scheduler, permit)
+}
+
+/// The error of command `index`, panicking with the task if it has none.
+pub fn error_of(task: &Task, index: usize) -> browser_control::task::CommandError {
+    match &task.commands[index].error {
+        Some(e) => e.clone(),
+        None => panic!("command {index} has no error: {:#}", summary(task)),
+    }
+}
+
+/// The statuses of a task's commands, as their wire names.
+pub fn statuses(task: &Task) -> Vec<&'static str> {
+    task.commands.iter().map(|c| c.status.as_str()).collect()
+}
+
+/// The only image of command `index`'s result, base64.
+pub fn image_of(task: &Task, index: usize) -> String {
+    let result = task.commands[index]
+        .result
+        .as_ref()
+        .unwrap_or_else(|| panic!("command {index} has no result: {:#}", summary(task)));
+    let images: Vec<&str> = result.images().collect();
+    assert_eq!(images.len(), 1, "one image in {:#}", summary(task));
+    images[0].to_string()
+}
+
+/// Width and height from a base64 PNG's IHDR chunk, after checking the PNG signature.
+pub fn png_size(base64_png: &str) -> (u32, u32) {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_png)
+        .expect("valid base64");
+    assert!(bytes.len() > 33, "PNG too short: {} bytes", bytes.len());
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR", "first chunk is IHDR");
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (width, height)
 }
