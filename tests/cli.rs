@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+use common::OwnChromium;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -283,63 +286,9 @@ fn help_explains_each_subcommand() {
     }
 }
 
-/// A Chromium started by the test, killed (and its profile removed) when dropped.
-struct ExternalChromium {
-    child: std::process::Child,
-    _profile: tempfile::TempDir,
-    ws_url: String,
-}
-
-impl ExternalChromium {
-    fn start() -> ExternalChromium {
-        use std::io::{BufRead, BufReader};
-        let profile = tempfile::tempdir().unwrap();
-        let chrome = browser_control::browser::find_chrome(None).expect("Chromium installed");
-        let mut child = Command::new(chrome)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stderr(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        let ws_url = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("Chromium prints its DevTools URL");
-        ExternalChromium {
-            child,
-            _profile: profile,
-            ws_url,
-        }
-    }
-}
-
-impl Drop for ExternalChromium {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn attach_runs_tasks_on_an_already_running_browser_and_leaves_it_running() {
-    let chromium = ExternalChromium::start();
+    let chromium = OwnChromium::start();
     let dir = tempfile::tempdir().unwrap();
     let file = write(
         dir.path(),

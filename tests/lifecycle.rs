@@ -3,8 +3,6 @@
 //! on a private scheduler: these tests break or close their browser.
 
 mod common;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use browser_control::browser::{BrowserSource, Executor};
@@ -404,101 +402,6 @@ fn a_failing_task_emits_failed_and_skipped_in_order() {
 // ---------------------------------------------------------------- attach
 
 /// A Chromium started by the test, as a user would start one, killed and cleaned up on drop.
-struct OwnChromium {
-    child: Child,
-    profile: tempfile::TempDir,
-    ws_url: String,
-}
-
-impl OwnChromium {
-    fn start() -> OwnChromium {
-        let profile = tempfile::Builder::new()
-            .prefix("bc-attach-")
-            .tempdir()
-            .unwrap();
-        let mut child = Command::new("/usr/bin/chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-port=0",
-                "about:blank",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("chromium starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Reads stderr to the end, so Chromium never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(url.trim().to_string());
-                    }
-                }
-            }
-        });
-        let ws_url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("Chromium printed its DevTools URL");
-        assert!(ws_url.starts_with("ws://127.0.0.1:"), "{ws_url}");
-        OwnChromium {
-            child,
-            profile,
-            ws_url,
-        }
-    }
-
-    /// `http://127.0.0.1:PORT`, from the ws:// URL.
-    fn http_url(&self) -> String {
-        let host_port = self
-            .ws_url
-            .trim_start_matches("ws://")
-            .split('/')
-            .next()
-            .unwrap();
-        format!("http://{host_port}")
-    }
-}
-
-impl Drop for OwnChromium {
-    /// Ends Chromium as a user would (SIGTERM lets it take its helpers down), then makes sure
-    /// no helper still uses the profile before removing it: a helper outliving a SIGKILLed
-    /// browser can write into the profile after it is removed.
-    fn drop(&mut self) {
-        let profile = self.profile.path().to_path_buf();
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        while Instant::now() < deadline && !processes_using(&profile).is_empty() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        for pid in processes_using(&profile) {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-        for _ in 0..50 {
-            match std::fs::remove_dir_all(&profile) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => break,
-            }
-        }
-    }
-}
-
 async fn attached(endpoint: String) -> Scheduler {
     let scheduler = Scheduler::start(SchedulerConfig {
         instances: 1,

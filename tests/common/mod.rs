@@ -258,3 +258,103 @@ pub fn png_size(base64_png: &str) -> (u32, u32) {
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     (width, height)
 }
+
+/// A Chromium the test starts itself (to attach to), stopped and its profile removed on drop.
+pub struct OwnChromium {
+    pub child: std::process::Child,
+    pub profile: tempfile::TempDir,
+    pub ws_url: String,
+}
+
+impl OwnChromium {
+    pub fn start() -> OwnChromium {
+        let profile = tempfile::Builder::new()
+            .prefix("bc-attach-")
+            .tempdir()
+            .unwrap();
+        let mut child = std::process::Command::new(
+            browser_control::browser::find_chrome(None).expect("Chromium installed"),
+        )
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads stderr to the end, so Chromium never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok)
+            {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(url.trim().to_string());
+                    }
+                }
+            }
+        });
+        let ws_url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("Chromium printed its DevTools URL");
+        assert!(ws_url.starts_with("ws://127.0.0.1:"), "{ws_url}");
+        OwnChromium {
+            child,
+            profile,
+            ws_url,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, from the ws:// URL.
+    pub fn http_url(&self) -> String {
+        let host_port = self
+            .ws_url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap();
+        format!("http://{host_port}")
+    }
+}
+
+impl Drop for OwnChromium {
+    /// Ends Chromium as a user would (SIGTERM lets it take its helpers down), then makes sure
+    /// no helper still uses the profile before removing it: a helper outliving a SIGKILLed
+    /// browser can write into the profile after it is removed.
+    fn drop(&mut self) {
+        let profile = self.profile.path().to_path_buf();
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while std::time::Instant::now() < deadline && !processes_using(&profile).is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for pid in processes_using(&profile) {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        for _ in 0..50 {
+            match std::fs::remove_dir_all(&profile) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => break,
+            }
+        }
+    }
+}
