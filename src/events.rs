@@ -87,6 +87,13 @@ pub enum EventKind {
         reason: String,
     },
     InstanceRelaunched,
+    /// The page as it was when command `index` failed (with `capture_on_failure`).
+    FailureScreenshot {
+        task_id: String,
+        index: usize,
+        /// Base64 PNG of the viewport.
+        png: String,
+    },
 }
 
 impl EventKind {
@@ -100,6 +107,7 @@ impl EventKind {
             | EventKind::CommandSkipped { task_id, .. } => Some(task_id),
             EventKind::DialogHandled { task_id, .. } => task_id.as_deref(),
             EventKind::TaskFinished { task } => Some(&task.id),
+            EventKind::FailureScreenshot { task_id, .. } => Some(task_id),
             EventKind::InstanceLost { .. } | EventKind::InstanceRelaunched => None,
         }
     }

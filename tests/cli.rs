@@ -167,6 +167,23 @@ fn an_unmet_expectation_exits_1_with_reasons() {
     assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
     let xml = std::fs::read_to_string(junit).unwrap();
     assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+
+    // The page as it was when the command failed is kept next to the report.
+    let report: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let shot = PathBuf::from(
+        report[0]["failure_screenshot"]
+            .as_str()
+            .expect("failure screenshot"),
+    );
+    assert_eq!(shot.file_name().unwrap(), "cmd-1-failure.png");
+    assert!(std::fs::read(&shot).unwrap().starts_with(PNG_MAGIC));
+    assert!(report[1]["failure_screenshot"].is_null());
+    assert!(
+        stdout.contains("⤷ screenshot of the page when command 1 failed kept"),
+        "{stdout}"
+    );
 }
 
 #[test]

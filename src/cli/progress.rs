@@ -205,6 +205,11 @@ impl Progress {
             EventKind::InstanceRelaunched => {
                 self.line(format!("! instance {} relaunched", event.instance_id));
             }
+            EventKind::FailureScreenshot { index, .. } => {
+                self.line(format!(
+                    "  ⤷ screenshot of the page when command {index} failed kept"
+                ));
+            }
             EventKind::TaskQueued { .. } => {}
         }
     }
@@ -269,6 +274,10 @@ pub fn event_json(event: &Event) -> Value {
         }),
         EventKind::InstanceLost { reason } => json!({"type": "instance_lost", "reason": reason}),
         EventKind::InstanceRelaunched => json!({"type": "instance_relaunched"}),
+        // The image itself goes to a file (see report.json), not into the event line.
+        EventKind::FailureScreenshot { task_id, index, .. } => json!({
+            "type": "failure_screenshot", "taskId": task_id, "commandIndex": index,
+        }),
     };
     v["at"] = json!(event.at);
     v["instanceId"] = json!(event.instance_id);

@@ -2,7 +2,7 @@
 //! saves screenshots and a report, and exits 0 (all as expected), 1 (some not) or 2 (unusable
 //! input).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -99,6 +99,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         },
         max_queued: cases.len().max(1),
         keep_finished: cases.len().max(1),
+        capture_on_failure: true,
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,
@@ -112,18 +113,20 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
 
-    let finished = drive(&scheduler, &cases, &mut progress).await;
+    let (finished, failure_shots) = drive(&scheduler, &cases, &mut progress).await;
     scheduler.shutdown().await;
     progress.finish();
 
-    let verdicts: Vec<(usize, Task, Vec<String>)> = finished
+    let verdicts: Vec<Verdict> = finished
         .into_iter()
-        .map(|(i, task)| {
-            let mismatches = cases[i].expect.mismatches(&task);
-            (i, task, mismatches)
+        .map(|(i, task)| Verdict {
+            mismatches: cases[i].expect.mismatches(&task),
+            failure_shot: failure_shots.get(&task.id).cloned(),
+            case: i,
+            task,
         })
         .collect();
-    let failed = verdicts.iter().filter(|(_, _, m)| !m.is_empty()).count()
+    let failed = verdicts.iter().filter(|v| !v.mismatches.is_empty()).count()
         + cases.len().saturating_sub(verdicts.len());
 
     if let Err(e) = write_outputs(&args, &cases, &verdicts) {
@@ -132,7 +135,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
     let summary = format!(
         "{} passed, {failed} failed, {} tasks in {:.1} s; screenshots and report.json in {}",
-        verdicts.len() - verdicts.iter().filter(|(_, _, m)| !m.is_empty()).count(),
+        verdicts.len() - verdicts.iter().filter(|v| !v.mismatches.is_empty()).count(),
         cases.len(),
         started.elapsed().as_secs_f64(),
         args.out.display()
@@ -153,13 +156,22 @@ fn unusable(progress: &Progress, reason: &str) -> ExitCode {
     ExitCode::from(EXIT_UNUSABLE)
 }
 
+/// A finished task and how it measured up to its case's expectation.
+struct Verdict {
+    case: usize,
+    task: Task,
+    mismatches: Vec<String>,
+    /// The failing command's index and a base64 PNG of the page at that moment.
+    failure_shot: Option<(usize, String)>,
+}
+
 /// Submits every case, renders events until each has finished (or Ctrl-C cancels them), and
-/// returns the final records by case index.
+/// returns the final records by case index, with the failure screenshots by task id.
 async fn drive(
     scheduler: &Scheduler,
     cases: &[TaskCase],
     progress: &mut Progress,
-) -> Vec<(usize, Task)> {
+) -> (Vec<(usize, Task)>, HashMap<String, (usize, String)>) {
     let mut events = scheduler.events().subscribe();
     let mut ids = Vec::new();
     for case in cases {
@@ -183,6 +195,7 @@ async fn drive(
     let index_of = |id: &str| ids.iter().position(|i| i == id);
     let mut remaining: HashSet<String> = ids.iter().filter(|i| !i.is_empty()).cloned().collect();
     let mut done = Vec::new();
+    let mut failure_shots = HashMap::new();
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let mut interrupted = false;
     while !remaining.is_empty() {
@@ -190,6 +203,9 @@ async fn drive(
             event = events.recv() => match event {
                 Ok(event) => {
                     progress.on_event(&event);
+                    if let EventKind::FailureScreenshot { task_id, index, png } = &event.kind {
+                        failure_shots.insert(task_id.clone(), (*index, png.clone()));
+                    }
                     if let EventKind::TaskFinished { task } = &event.kind {
                         if remaining.remove(&task.id) {
                             let i = index_of(&task.id).expect("submitted");
@@ -222,7 +238,7 @@ async fn drive(
         }
     }
     done.sort_by_key(|(i, _)| *i);
-    done
+    (done, failure_shots)
 }
 
 fn verdict_line(progress: &Progress, case: &TaskCase, task: &Task) {
@@ -271,41 +287,47 @@ fn slug(name: &str) -> String {
     s.chars().take(60).collect()
 }
 
-/// Screenshots under OUT/NN-task-name/cmd-I.png, OUT/report.json, and the JUnit file.
-fn write_outputs(
-    args: &RunArgs,
-    cases: &[TaskCase],
-    verdicts: &[(usize, Task, Vec<String>)],
-) -> std::io::Result<()> {
+/// Screenshots under OUT/NN-task-name/cmd-I.png (cmd-I-failure.png: the page when command I
+/// failed), OUT/report.json, and the JUnit file.
+fn write_outputs(args: &RunArgs, cases: &[TaskCase], verdicts: &[Verdict]) -> std::io::Result<()> {
     std::fs::create_dir_all(&args.out)?;
     let mut report = Vec::new();
-    for (i, task, mismatches) in verdicts {
-        let case = &cases[*i];
+    for verdict in verdicts {
+        let (i, task) = (verdict.case, &verdict.task);
+        let case = &cases[i];
         let folder = args.out.join(format!("{:02}-{}", i + 1, slug(&case.name)));
+        let save = |name: String, data: &str| -> std::io::Result<PathBuf> {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(std::io::Error::other)?;
+            std::fs::create_dir_all(&folder)?;
+            let path = folder.join(name);
+            std::fs::write(&path, bytes)?;
+            Ok(path)
+        };
         let mut shots = Vec::new();
         for (index, command) in task.commands.iter().enumerate() {
             let Some(result) = &command.result else {
                 continue;
             };
             for (n, data) in result.images().enumerate() {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .map_err(std::io::Error::other)?;
-                std::fs::create_dir_all(&folder)?;
                 let suffix = if n == 0 {
                     String::new()
                 } else {
                     format!("-{n}")
                 };
-                let path = folder.join(format!("cmd-{index}{suffix}.png"));
-                std::fs::write(&path, bytes)?;
-                shots.push(path);
+                shots.push(save(format!("cmd-{index}{suffix}.png"), data)?);
             }
         }
+        let failure_screenshot = match &verdict.failure_shot {
+            Some((index, data)) => Some(save(format!("cmd-{index}-failure.png"), data)?),
+            None => None,
+        };
         report.push(json!({
             "file": case.file, "line": case.line, "name": case.name,
-            "passed": mismatches.is_empty(), "mismatches": mismatches,
+            "passed": verdict.mismatches.is_empty(), "mismatches": verdict.mismatches,
             "expectation": case.expect.describe(), "screenshots": shots,
+            "failure_screenshot": failure_screenshot,
             "task": without_images(task),
         }));
     }
@@ -316,12 +338,12 @@ fn write_outputs(
     if let Some(path) = &args.junit {
         let reports: Vec<CaseReport<'_>> = verdicts
             .iter()
-            .map(|(i, task, mismatches)| CaseReport {
-                file: &cases[*i].file,
-                name: &cases[*i].name,
-                task,
-                expectation: cases[*i].expect.describe(),
-                mismatches,
+            .map(|v| CaseReport {
+                file: &cases[v.case].file,
+                name: &cases[v.case].name,
+                task: &v.task,
+                expectation: cases[v.case].expect.describe(),
+                mismatches: &v.mismatches,
             })
             .collect();
         write_file(path, &junit::render(&reports)?)?;

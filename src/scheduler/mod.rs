@@ -29,6 +29,8 @@ pub struct SchedulerConfig {
     pub max_queued: usize,
     /// Finished tasks kept in the store.
     pub keep_finished: usize,
+    /// Screenshot the page when a command fails, as a [`EventKind::FailureScreenshot`] event.
+    pub capture_on_failure: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -39,6 +41,7 @@ impl Default for SchedulerConfig {
             executor: Executor::default(),
             max_queued: 500,
             keep_finished: 1000,
+            capture_on_failure: false,
         }
     }
 }
@@ -117,6 +120,7 @@ struct Inner {
     store: TaskStore,
     events: EventBus,
     executor: Executor,
+    capture_on_failure: bool,
     max_queued: usize,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -137,6 +141,7 @@ impl Scheduler {
                 store: TaskStore::new(config.keep_finished),
                 events: EventBus::new(4096),
                 executor: config.executor,
+                capture_on_failure: config.capture_on_failure,
                 max_queued: config.max_queued,
                 slots: Mutex::new(BTreeMap::new()),
                 workers: Mutex::new(Vec::new()),

@@ -11,7 +11,10 @@ use tokio_util::sync::CancellationToken;
 use super::{Scheduler, Slot};
 use crate::browser::{BrowserInstance, BrowserSource, Health};
 use crate::events::{EventBus, EventKind};
-use crate::task::{now_ms, Action, CommandError, ErrorCode, InstanceAction, Task, ToolResult};
+use crate::task::{
+    now_ms, Action, CommandError, ContentAction, ErrorCode, InstanceAction, ParsedArgs, Task,
+    ToolResult,
+};
 
 pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
     let shutdown = scheduler.inner.shutdown.clone();
@@ -185,6 +188,11 @@ async fn run_task(
                     error.message = format!("{} (meanwhile: {})", error.message, said.join("; "));
                 }
                 store.update(task_id, |t| t.fail_command(index, error.clone(), now_ms()));
+                let capture = scheduler.inner.capture_on_failure
+                    && !matches!(
+                        error.code,
+                        ErrorCode::InstanceDisconnected | ErrorCode::InvalidArguments
+                    );
                 events.emit(
                     &slot.id,
                     EventKind::CommandFailed {
@@ -196,6 +204,9 @@ async fn run_task(
                         duration_ms,
                     },
                 );
+                if let (true, Ok(instance)) = (capture, &instance) {
+                    capture_failure(scheduler, &slot.id, instance, task_id, index, cancel).await;
+                }
                 break;
             }
         }
@@ -237,5 +248,40 @@ pub(super) fn emit_skipped(events: &EventBus, instance_id: &str, task: &Task, sk
                 intention: command.intention.clone(),
             },
         );
+    }
+}
+
+/// A viewport screenshot through the same executor as any command, under a short deadline.
+async fn capture_failure(
+    scheduler: &Scheduler,
+    instance_id: &str,
+    instance: &BrowserInstance,
+    task_id: &str,
+    index: usize,
+    cancel: &CancellationToken,
+) {
+    let screenshot = ParsedArgs {
+        action: Action::Content(ContentAction::Screenshot {
+            selector: None,
+            full_page: false,
+        }),
+        timeout: Some(Duration::from_secs(5)),
+    };
+    let outcome = scheduler
+        .inner
+        .executor
+        .run(instance, &screenshot, cancel)
+        .await;
+    if let Some(Ok(result)) = outcome.result {
+        if let Some(png) = result.images().next() {
+            scheduler.events().emit(
+                instance_id,
+                EventKind::FailureScreenshot {
+                    task_id: task_id.into(),
+                    index,
+                    png: png.to_string(),
+                },
+            );
+        }
     }
 }
