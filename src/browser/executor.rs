@@ -288,6 +288,23 @@ pub struct Actionable {
     pub enabled: bool,
 }
 
+impl Actionable {
+    pub const CLICK: Actionable = Actionable {
+        hit: true,
+        enabled: true,
+    };
+    /// Hovering a disabled element is fine (tooltips); being covered is not.
+    pub const HOVER: Actionable = Actionable {
+        hit: true,
+        enabled: false,
+    };
+    /// Typing and selecting: focus goes to the element itself, so no hit test.
+    pub const INPUT: Actionable = Actionable {
+        hit: false,
+        enabled: true,
+    };
+}
+
 /// How long an element that exists but is covered, disabled or moving may take to become
 /// actionable before that is an error rather than something to wait out.
 const BLOCKED_GRACE: Duration = Duration::from_secs(2);

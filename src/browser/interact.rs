@@ -13,47 +13,21 @@ use crate::task::{CommandError, InteractAction, ScrollDirection, ToolResult};
 pub async fn run(ctx: &Ctx, action: &InteractAction) -> Result<ToolResult, CommandError> {
     match action {
         InteractAction::Click { selector } => {
-            let probe = wait_actionable(
-                ctx,
-                selector,
-                Actionable {
-                    hit: true,
-                    enabled: true,
-                },
-            )
-            .await?;
-            mouse(ctx, DispatchMouseEventType::MouseMoved, probe.x, probe.y, 0).await?;
-            mouse(
-                ctx,
-                DispatchMouseEventType::MousePressed,
-                probe.x,
-                probe.y,
-                1,
-            )
-            .await?;
-            mouse(
-                ctx,
-                DispatchMouseEventType::MouseReleased,
-                probe.x,
-                probe.y,
-                1,
-            )
-            .await?;
+            let probe = wait_actionable(ctx, selector, Actionable::CLICK).await?;
+            for (kind, clicks) in [
+                (DispatchMouseEventType::MouseMoved, 0),
+                (DispatchMouseEventType::MousePressed, 1),
+                (DispatchMouseEventType::MouseReleased, 1),
+            ] {
+                mouse(ctx, kind, probe.x, probe.y, clicks).await?;
+            }
             Ok(ToolResult::text(format!(
                 "Clicked {}",
                 probe.desc.unwrap_or_default()
             )))
         }
         InteractAction::Hover { selector } => {
-            let probe = wait_actionable(
-                ctx,
-                selector,
-                Actionable {
-                    hit: true,
-                    enabled: false,
-                },
-            )
-            .await?;
+            let probe = wait_actionable(ctx, selector, Actionable::HOVER).await?;
             mouse(ctx, DispatchMouseEventType::MouseMoved, probe.x, probe.y, 0).await?;
             Ok(ToolResult::text(format!(
                 "Hovered {}",
@@ -93,15 +67,7 @@ async fn mouse(
 /// Focuses the field (after the same waits as a click, minus the hit test) and inserts the text
 /// as one input: any Unicode goes in, where key events know only a US keyboard.
 async fn type_text(ctx: &Ctx, selector: &str, text: &str) -> Result<ToolResult, CommandError> {
-    wait_actionable(
-        ctx,
-        selector,
-        Actionable {
-            hit: false,
-            enabled: true,
-        },
-    )
-    .await?;
+    wait_actionable(ctx, selector, Actionable::INPUT).await?;
     #[derive(serde::Deserialize)]
     struct Focus {
         state: String,
@@ -209,15 +175,7 @@ async fn scroll(
 }
 
 async fn select(ctx: &Ctx, selector: &str, value: &str) -> Result<ToolResult, CommandError> {
-    wait_actionable(
-        ctx,
-        selector,
-        Actionable {
-            hit: false,
-            enabled: true,
-        },
-    )
-    .await?;
+    wait_actionable(ctx, selector, Actionable::INPUT).await?;
     #[derive(serde::Deserialize)]
     struct Selected {
         state: String,
