@@ -787,3 +787,22 @@ fn iframe_outer_text_and_child_document() {
         assert_eq!(value_of(&t, 3), "clicked");
     });
 }
+
+#[test]
+fn browser_instance_list_shows_the_pool_and_this_task() {
+    block_on(async {
+        let t = run(
+            "instances",
+            vec![cmd("browser_instance", json!({"action": "list"}))],
+        )
+        .await;
+        assert_completed(&t);
+        let list: Value = serde_json::from_str(&text_of(&t, 0)).expect("JSON list");
+        let list = list.as_array().expect("an array");
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(list[0]["id"], "inst_1");
+        assert_eq!(list[0]["status"], "ready");
+        assert_eq!(list[0]["runningTaskId"], t.id.as_str());
+        assert!(list[0]["pid"].as_u64().is_some_and(|p| p > 1));
+    });
+}

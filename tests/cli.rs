@@ -345,3 +345,52 @@ fn attach_runs_tasks_on_an_already_running_browser_and_leaves_it_running() {
         "the attached browser was left running"
     );
 }
+
+#[test]
+fn instances_spread_tasks_over_several_browsers() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = |name: &str| {
+        format!(
+            r#"{{"task_name":"{name}","commands":[{{"tool_name":"browser_navigate","args":{{"action":"goto","url":"{{{{base_url}}}}/index.html"}}}},{{"tool_name":"browser_execute","args":{{"action":"evaluate","script":"return new Promise(r => setTimeout(() => r(document.title), 300))"}}}}]}}"#
+        )
+    };
+    let file = write(
+        dir.path(),
+        "two.json",
+        &format!("[{}, {}]", task("A"), task("B")),
+    );
+    let run = browser_control(&[
+        "run",
+        &file,
+        "--instances",
+        "2",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    let report: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let instances: Vec<&str> = report
+        .iter()
+        .map(|c| c["task"]["instanceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        instances,
+        vec!["inst_1", "inst_2"],
+        "the second task goes to the idle instance"
+    );
+    // Both ran at once: each started before the other finished.
+    let (a, b) = (&report[0]["task"], &report[1]["task"]);
+    assert!(
+        a["startedAt"].as_u64() < b["completedAt"].as_u64()
+            && b["startedAt"].as_u64() < a["completedAt"].as_u64(),
+        "{a}\n{b}"
+    );
+}
