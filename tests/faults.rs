@@ -709,3 +709,44 @@ fn cancel_a_queued_task() {
         scheduler.shutdown().await;
     });
 }
+
+#[test]
+fn a_hostile_page_cannot_stall_or_fool_the_helpers() {
+    block_on(async {
+        let t = run(
+            "hostile",
+            vec![
+                goto("hostile.html"),
+                nav(json!({"action": "wait_for", "selector": "#safe-btn", "timeout": 5000})),
+                interact(json!({"action": "click", "selector": "#safe-btn", "timeout": 5000})),
+                content(json!({"action": "get_text", "selector": "#result"})),
+                interact(json!({"action": "select", "selector": "#pick", "value": "Two", "timeout": 5000})),
+                content(json!({"action": "get_viewport_dom"})),
+                // User scripts run in the page's own world and see its sabotage.
+                execute("return document.querySelector('#title') === null"),
+            ],
+        )
+        .await;
+        assert_completed(&t);
+        assert_eq!(text_of(&t, 3), "clicked");
+        assert!(text_of(&t, 4).contains("value \"2\""), "{}", text_of(&t, 4));
+        let dom: Value = serde_json::from_str(&text_of(&t, 5)).unwrap();
+        let buttons: Vec<&Value> = dom["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["tag"] == "button")
+            .collect();
+        assert_eq!(buttons.len(), 1, "{dom}");
+        assert_eq!(buttons[0]["selector"], "#safe-btn");
+        assert!(
+            buttons[0]["box"][2].as_i64().unwrap() > 0,
+            "real box, not the page's fake one: {dom}"
+        );
+        assert_eq!(
+            text_of(&t, 6),
+            "true",
+            "querySelector returns null in the page's world"
+        );
+    });
+}

@@ -1,6 +1,6 @@
 //! browser_execute: evaluate a script in the page.
 
-use super::executor::{eval_once, Ctx, EvalFailure};
+use super::executor::{eval_once, Ctx, EvalFailure, World};
 use crate::task::{CommandError, ExecuteAction, ToolResult};
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ pub async fn run(ctx: &Ctx, action: &ExecuteAction) -> Result<ToolResult, Comman
     let ExecuteAction::Evaluate { script } = action;
     let expression = wrap_script(script);
     loop {
-        match eval_once(&ctx.page, &expression).await {
+        match eval_once(&ctx.page, &expression, World::Page).await {
             Ok(value) => {
                 let text = if value == serde_json::json!({ "__bc_undefined": true }) {
                     "undefined".to_string()

@@ -182,9 +182,9 @@ pub fn exception_text(
 
 /// Evaluates `expression` (awaiting promises) and returns its JSON value. Retried while the
 /// page is between documents, so only for expressions that are safe to run twice.
-pub async fn eval_read(ctx: &Ctx, expression: &str) -> Result<Value, CommandError> {
+pub async fn eval_read(ctx: &Ctx, expression: &str, world: World) -> Result<Value, CommandError> {
     loop {
-        match eval_once(&ctx.page, expression).await {
+        match eval_once(&ctx.page, expression, world).await {
             Err(EvalFailure::ContextGone(e)) => {
                 if ctx.remaining() < Duration::from_millis(60) {
                     return Err(cdp_error("Runtime.evaluate", e));
@@ -206,14 +206,30 @@ pub enum EvalFailure {
     Thrown(String),
 }
 
-pub async fn eval_once(page: &Page, expression: &str) -> Result<Value, EvalFailure> {
-    let params = EvaluateParams::builder()
+/// Which JavaScript world an expression runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// The page's own: where user scripts belong.
+    Page,
+    /// chromiumoxide's isolated utility world: same DOM, its own pristine globals, so a page
+    /// that redefines `requestAnimationFrame` or `querySelector` cannot fool or stall our
+    /// helpers. Falls back to the page's world while the isolated one is not created yet.
+    Isolated,
+}
+
+pub async fn eval_once(page: &Page, expression: &str, world: World) -> Result<Value, EvalFailure> {
+    let mut builder = EvaluateParams::builder()
         .expression(expression)
         .return_by_value(true)
         .await_promise(true)
-        .user_gesture(true)
-        .build()
-        .expect("expression is set");
+        .user_gesture(true);
+    if world == World::Isolated {
+        // Asked on every call: the context changes with each new document.
+        if let Ok(Some(context)) = page.secondary_execution_context().await {
+            builder = builder.context_id(context);
+        }
+    }
+    let params = builder.build().expect("expression is set");
     let response = page.execute(params).await.map_err(|e| {
         if is_context_gone(&e) {
             EvalFailure::ContextGone(e)
@@ -237,7 +253,7 @@ pub async fn helper<T: DeserializeOwned>(
     args: Value,
 ) -> Result<T, CommandError> {
     let expression = format!("({HELPERS})({}, {})", Value::from(op), args);
-    let value = eval_read(ctx, &expression).await?;
+    let value = eval_read(ctx, &expression, World::Isolated).await?;
     serde_json::from_value(value.clone()).map_err(|e| {
         CommandError::execution(format!(
             "unexpected answer from the page to {op}: {e} ({value})"
