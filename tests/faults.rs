@@ -750,3 +750,70 @@ fn a_hostile_page_cannot_stall_or_fool_the_helpers() {
         );
     });
 }
+
+#[test]
+fn a_goto_that_loads_no_page_fails_at_once_and_the_instance_goes_on() {
+    block_on(async {
+        for (path, why) in [
+            ("status?code=204", "HTTP 204 No Content: no content to show"),
+            ("download", "a file to download (application/octet-stream)"),
+        ] {
+            let t = run(
+                "no page",
+                vec![
+                    goto("index.html"),
+                    nav(json!({"action": "goto", "url": url(path), "timeout": 15000})),
+                ],
+            )
+            .await;
+            let e = error_of(&t, 1);
+            assert_eq!(
+                e.code,
+                ErrorCode::ExecutionError,
+                "{path}: {:#}",
+                summary(&t)
+            );
+            assert!(
+                e.message.contains("did not load a page") && e.message.contains(why),
+                "{path}: {}",
+                e.message
+            );
+            let took = t.commands[1].completed_at.unwrap() - t.commands[1].started_at.unwrap();
+            assert!(
+                took < 5000,
+                "{path}: failed after {took} ms, not at its 15 s deadline"
+            );
+
+            let next = run(
+                "after no page",
+                vec![
+                    goto("index.html"),
+                    content(json!({"action": "get_text", "selector": "#title"})),
+                ],
+            )
+            .await;
+            assert_completed(&next);
+            assert_eq!(text_of(&next, 1), "Fixture Site");
+        }
+    });
+}
+
+#[test]
+fn navigating_away_from_a_page_still_loading_is_not_an_abandoned_navigation() {
+    block_on(async {
+        // The slow page's load is still pending (its goto timed out) when the next goto starts.
+        let t = run(
+            "interrupt a load",
+            vec![
+                goto("index.html"),
+                execute("location.href = '/slow?ms=3000'; return 1"),
+                goto("article.html"),
+                content(json!({"action": "get_text", "selector": "#firstHeading"})),
+            ],
+        )
+        .await;
+        assert_completed(&t);
+        assert!(text_of(&t, 2).contains("HTTP 200"), "{}", text_of(&t, 2));
+        assert_eq!(text_of(&t, 3), "A Long Article");
+    });
+}

@@ -1,6 +1,8 @@
 //! The one executor: turns a typed action into CDP calls on an instance's page, under the
 //! command's deadline, racing cancellation and the instance breaking. It knows no wire format.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, RemoteObject};
@@ -44,9 +46,15 @@ pub struct Ctx {
     pub page: Page,
     pub deadline: Instant,
     pub budget: Duration,
+    fresh_page: Arc<AtomicBool>,
 }
 
 impl Ctx {
+    /// Asks for the page to be replaced once the command ends: it was left unusable.
+    pub fn request_fresh_page(&self) {
+        self.fresh_page.store(true, Ordering::Relaxed);
+    }
+
     /// Time left before the deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
@@ -88,6 +96,7 @@ impl Executor {
     ) -> Outcome {
         let budget = args.timeout.unwrap_or(self.default_timeout);
         let deadline = Instant::now() + budget;
+        let fresh_page = Arc::new(AtomicBool::new(false));
         let work = async {
             // First, so a page whose renderer crashed earlier is replaced before the command
             // and the crash is not blamed on it; from then on, a crash or a lost browser ends
@@ -97,6 +106,7 @@ impl Executor {
                 page,
                 deadline,
                 budget,
+                fresh_page: fresh_page.clone(),
             };
             tokio::select! {
                 biased;
@@ -116,12 +126,11 @@ impl Executor {
             Some(Err(e)) => e.code == ErrorCode::CommandTimeout,
             Some(Ok(_)) => false,
         };
-        if unfinished {
-            if matches!(args.action, Action::Navigate(NavigateAction::Goto { .. })) {
-                instance.reset_page().await;
-            } else {
-                instance.recover().await;
-            }
+        let goto = matches!(args.action, Action::Navigate(NavigateAction::Goto { .. }));
+        if fresh_page.load(Ordering::Relaxed) || (unfinished && goto) {
+            instance.reset_page().await;
+        } else if unfinished {
+            instance.recover().await;
         }
         Outcome {
             result,

@@ -2,12 +2,17 @@
 
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::network::{EventResponseReceived, ResourceType};
+use chromiumoxide::cdp::browser_protocol::network::{
+    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
+    ResourceType,
+};
 use chromiumoxide::cdp::browser_protocol::page::{
-    EventFrameNavigated, EventLoadEventFired, EventNavigatedWithinDocument,
+    EventFrameNavigated, EventLoadEventFired, EventNavigatedWithinDocument, FrameId,
     GetNavigationHistoryParams, NavigateParams, NavigateToHistoryEntryParams, NavigationType,
     ReloadParams,
 };
+use chromiumoxide::listeners::EventStream;
+use chromiumoxide::Page;
 use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
@@ -55,18 +60,37 @@ fn explain_net_error(code: &str) -> &'static str {
 
 async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
     // Subscribed before navigating, so the document's response cannot slip past.
-    let mut responses = ctx
-        .page
-        .event_listener::<EventResponseReceived>()
-        .await
-        .map_err(|e| cdp_error("Network.responseReceived", e))?;
-    // chromiumoxide resolves Page.navigate once the new document has loaded.
-    let navigated = ctx
-        .page
-        .execute(NavigateParams::new(url))
-        .await
-        .map_err(|e| cdp_error(&format!("navigation to {url}"), e))?
-        .result;
+    let mut responses = listen::<EventResponseReceived>(&ctx.page).await?;
+    let abandoned = AbandonedNavigation::watch(&ctx.page).await?;
+    // chromiumoxide resolves Page.navigate once the new document has loaded; a navigation that
+    // never makes a new document (a 204, a download) it would wait out: race it.
+    let navigate = ctx.page.execute(NavigateParams::new(url));
+    let navigated = tokio::select! {
+        biased;
+        done = navigate => done.map_err(|e| cdp_error(&format!("navigation to {url}"), e))?.result,
+        error = abandoned.wait() => {
+            // The page's navigation slot in chromiumoxide stays taken: start afresh.
+            ctx.request_fresh_page();
+            let mut why = match error {
+                Some(e) => format!("{e} ({})", explain_net_error(&e)),
+                None => "the answer was not a page to show".to_string(),
+            };
+            while let Some(Some(ev)) = responses.next().now_or_never() {
+                if ev.r#type != ResourceType::Document {
+                    continue;
+                }
+                let r = &ev.response;
+                why = if matches!(r.status, 204 | 205) {
+                    format!("HTTP {} {}: no content to show", r.status, r.status_text)
+                } else {
+                    format!("HTTP {} answered a file to download ({}), not a page", r.status, r.mime_type)
+                };
+            }
+            return Err(CommandError::execution(format!(
+                "navigation to {url} did not load a page: {why}; the instance goes on with a blank page"
+            )));
+        }
+    };
     // An HTTP error answered with an empty body is still an answer: Chromium shows its own
     // error page and says ERR_HTTP_RESPONSE_CODE_FAILURE; report the status like any other.
     let error = navigated
@@ -101,6 +125,93 @@ async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
         None => format!("Navigated to {url}"),
     };
     Ok(ToolResult::text(text))
+}
+
+async fn listen<T: chromiumoxide::cdp::IntoEventKind + Unpin + std::fmt::Debug>(
+    page: &Page,
+) -> Result<EventStream<T>, CommandError> {
+    page.event_listener::<T>()
+        .await
+        .map_err(|e| cdp_error("subscribing to page events", e))
+}
+
+/// Notices when this goto's navigation ends without a page: its document request finished or
+/// failed, and no document from it was committed (what Chromium does with a 204 answer or a
+/// download). Tied to the request by id, so an earlier load still in flight is not mistaken
+/// for it.
+struct AbandonedNavigation {
+    main_frame: Option<FrameId>,
+    requests: EventStream<EventRequestWillBeSent>,
+    finished: EventStream<EventLoadingFinished>,
+    failed: EventStream<EventLoadingFailed>,
+    committed: EventStream<EventFrameNavigated>,
+}
+
+/// How long a navigation whose request ended may still take to commit (an error page does,
+/// just after its request fails) before it counts as abandoned.
+const COMMIT_GRACE: Duration = Duration::from_millis(300);
+
+impl AbandonedNavigation {
+    async fn watch(page: &Page) -> Result<Self, CommandError> {
+        Ok(AbandonedNavigation {
+            main_frame: page.mainframe().await.ok().flatten(),
+            requests: listen(page).await?,
+            finished: listen(page).await?,
+            failed: listen(page).await?,
+            committed: listen(page).await?,
+        })
+    }
+
+    /// Resolves, with the request's network error if it had one, only for an abandoned
+    /// navigation; pends forever otherwise.
+    async fn wait(mut self) -> Option<String> {
+        let Some(main) = self.main_frame.clone() else {
+            return std::future::pending().await;
+        };
+        // A navigation request's id is its loader id: the id a commit of it carries.
+        let mut ours: Option<String> = None;
+        let mut committed = false;
+        let mut error = None;
+        loop {
+            let ended = tokio::select! {
+                Some(ev) = self.requests.next() => {
+                    if ev.r#type == Some(ResourceType::Document) && ev.frame_id.as_ref() == Some(&main) {
+                        ours = Some(ev.request_id.inner().clone());
+                    }
+                    false
+                }
+                Some(ev) = self.committed.next() => {
+                    committed |= is_commit_of(&ev, &main, ours.as_deref());
+                    false
+                }
+                Some(ev) = self.finished.next() => ours.as_deref() == Some(ev.request_id.inner().as_str()),
+                Some(ev) = self.failed.next() => {
+                    let mine = ours.as_deref() == Some(ev.request_id.inner().as_str());
+                    if mine && !ev.error_text.is_empty() {
+                        error = Some(ev.error_text.clone());
+                    }
+                    mine
+                }
+                else => return std::future::pending().await,
+            };
+            if !ended || committed {
+                continue;
+            }
+            // Streams are read independently: give a commit sent around the same time, or an
+            // error page committing right after, the chance to show up.
+            tokio::time::sleep(COMMIT_GRACE).await;
+            while let Some(Some(ev)) = self.committed.next().now_or_never() {
+                committed |= is_commit_of(&ev, &main, ours.as_deref());
+            }
+            if !committed {
+                return error;
+            }
+        }
+    }
+}
+
+fn is_commit_of(ev: &EventFrameNavigated, main: &FrameId, loader: Option<&str>) -> bool {
+    ev.frame.id == *main && loader == Some(ev.frame.loader_id.inner().as_str())
 }
 
 /// Reload (`step` 0) or move `step` entries through the session history, then wait for the

@@ -1,5 +1,6 @@
-//! Serves fixtures/site on an ephemeral loopback port for `run` and the tests, plus `/slow`,
-//! a page that answers only after `?ms=N` milliseconds.
+//! Serves fixtures/site on an ephemeral loopback port for `run` and the tests, plus three
+//! dynamic routes: `/slow?ms=N` answers a page after N ms, `/status?code=N` answers status N
+//! with no body, `/download` answers a file to save rather than a page.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,6 +34,28 @@ async fn slow(Query(p): Query<SlowParams>) -> Html<String> {
     ))
 }
 
+#[derive(serde::Deserialize)]
+struct StatusParams {
+    code: u16,
+}
+
+async fn status(Query(p): Query<StatusParams>) -> axum::http::StatusCode {
+    axum::http::StatusCode::from_u16(p.code).unwrap_or(axum::http::StatusCode::BAD_REQUEST)
+}
+
+async fn download() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"report.bin\"",
+            ),
+        ],
+        vec![0u8; 1024],
+    )
+}
+
 impl SiteServer {
     /// Serves `root` on 127.0.0.1 at a port the OS picks.
     pub async fn start(root: &Path) -> std::io::Result<SiteServer> {
@@ -44,6 +67,8 @@ impl SiteServer {
         }
         let app = Router::new()
             .route("/slow", get(slow))
+            .route("/status", get(status))
+            .route("/download", get(download))
             .fallback_service(ServeDir::new(root));
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
