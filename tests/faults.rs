@@ -521,6 +521,38 @@ fn slow_navigation_started_by_the_page_is_recovered() {
     });
 }
 
+/// Cancels task `id` once its command `index` has started; returns the final record, checking
+/// the cancel took effect within 2 s.
+async fn cancel_once_started(
+    scheduler: &Scheduler,
+    events: &mut broadcast::Receiver<Event>,
+    id: &str,
+    index: usize,
+) -> std::sync::Arc<browser_control::task::Task> {
+    next_event(events, |k| {
+        matches!(k, EventKind::CommandStarted { task_id, index: i, .. } if task_id == id && *i == index)
+    })
+    .await;
+    let cancelled_at = Instant::now();
+    scheduler
+        .cancel(id)
+        .expect("a running task can be cancelled");
+    let finished = next_event(
+        events,
+        |k| matches!(k, EventKind::TaskFinished { task } if task.id == id),
+    )
+    .await;
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        cancelled_at.elapsed()
+    );
+    let EventKind::TaskFinished { task } = finished.kind else {
+        unreachable!("waited for TaskFinished")
+    };
+    task
+}
+
 #[test]
 fn cancel_a_running_goto() {
     block_on(async {
@@ -533,26 +565,7 @@ fn cancel_a_running_goto() {
             ))
             .unwrap()
             .task_id;
-        next_event(
-            &mut events,
-            |k| matches!(k, EventKind::CommandStarted { task_id, index: 1, .. } if *task_id == id),
-        )
-        .await;
-        let cancelled_at = Instant::now();
-        scheduler.cancel(&id).unwrap();
-        let finished = next_event(
-            &mut events,
-            |k| matches!(k, EventKind::TaskFinished { task } if task.id == id),
-        )
-        .await;
-        assert!(
-            cancelled_at.elapsed() < Duration::from_secs(2),
-            "took {:?}",
-            cancelled_at.elapsed()
-        );
-        let EventKind::TaskFinished { task: t } = finished.kind else {
-            unreachable!()
-        };
+        let t = cancel_once_started(scheduler, &mut events, &id, 1).await;
         assert_eq!(t.status, TaskStatus::Cancelled);
         assert_eq!(statuses(&t), ["success", "skipped", "skipped"]);
         check_instance_works(scheduler, Duration::from_secs(3)).await;
@@ -605,28 +618,7 @@ fn cancel_a_running_task() {
             ]))
             .unwrap();
         let id = submitted.task_id.clone();
-        next_event(
-            &mut events,
-            |k| matches!(k, EventKind::CommandStarted { task_id, index: 1, .. } if *task_id == id),
-        )
-        .await;
-        let cancelled_at = Instant::now();
-        scheduler
-            .cancel(&id)
-            .expect("a running task can be cancelled");
-        let finished = next_event(
-            &mut events,
-            |k| matches!(k, EventKind::TaskFinished { task } if task.id == id),
-        )
-        .await;
-        assert!(
-            cancelled_at.elapsed() < Duration::from_secs(2),
-            "took {:?}",
-            cancelled_at.elapsed()
-        );
-        let EventKind::TaskFinished { task: t } = finished.kind else {
-            unreachable!()
-        };
+        let t = cancel_once_started(scheduler, &mut events, &id, 1).await;
         assert_eq!(t.status, TaskStatus::Cancelled);
         assert_eq!(statuses(&t), ["success", "skipped", "skipped"]);
         assert_eq!(t.error.as_ref().map(|e| e.code), Some(ErrorCode::Cancelled));
