@@ -173,7 +173,11 @@ impl AbandonedNavigation {
         let mut committed = false;
         let mut error = None;
         loop {
+            // chromiumoxide queues each event on its stream before reading the next one from
+            // Chromium, so when a later event is ready an earlier one is too: polling in causal
+            // order (request, commit, end) sees them in the order they happened.
             let ended = tokio::select! {
+                biased;
                 Some(ev) = self.requests.next() => {
                     if ev.r#type == Some(ResourceType::Document) && ev.frame_id.as_ref() == Some(&main) {
                         ours = Some(ev.request_id.inner().clone());
