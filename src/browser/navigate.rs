@@ -58,7 +58,44 @@ fn explain_net_error(code: &str) -> &'static str {
     }
 }
 
+/// Chromium's word for a navigation that another one replaced before it committed.
+const SUPERSEDED: &str = "net::ERR_ABORTED";
+
+/// Goes to `url`. A navigation the page starts itself (a script or meta redirect) can reach
+/// Chromium just after ours and replace it; ours is then tried once more, as the user asked
+/// for this page, not the one the old page wanted.
 async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
+    match goto_once(ctx, url).await {
+        Err(Attempt::Superseded(_)) => {
+            tracing::debug!("navigation to {url} was superseded by the page's own: trying again");
+            goto_once(ctx, url).await.map_err(Attempt::into_error)
+        }
+        done => done.map_err(Attempt::into_error),
+    }
+}
+
+/// How one navigation attempt failed.
+enum Attempt {
+    /// Another navigation replaced it before it committed.
+    Superseded(CommandError),
+    Failed(CommandError),
+}
+
+impl Attempt {
+    fn into_error(self) -> CommandError {
+        match self {
+            Attempt::Superseded(e) | Attempt::Failed(e) => e,
+        }
+    }
+}
+
+impl From<CommandError> for Attempt {
+    fn from(e: CommandError) -> Self {
+        Attempt::Failed(e)
+    }
+}
+
+async fn goto_once(ctx: &Ctx, url: &str) -> Result<ToolResult, Attempt> {
     // Subscribed before navigating, so the document's response cannot slip past.
     let mut responses = listen::<EventResponseReceived>(&ctx.page).await?;
     let abandoned = AbandonedNavigation::watch(&ctx.page).await?;
@@ -86,9 +123,9 @@ async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
                     format!("HTTP {} answered a file to download ({}), not a page", r.status, r.mime_type)
                 };
             }
-            return Err(CommandError::execution(format!(
+            return Err(Attempt::Failed(CommandError::execution(format!(
                 "navigation to {url} did not load a page: {why}; the instance goes on with a blank page"
-            )));
+            ))));
         }
     };
     // An HTTP error answered with an empty body is still an answer: Chromium shows its own
@@ -97,10 +134,15 @@ async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
         .error_text
         .filter(|e| !e.is_empty() && e != "net::ERR_HTTP_RESPONSE_CODE_FAILURE");
     if let Some(error) = error {
-        return Err(CommandError::execution(format!(
+        let e = CommandError::execution(format!(
             "cannot load {url}: {error} ({})",
             explain_net_error(&error)
-        )));
+        ));
+        return Err(if error == SUPERSEDED {
+            Attempt::Superseded(e)
+        } else {
+            Attempt::Failed(e)
+        });
     }
     let mut document = None;
     while let Some(Some(event)) = responses.next().now_or_never() {
