@@ -459,9 +459,32 @@ async fn watch_crash(page: &Page, health: watch::Sender<Health>) -> anyhow::Resu
     }))
 }
 
-/// Chromium's helpers may still be writing as the browser exits: retry the removal briefly.
+/// Removes the profile once nothing uses it. Chromium's helpers (zygote, renderers, GPU) notice
+/// the browser's exit on their own time: they get a moment, then SIGKILL.
 async fn remove_profile(profile: tempfile::TempDir) {
     let path: PathBuf = profile.keep();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = processes_using(&path);
+        if left.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                "killing {} Chromium helper(s) that outlived the browser",
+                left.len()
+            );
+            for pid in left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for _ in 0..20 {
         match std::fs::remove_dir_all(&path) {
             Ok(()) => return,
