@@ -184,6 +184,7 @@ async fn listen<T: chromiumoxide::cdp::IntoEventKind + Unpin + std::fmt::Debug>(
 struct AbandonedNavigation {
     main_frame: Option<FrameId>,
     requests: EventStream<EventRequestWillBeSent>,
+    responses: EventStream<EventResponseReceived>,
     finished: EventStream<EventLoadingFinished>,
     failed: EventStream<EventLoadingFailed>,
     committed: EventStream<EventFrameNavigated>,
@@ -198,6 +199,7 @@ impl AbandonedNavigation {
         Ok(AbandonedNavigation {
             main_frame: page.mainframe().await.ok().flatten(),
             requests: listen(page).await?,
+            responses: listen(page).await?,
             finished: listen(page).await?,
             failed: listen(page).await?,
             committed: listen(page).await?,
@@ -212,6 +214,7 @@ impl AbandonedNavigation {
         };
         // A navigation request's id is its loader id: the id a commit of it carries.
         let mut ours: Option<String> = None;
+        let mut answered = false;
         let mut committed = false;
         let mut error = None;
         loop {
@@ -223,7 +226,12 @@ impl AbandonedNavigation {
                 Some(ev) = self.requests.next() => {
                     if ev.r#type == Some(ResourceType::Document) && ev.frame_id.as_ref() == Some(&main) {
                         ours = Some(ev.request_id.inner().clone());
+                        answered = false;
                     }
+                    false
+                }
+                Some(ev) = self.responses.next() => {
+                    answered |= ours.as_deref() == Some(ev.request_id.inner().as_str());
                     false
                 }
                 Some(ev) = self.committed.next() => {
@@ -233,6 +241,12 @@ impl AbandonedNavigation {
                 Some(ev) = self.finished.next() => ours.as_deref() == Some(ev.request_id.inner().as_str()),
                 Some(ev) = self.failed.next() => {
                     let mine = ours.as_deref() == Some(ev.request_id.inner().as_str());
+                    if mine && ev.error_text == SUPERSEDED && !answered {
+                        // Replaced by a navigation the page started: not abandoned. chromiumoxide
+                        // resolves Page.navigate (with the error) once that one loads.
+                        ours = None;
+                        continue;
+                    }
                     if mine && !ev.error_text.is_empty() {
                         error = Some(ev.error_text.clone());
                     }
