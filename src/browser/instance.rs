@@ -50,7 +50,6 @@ pub struct BrowserInstance {
     handler: JoinHandle<()>,
     pid: Option<u32>,
     profile: Mutex<Option<tempfile::TempDir>>,
-    viewport: (u32, u32),
 }
 
 impl std::fmt::Debug for BrowserInstance {
@@ -66,10 +65,10 @@ impl BrowserInstance {
     /// Starts (or attaches to) a browser and opens the instance's page.
     pub async fn start(id: impl Into<String>, source: BrowserSource) -> anyhow::Result<Self> {
         let id = id.into();
-        let (browser, handler, profile, viewport) = match &source {
+        let (browser, handler, profile) = match &source {
             BrowserSource::Launch(options) => {
                 let (browser, handler, profile) = launch(options).await?;
-                (browser, handler, Some(profile), options.viewport)
+                (browser, handler, Some(profile))
             }
             BrowserSource::Attach(endpoint) => {
                 let (browser, handler) = timeout(HOUSEKEEPING, Browser::connect(endpoint.clone()))
@@ -78,7 +77,7 @@ impl BrowserInstance {
                         anyhow!("no answer from DevTools endpoint {endpoint} within 10 s")
                     })?
                     .with_context(|| format!("cannot attach to DevTools endpoint {endpoint}"))?;
-                (browser, handler, None, (1280, 720))
+                (browser, handler, None)
             }
         };
         let mut browser = browser;
@@ -96,7 +95,6 @@ impl BrowserInstance {
             handler,
             pid,
             profile: Mutex::new(profile),
-            viewport,
         };
         if let Err(e) = instance.open_page().await {
             instance.close().await;
@@ -107,10 +105,6 @@ impl BrowserInstance {
 
     pub fn id(&self) -> &str {
         &self.id
-    }
-
-    pub fn source(&self) -> &BrowserSource {
-        &self.source
     }
 
     /// The browser process id, when this instance launched it.
@@ -124,10 +118,6 @@ impl BrowserInstance {
             .unwrap()
             .as_ref()
             .map(|p| p.path().to_path_buf())
-    }
-
-    pub fn viewport(&self) -> (u32, u32) {
-        self.viewport
     }
 
     pub fn health(&self) -> Health {

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::browser::{BrowserInstance, BrowserSource, Executor, Health};
 use crate::events::{EventBus, EventKind};
-use crate::task::{now_ms, validate_submission, Task, TaskStatus, ValidationError};
+use crate::task::{now_ms, validate_submission, Task, ValidationError};
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -366,13 +366,5 @@ impl Scheduler {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
         }
-    }
-
-    pub fn status_counts(&self) -> Vec<(TaskStatus, usize)> {
-        let counts = self.inner.store.count_by_status();
-        TaskStatus::ALL
-            .iter()
-            .map(|s| (*s, counts.get(s).copied().unwrap_or(0)))
-            .collect()
     }
 }

@@ -83,15 +83,6 @@ impl TaskStore {
         });
         tasks
     }
-
-    pub fn count_by_status(&self) -> HashMap<TaskStatus, usize> {
-        let inner = self.inner.lock().unwrap();
-        let mut counts = HashMap::new();
-        for t in inner.tasks.values() {
-            *counts.entry(t.status).or_default() += 1;
-        }
-        counts
-    }
 }
 
 #[cfg(test)]
