@@ -3,6 +3,8 @@
 //! or close their browser. Everything started here is cleaned up at process exit.
 #![allow(dead_code)]
 
+pub mod client;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
