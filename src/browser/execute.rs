@@ -34,12 +34,70 @@ pub async fn run(ctx: &Ctx, action: &ExecuteAction) -> Result<ToolResult, Comman
 /// `await fetch(...)`). It is compiled as an expression first, then as a body, inside an async
 /// function, so `await` works and promises are awaited either way.
 fn wrap_script(script: &str) -> String {
-    let source = serde_json::Value::from(script.trim().trim_end_matches(';').to_string());
+    let source = script.trim().trim_end_matches(';');
     let body = serde_json::Value::from(script.to_string());
+    let compile = if starts_with_statement(source) {
+        // Compiling it as an expression could only throw a SyntaxError, which costs more than
+        // the rest of the command's JavaScript together.
+        format!("f = new AsyncFunction({body});")
+    } else {
+        let source = serde_json::Value::from(source.to_string());
+        format!(
+            "try {{ f = new AsyncFunction('return (' + {source} + '\\n)'); }} \
+             catch (_) {{ f = new AsyncFunction({body}); }}"
+        )
+    };
     format!(
-        "(() => {{ const AsyncFunction = (async () => {{}}).constructor; let f; \
-         try {{ f = new AsyncFunction('return (' + {source} + '\\n)'); }} \
-         catch (_) {{ f = new AsyncFunction({body}); }} \
+        "(() => {{ const AsyncFunction = (async () => {{}}).constructor; let f; {compile} \
          return f().then(v => v === undefined ? {{ __bc_undefined: true }} : v); }})()"
     )
+}
+
+/// Whether `source` starts with a keyword that no expression can start with (`return 1`),
+/// so `return (source)` is certainly not valid JavaScript.
+fn starts_with_statement(source: &str) -> bool {
+    const KEYWORDS: [&str; 10] = [
+        "return", "var", "const", "if", "for", "while", "do", "switch", "try", "throw",
+    ];
+    KEYWORDS.iter().any(|keyword| {
+        source.strip_prefix(keyword).is_some_and(|rest| {
+            // A whole word only: `returned` or `do$` are identifiers. Any non-ASCII character
+            // may continue an identifier.
+            rest.chars().next().map_or(true, |c| {
+                c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '\\'))
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_with_statement;
+
+    #[test]
+    fn statements_are_told_from_expressions() {
+        for statement in [
+            "return 1",
+            "return",
+            "if(a) b",
+            "const x = 1; x",
+            "throw e",
+            "do{}while(0)",
+        ] {
+            assert!(starts_with_statement(statement), "{statement}");
+        }
+        for expression in [
+            "1 + 2",
+            "returned",
+            "return_value",
+            "do$",
+            "forπ",
+            "iffy()",
+            "r\\u0065turn",
+            "this",
+            "",
+        ] {
+            assert!(!starts_with_statement(expression), "{expression}");
+        }
+    }
 }

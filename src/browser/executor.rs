@@ -1,11 +1,13 @@
 //! The one executor: turns a typed action into CDP calls on an instance's page, under the
 //! command's deadline, racing cancellation and the instance breaking. It knows no wire format.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, RemoteObject};
+use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId, RemoteObject};
 use chromiumoxide::error::CdpError;
 use chromiumoxide::Page;
 use serde::de::DeserializeOwned;
@@ -44,6 +46,7 @@ impl Default for Executor {
 /// What a tool's code gets: the page and the command's deadline.
 pub struct Ctx {
     pub page: Page,
+    helpers: Arc<InstalledHelpers>,
     pub deadline: Instant,
     pub budget: Duration,
     fresh_page: Arc<AtomicBool>,
@@ -101,9 +104,10 @@ impl Executor {
             // First, so a page whose renderer crashed earlier is replaced before the command
             // and the crash is not blamed on it; from then on, a crash or a lost browser ends
             // the command.
-            let page = instance.page().await?;
+            let (page, helpers) = instance.page().await?;
             let ctx = Ctx {
                 page,
+                helpers,
                 deadline,
                 budget,
                 fresh_page: fresh_page.clone(),
@@ -189,24 +193,6 @@ pub fn exception_text(
     from_object.unwrap_or_else(|| details.text.clone())
 }
 
-/// Evaluates `expression` (awaiting promises) and returns its JSON value. Retried while the
-/// page is between documents, so only for expressions that are safe to run twice.
-pub async fn eval_read(ctx: &Ctx, expression: &str, world: World) -> Result<Value, CommandError> {
-    loop {
-        match eval_once(&ctx.page, expression, world).await {
-            Err(EvalFailure::ContextGone(e)) => {
-                if ctx.remaining() < Duration::from_millis(60) {
-                    return Err(cdp_error("Runtime.evaluate", e));
-                }
-                sleep(Duration::from_millis(50)).await;
-            }
-            Err(EvalFailure::Cdp(e)) => return Err(cdp_error("Runtime.evaluate", e)),
-            Err(EvalFailure::Thrown(text)) => return Err(CommandError::execution(text)),
-            Ok(v) => return Ok(v),
-        }
-    }
-}
-
 pub enum EvalFailure {
     /// The page had no JavaScript context (mid-navigation): nothing ran.
     ContextGone(CdpError),
@@ -220,23 +206,21 @@ pub enum EvalFailure {
 pub enum World {
     /// The page's own: where user scripts belong.
     Page,
-    /// chromiumoxide's isolated utility world: same DOM, its own pristine globals, so a page
-    /// that redefines `requestAnimationFrame` or `querySelector` cannot fool or stall our
-    /// helpers. Falls back to the page's world while the isolated one is not created yet.
-    Isolated,
+    /// A context of chromiumoxide's isolated utility world: same DOM, its own pristine globals,
+    /// so a page that redefines `requestAnimationFrame` or `querySelector` cannot fool or stall
+    /// our helpers.
+    Isolated(ExecutionContextId),
 }
 
+/// Evaluates `expression` (awaiting promises) and returns its JSON value.
 pub async fn eval_once(page: &Page, expression: &str, world: World) -> Result<Value, EvalFailure> {
     let mut builder = EvaluateParams::builder()
         .expression(expression)
         .return_by_value(true)
         .await_promise(true)
         .user_gesture(true);
-    if world == World::Isolated {
-        // Asked on every call: the context changes with each new document.
-        if let Ok(Some(context)) = page.secondary_execution_context().await {
-            builder = builder.context_id(context);
-        }
+    if let World::Isolated(context) = world {
+        builder = builder.context_id(context);
     }
     let params = builder.build().expect("expression is set");
     let response = page.execute(params).await.map_err(|e| {
@@ -255,19 +239,70 @@ pub async fn eval_once(page: &Page, expression: &str, world: World) -> Result<Va
 
 const HELPERS: &str = include_str!("page_helpers.js");
 
-/// Runs one of page_helpers.js's operations and decodes its answer.
+/// Where page_helpers.js is kept in an isolated context's global object. Unguessable, so a
+/// page cannot shadow it with a named element (`<embed name=...>` shows in every world).
+static HELPERS_KEY: LazyLock<String> = LazyLock::new(|| {
+    let random = RandomState::new().build_hasher().finish();
+    serde_json::to_string(&format!("__browser_control_helpers_{random:016x}")).expect("a string")
+});
+
+/// The isolated context of a page that page_helpers.js was last installed in. Per page, so
+/// instances do not undo each other's installs.
+#[derive(Debug, Default)]
+pub struct InstalledHelpers(Mutex<Option<ExecutionContextId>>);
+
+/// Runs one of page_helpers.js's operations and decodes its answer. Retried while the page is
+/// between documents, so only for operations that are safe to run twice.
 pub async fn helper<T: DeserializeOwned>(
     ctx: &Ctx,
     op: &str,
     args: Value,
 ) -> Result<T, CommandError> {
-    let expression = format!("({HELPERS})({}, {})", Value::from(op), args);
-    let value = eval_read(ctx, &expression, World::Isolated).await?;
+    let call = format!("({}, {args})", Value::from(op));
+    let value = loop {
+        match helper_once(ctx, &call).await {
+            Err(EvalFailure::ContextGone(e)) => {
+                if ctx.remaining() < Duration::from_millis(60) {
+                    return Err(cdp_error("Runtime.evaluate", e));
+                }
+                sleep(Duration::from_millis(50)).await;
+            }
+            Err(EvalFailure::Cdp(e)) => return Err(cdp_error("Runtime.evaluate", e)),
+            Err(EvalFailure::Thrown(text)) => return Err(CommandError::execution(text)),
+            Ok(v) => break v,
+        }
+    };
     serde_json::from_value(value.clone()).map_err(|e| {
         CommandError::execution(format!(
             "unexpected answer from the page to {op}: {e} ({value})"
         ))
     })
+}
+
+/// One helper call (`call` is its argument list), in one round trip. The ~10 KB source goes
+/// along only into a context that has not seen it yet, and stays there for later calls.
+async fn helper_once(ctx: &Ctx, call: &str) -> Result<Value, EvalFailure> {
+    let key = &*HELPERS_KEY;
+    // Asked on every call (chromiumoxide answers from memory): the context changes with each
+    // new document, and its ids are only unique within one renderer process.
+    let Ok(Some(context)) = ctx.page.secondary_execution_context().await else {
+        // The isolated world is not created yet: the page's, where nothing may be left behind.
+        return eval_once(&ctx.page, &format!("({HELPERS}){call}"), World::Page).await;
+    };
+    let world = World::Isolated(context);
+    if *ctx.helpers.0.lock().unwrap() == Some(context) {
+        // `false` (never a helper's answer) when the helpers are missing, as in a new context
+        // that reuses an old id: then nothing ran, and installing runs the operation once.
+        let short = format!("((h) => h ? h{call} : false)(globalThis[{key}])");
+        let value = eval_once(&ctx.page, &short, world).await?;
+        if value != Value::Bool(false) {
+            return Ok(value);
+        }
+    }
+    let install = format!("(globalThis[{key}] = ({HELPERS})){call}");
+    let value = eval_once(&ctx.page, &install, world).await?;
+    *ctx.helpers.0.lock().unwrap() = Some(context);
+    Ok(value)
 }
 
 /// A helper's answer about one element.

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 use super::chrome::{extra_flags, find_chrome, needs_no_sandbox, BrowserSource, LaunchOptions};
+use super::executor::InstalledHelpers;
 use crate::events::DialogRecord;
 use crate::task::{CommandError, ErrorCode};
 
@@ -37,6 +38,7 @@ pub enum Health {
 
 struct PageSlot {
     page: Page,
+    helpers: Arc<InstalledHelpers>,
     watchers: Vec<JoinHandle<()>>,
 }
 
@@ -153,8 +155,9 @@ impl BrowserInstance {
         let _ = rx.wait_for(|h| matches!(h, Health::Lost(_))).await;
     }
 
-    /// The page commands run on, replacing it first if its renderer crashed.
-    pub async fn page(&self) -> Result<Page, CommandError> {
+    /// The page commands run on, replacing it first if its renderer crashed, with where the
+    /// executor's helpers are installed in it.
+    pub async fn page(&self) -> Result<(Page, Arc<InstalledHelpers>), CommandError> {
         match self.health() {
             Health::Lost(reason) => {
                 return Err(CommandError::new(
@@ -176,7 +179,7 @@ impl BrowserInstance {
             .lock()
             .unwrap()
             .as_ref()
-            .map(|s| s.page.clone())
+            .map(|s| (s.page.clone(), s.helpers.clone()))
             .ok_or_else(|| CommandError::new(ErrorCode::InstanceDisconnected, "instance closed"))
     }
 
@@ -189,7 +192,9 @@ impl BrowserInstance {
     /// navigation that does not commit: check it answers, stop both if not, and as a last
     /// resort replace the page.
     pub async fn recover(&self) {
-        let Ok(page) = self.page().await else { return };
+        let Ok((page, _)) = self.page().await else {
+            return;
+        };
         let probe = || async {
             matches!(
                 timeout(
@@ -233,7 +238,7 @@ impl BrowserInstance {
         if matches!(self.health(), Health::Lost(_)) {
             return;
         }
-        if let Ok(page) = self.page().await {
+        if let Ok((page, _)) = self.page().await {
             // A hung script would keep a core busy until the old renderer goes away.
             let _ = timeout(
                 Duration::from_secs(1),
@@ -268,7 +273,11 @@ impl BrowserInstance {
             watch_dialogs(&page, self.dialogs.clone()).await?,
             watch_crash(&page, self.health.clone()).await?,
         ];
-        *self.slot.lock().unwrap() = Some(PageSlot { page, watchers });
+        *self.slot.lock().unwrap() = Some(PageSlot {
+            page,
+            helpers: Arc::default(),
+            watchers,
+        });
         self.health.send_if_modified(|h| {
             let crashed = *h == Health::PageCrashed;
             if crashed {

@@ -1,5 +1,6 @@
-// Helpers the executor evaluates in the page as `(HELPERS)(op, args)`. Each op returns a plain
-// JSON value; nothing is stored on the page, so a page cannot tamper with a later call.
+// Helpers the executor calls as `helpers(op, args)`. Each op returns a plain JSON object. The
+// executor keeps this function on the global object of chromiumoxide's isolated world only,
+// which a page cannot reach; in the page's own world it is sent along with every call.
 async (op, a) => {
   const describe = (el) => {
     if (!el || !el.tagName) return String(el);
