@@ -57,6 +57,8 @@ pub enum EventKind {
         task_id: String,
         index: usize,
         tool_name: String,
+        /// The action's wire name (`goto`, `click`, ...).
+        action: &'static str,
         intention: String,
         result: ToolResult,
         duration_ms: u64,
@@ -65,6 +67,7 @@ pub enum EventKind {
         task_id: String,
         index: usize,
         tool_name: String,
+        action: &'static str,
         intention: String,
         error: CommandError,
         duration_ms: u64,
@@ -83,10 +86,14 @@ pub enum EventKind {
     TaskFinished {
         task: Arc<Task>,
     },
+    /// A browser joined the pool (at boot, by `browser_instance create` or `attach`).
+    InstanceAdded,
     InstanceLost {
         reason: String,
     },
     InstanceRelaunched,
+    /// The instance left the pool (`browser_instance close`); its queue was cancelled.
+    InstanceClosed,
     /// The page as it was when command `index` failed (with `capture_on_failure`).
     FailureScreenshot {
         task_id: String,
@@ -108,7 +115,10 @@ impl EventKind {
             EventKind::DialogHandled { task_id, .. } => task_id.as_deref(),
             EventKind::TaskFinished { task } => Some(&task.id),
             EventKind::FailureScreenshot { task_id, .. } => Some(task_id),
-            EventKind::InstanceLost { .. } | EventKind::InstanceRelaunched => None,
+            EventKind::InstanceAdded
+            | EventKind::InstanceLost { .. }
+            | EventKind::InstanceRelaunched
+            | EventKind::InstanceClosed => None,
         }
     }
 }

@@ -1,8 +1,10 @@
-//! The command-line door: `browser-control run` for testers (serve and mcp come later).
+//! The command-line door: `run` for testers, `serve` for agents.
 
+pub mod browser_args;
 pub mod junit;
 pub mod progress;
 pub mod run;
+pub mod serve;
 pub mod site;
 pub mod taskfile;
 
@@ -39,4 +41,10 @@ pub enum Command {
     /// 2 an input could not be used (the message gives file, line and reason) or Chromium
     /// could not start.
     Run(run::RunArgs),
+    /// Serve the task WebSocket protocol and the HTTP API (default 127.0.0.1:3400).
+    ///
+    /// Agents connect a WebSocket to ws://HOST:PORT/ and submit tasks; /tasks, /instances,
+    /// /health and /metrics are plain HTTP on the same port. Prints `listening on URL` once
+    /// ready. SIGINT or SIGTERM cancels running tasks, closes every browser and exits 0.
+    Serve(serve::ServeArgs),
 }

@@ -210,7 +210,8 @@ impl Progress {
                     "  ⤷ screenshot of the page when command {index} failed kept"
                 ));
             }
-            EventKind::TaskQueued { .. } => {}
+            EventKind::TaskQueued { .. } | EventKind::InstanceAdded | EventKind::InstanceClosed => {
+            }
         }
     }
 
@@ -240,23 +241,25 @@ pub fn event_json(event: &Event) -> Value {
             task_id,
             index,
             tool_name,
+            action,
             intention,
             result,
             duration_ms,
         } => json!({
             "type": "command_succeeded", "taskId": task_id, "commandIndex": index, "tool_name": tool_name,
-            "intention": intention, "result": result, "durationMs": duration_ms,
+            "action": action, "intention": intention, "result": result, "durationMs": duration_ms,
         }),
         EventKind::CommandFailed {
             task_id,
             index,
             tool_name,
+            action,
             intention,
             error,
             duration_ms,
         } => json!({
             "type": "command_failed", "taskId": task_id, "commandIndex": index, "tool_name": tool_name,
-            "intention": intention, "error": error, "durationMs": duration_ms,
+            "action": action, "intention": intention, "error": error, "durationMs": duration_ms,
         }),
         EventKind::CommandSkipped {
             task_id,
@@ -274,6 +277,8 @@ pub fn event_json(event: &Event) -> Value {
         }),
         EventKind::InstanceLost { reason } => json!({"type": "instance_lost", "reason": reason}),
         EventKind::InstanceRelaunched => json!({"type": "instance_relaunched"}),
+        EventKind::InstanceAdded => json!({"type": "instance_added"}),
+        EventKind::InstanceClosed => json!({"type": "instance_closed"}),
         // The image itself goes to a file (see report.json), not into the event line.
         EventKind::FailureScreenshot { task_id, index, .. } => json!({
             "type": "failure_screenshot", "taskId": task_id, "commandIndex": index,

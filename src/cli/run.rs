@@ -5,18 +5,18 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine;
 use clap::Args;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::browser_args::BrowserArgs;
 use super::junit::{self, CaseReport};
 use super::progress::{Mode, Progress};
 use super::site::SiteServer;
 use super::taskfile::{self, TaskCase};
-use crate::browser::{BrowserSource, Executor, LaunchOptions};
 use crate::events::EventKind;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::task::Task;
@@ -42,19 +42,8 @@ pub struct RunArgs {
     /// One JSON object per event on stdout instead of progress lines.
     #[arg(long)]
     pub json: bool,
-    /// Chromium binary (else $CHROME, else chromium / chromium-browser / google-chrome on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub chrome: Option<PathBuf>,
-    /// Use an already-running browser instead of starting one: its DevTools endpoint, as
-    /// ws://HOST:PORT/devtools/browser/ID or http://HOST:PORT.
-    #[arg(long, value_name = "ENDPOINT", conflicts_with = "chrome")]
-    pub attach: Option<String>,
-    /// Deadline of a command that sets no `timeout` of its own, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
-    pub timeout: u64,
-    /// Browser instances to spread tasks over (1 keeps the files' order).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub instances: u16,
+    #[command(flatten)]
+    pub browser: BrowserArgs,
 }
 
 /// Exit codes, as documented in `--help` and the README.
@@ -86,17 +75,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
 
     let config = SchedulerConfig {
-        instances: usize::from(args.instances),
-        source: match &args.attach {
-            Some(endpoint) => BrowserSource::Attach(endpoint.clone()),
-            None => BrowserSource::Launch(LaunchOptions {
-                chrome: args.chrome.clone(),
-                ..LaunchOptions::default()
-            }),
-        },
-        executor: Executor {
-            default_timeout: Duration::from_millis(args.timeout),
-        },
+        instances: usize::from(args.browser.instances),
+        source: args.browser.source(),
+        executor: args.browser.executor(),
         max_queued: cases.len().max(1),
         keep_finished: cases.len().max(1),
         capture_on_failure: true,
@@ -104,11 +85,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,
         Err(e) => {
-            let what = if args.attach.is_some() {
-                "cannot attach to the browser"
-            } else {
-                "cannot start Chromium"
-            };
+            let what = args.browser.start_failure();
             return unusable(&progress, &format!("{what}: {e:#}"));
         }
     };

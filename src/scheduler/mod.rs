@@ -7,6 +7,7 @@ mod worker;
 pub use store::{TaskFilter, TaskStore};
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -15,9 +16,11 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::browser::{BrowserInstance, BrowserSource, Executor, Health};
+use crate::browser::{BrowserInstance, BrowserSource, Executor, Health, LaunchOptions};
 use crate::events::{EventBus, EventKind};
-use crate::task::{now_ms, validate_submission, Task, ValidationError};
+use crate::task::{
+    now_ms, validate_submission, CommandError, InstanceAction, Task, ToolResult, ValidationError,
+};
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -64,6 +67,14 @@ pub enum SubmitError {
 #[error("Task not found or already completed")]
 pub struct CancelError;
 
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CloseError {
+    #[error("Unknown instance: {0}")]
+    UnknownInstance(String),
+    #[error("cannot close {0}: the task asking runs on it")]
+    OwnInstance(String),
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Submitted {
@@ -81,8 +92,12 @@ pub struct Submitted {
 #[serde(rename_all = "camelCase")]
 pub struct InstanceInfo {
     pub id: String,
-    /// `starting`, `ready`, `lost`.
+    /// `ready`, `lost` (noticed, not yet relaunched) or `relaunching`.
     pub status: String,
+    /// Attached to a browser started elsewhere (`browser_instance attach`).
+    pub remote: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     pub queued: usize,
@@ -97,6 +112,9 @@ struct Slot {
     state: Mutex<SlotState>,
     wake: Notify,
     instance: Mutex<Option<Arc<BrowserInstance>>>,
+    /// Cancelled when the instance is closed or the scheduler shuts down: the worker ends.
+    stop: CancellationToken,
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -122,8 +140,10 @@ struct Inner {
     executor: Executor,
     capture_on_failure: bool,
     max_queued: usize,
+    /// What `browser_instance create` starts from (the Chromium binary, flags).
+    launch_defaults: LaunchOptions,
+    next_instance: AtomicUsize,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
     shutdown: CancellationToken,
 }
 
@@ -136,6 +156,10 @@ pub struct Scheduler {
 impl Scheduler {
     /// Starts the configured instances (in turn: Chromium starts are heavy on two cores).
     pub async fn start(config: SchedulerConfig) -> anyhow::Result<Scheduler> {
+        let launch_defaults = match &config.source {
+            BrowserSource::Launch(options) => options.clone(),
+            BrowserSource::Attach(_) => LaunchOptions::default(),
+        };
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 store: TaskStore::new(config.keep_finished),
@@ -143,16 +167,14 @@ impl Scheduler {
                 executor: config.executor,
                 capture_on_failure: config.capture_on_failure,
                 max_queued: config.max_queued,
+                launch_defaults,
+                next_instance: AtomicUsize::new(1),
                 slots: Mutex::new(BTreeMap::new()),
-                workers: Mutex::new(Vec::new()),
                 shutdown: CancellationToken::new(),
             }),
         };
-        for n in 1..=config.instances {
-            if let Err(e) = scheduler
-                .add_instance(format!("inst_{n}"), config.source.clone())
-                .await
-            {
+        for _ in 0..config.instances {
+            if let Err(e) = scheduler.add_instance(config.source.clone()).await {
                 scheduler.shutdown().await;
                 return Err(e);
             }
@@ -160,15 +182,15 @@ impl Scheduler {
         Ok(scheduler)
     }
 
-    /// Starts a browser as a new instance with its own queue.
-    pub async fn add_instance(
-        &self,
-        id: String,
-        source: BrowserSource,
-    ) -> anyhow::Result<InstanceInfo> {
+    /// Starts (or attaches to) a browser as a new instance `inst_N` with its own queue.
+    pub async fn add_instance(&self, source: BrowserSource) -> anyhow::Result<InstanceInfo> {
         anyhow::ensure!(
-            !self.inner.slots.lock().unwrap().contains_key(&id),
-            "instance {id} already exists"
+            !self.inner.shutdown.is_cancelled(),
+            "the scheduler is shutting down"
+        );
+        let id = format!(
+            "inst_{}",
+            self.inner.next_instance.fetch_add(1, Ordering::Relaxed)
         );
         let instance = BrowserInstance::start(id.clone(), source.clone()).await?;
         let slot = Arc::new(Slot {
@@ -177,6 +199,8 @@ impl Scheduler {
             state: Mutex::new(SlotState::default()),
             wake: Notify::new(),
             instance: Mutex::new(Some(Arc::new(instance))),
+            stop: self.inner.shutdown.child_token(),
+            worker: Mutex::new(None),
         });
         self.inner
             .slots
@@ -184,8 +208,133 @@ impl Scheduler {
             .unwrap()
             .insert(id.clone(), slot.clone());
         let worker = tokio::spawn(worker::run(self.clone(), slot.clone()));
-        self.inner.workers.lock().unwrap().push(worker);
+        *slot.worker.lock().unwrap() = Some(worker);
+        self.inner.events.emit(&id, EventKind::InstanceAdded);
         Ok(self.describe(&slot))
+    }
+
+    /// [`Scheduler::add_instance`] behind a box: a worker's task may add an instance, whose
+    /// worker may add one in turn, and the compiler cannot prove such a cycle `Send` unboxed.
+    fn add_instance_boxed(
+        &self,
+        source: BrowserSource,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<InstanceInfo>> + Send + '_>,
+    > {
+        Box::pin(self.add_instance(source))
+    }
+
+    /// Removes an instance from the pool: its queued tasks complete as cancelled, its running
+    /// task is cancelled, then its browser is closed. `caller` is the instance of the task
+    /// asking, if any: a task cannot close the instance it runs on.
+    pub async fn close_instance(&self, id: &str, caller: Option<&str>) -> Result<(), CloseError> {
+        if caller == Some(id) {
+            return Err(CloseError::OwnInstance(id.into()));
+        }
+        let slot = self
+            .inner
+            .slots
+            .lock()
+            .unwrap()
+            .remove(id)
+            .ok_or_else(|| CloseError::UnknownInstance(id.into()))?;
+        // Stop first: a submit racing this sees it under the queue lock and refuses.
+        slot.stop.cancel();
+        let queued: Vec<String> = {
+            let mut state = slot.state.lock().unwrap();
+            if let Some((_, token)) = &state.running {
+                token.cancel();
+            }
+            state.queue.drain(..).collect()
+        };
+        for task_id in queued {
+            self.finish_unstarted(&slot.id, &task_id);
+        }
+        slot.wake.notify_one();
+        // The rest runs on its own, so it completes even if the caller is dropped (a task
+        // closing an instance can itself be cancelled).
+        let scheduler = self.clone();
+        let closing = tokio::spawn(async move {
+            let worker = slot.worker.lock().unwrap().take();
+            if let Some(worker) = worker {
+                let _ = worker.await;
+            }
+            let instance = slot.instance.lock().unwrap().take();
+            if let Some(instance) = instance {
+                instance.close().await;
+            }
+            scheduler
+                .inner
+                .events
+                .emit(&slot.id, EventKind::InstanceClosed);
+        });
+        let _ = closing.await;
+        Ok(())
+    }
+
+    /// Runs a `browser_instance` action. `caller` is the instance of the task asking, if any.
+    pub async fn instance_action(
+        &self,
+        action: &InstanceAction,
+        caller: Option<&str>,
+    ) -> Result<ToolResult, CommandError> {
+        fn json(value: &impl Serialize) -> ToolResult {
+            ToolResult::text(serde_json::to_string(value).expect("plain data serializes"))
+        }
+        match action {
+            InstanceAction::List => Ok(json(&self.instances())),
+            InstanceAction::Create { .. } | InstanceAction::Attach { .. } => {
+                let info = self
+                    .create_instance(action)
+                    .await
+                    .map_err(|e| CommandError::execution(format!("{e:#}")))?;
+                Ok(json(&info))
+            }
+            InstanceAction::Close { instance_id } => {
+                self.close_instance(instance_id, caller)
+                    .await
+                    .map_err(|e| CommandError::execution(e.to_string()))?;
+                Ok(ToolResult::text(format!("Closed {instance_id}")))
+            }
+        }
+    }
+
+    /// Adds an instance as `browser_instance create` or `attach` describes it. A created
+    /// browser starts from the scheduler's launch options (its Chromium binary, its flags).
+    pub async fn create_instance(&self, action: &InstanceAction) -> anyhow::Result<InstanceInfo> {
+        let source = match action {
+            InstanceAction::Create {
+                viewport,
+                user_agent,
+                headless,
+                args,
+            } => {
+                let mut options = self.inner.launch_defaults.clone();
+                if let Some(v) = viewport {
+                    options.viewport = (v.width, v.height);
+                }
+                if user_agent.is_some() {
+                    options.user_agent = user_agent.clone();
+                }
+                options.headless = *headless;
+                options.extra_args.extend(args.iter().cloned());
+                BrowserSource::Launch(options)
+            }
+            InstanceAction::Attach { endpoint } => BrowserSource::Attach(endpoint.clone()),
+            InstanceAction::List | InstanceAction::Close { .. } => {
+                anyhow::bail!(
+                    "browser_instance {} does not add an instance",
+                    crate::task::Action::Instance(action.clone()).name()
+                )
+            }
+        };
+        let what = match &source {
+            BrowserSource::Launch(_) => "cannot start a browser".to_string(),
+            BrowserSource::Attach(endpoint) => format!("cannot attach to {endpoint}"),
+        };
+        self.add_instance_boxed(source)
+            .await
+            .map_err(|e| e.context(what))
     }
 
     pub fn events(&self) -> &EventBus {
@@ -213,14 +362,20 @@ impl Scheduler {
     fn describe(&self, slot: &Slot) -> InstanceInfo {
         let instance = slot.current_instance();
         let status = match instance.as_ref().map(|i| i.health()) {
-            None => "starting",
+            None => "relaunching",
             Some(Health::Lost(_)) => "lost",
             Some(_) => "ready",
+        };
+        let endpoint = match &slot.source {
+            BrowserSource::Attach(endpoint) => Some(endpoint.clone()),
+            BrowserSource::Launch(_) => None,
         };
         let state = slot.state.lock().unwrap();
         InstanceInfo {
             id: slot.id.clone(),
             status: status.into(),
+            remote: endpoint.is_some(),
+            endpoint,
             pid: instance.and_then(|i| i.pid()),
             queued: state.queue.len(),
             running_task_id: state.running.as_ref().map(|(id, _)| id.clone()),
@@ -247,10 +402,18 @@ impl Scheduler {
                 .cloned()
                 .ok_or(SubmitError::NoInstance)?,
         };
+        let asked_for = spec.instance_id.clone();
         let task = Task::new(spec, slot.id.clone());
         let task_id = task.id.clone();
         let position = {
             let mut state = slot.state.lock().unwrap();
+            if slot.stop.is_cancelled() {
+                // Closed between the lookup and now.
+                return Err(match asked_for {
+                    Some(id) => SubmitError::UnknownInstance(id),
+                    None => SubmitError::NoInstance,
+                });
+            }
             if state.queue.len() >= self.inner.max_queued {
                 return Err(SubmitError::QueueFull {
                     instance: slot.id.clone(),
@@ -340,9 +503,11 @@ impl Scheduler {
             }
             slot.wake.notify_one();
         }
-        let workers: Vec<JoinHandle<()>> = self.inner.workers.lock().unwrap().drain(..).collect();
-        for w in workers {
-            let _ = w.await;
+        for slot in &slots {
+            let worker = slot.worker.lock().unwrap().take();
+            if let Some(worker) = worker {
+                let _ = worker.await;
+            }
         }
         for slot in &slots {
             let instance = slot.instance.lock().unwrap().take();

@@ -62,8 +62,14 @@ impl TaskStore {
 
     /// Tasks matching `filter`, oldest first.
     pub fn list(&self, filter: &TaskFilter) -> Vec<Task> {
+        self.list_with(filter, Task::clone)
+    }
+
+    /// Renders the tasks matching `filter`, oldest first, without cloning whole records
+    /// (results may hold screenshots).
+    pub fn list_with<R>(&self, filter: &TaskFilter, render: impl FnMut(&Task) -> R) -> Vec<R> {
         let inner = self.inner.lock().unwrap();
-        let mut tasks: Vec<Task> = inner
+        let mut tasks: Vec<&Task> = inner
             .tasks
             .values()
             // `map_or(true, ..)`, not `is_none_or`: that needs Rust 1.82, the MSRV is 1.80.
@@ -74,14 +80,22 @@ impl TaskStore {
                     .map_or(true, |i| &t.instance_id == i)
             })
             .filter(|t| filter.status.map_or(true, |s| t.status == s))
-            .cloned()
             .collect();
         tasks.sort_by(|a, b| {
             a.created_at
                 .cmp(&b.created_at)
                 .then_with(|| a.id.cmp(&b.id))
         });
-        tasks
+        tasks.into_iter().map(render).collect()
+    }
+
+    /// How many tasks the store holds in each status.
+    pub fn count_by_status(&self) -> Vec<(TaskStatus, usize)> {
+        let inner = self.inner.lock().unwrap();
+        TaskStatus::ALL
+            .into_iter()
+            .map(|s| (s, inner.tasks.values().filter(|t| t.status == s).count()))
+            .collect()
     }
 }
 

@@ -11,13 +11,10 @@ use tokio_util::sync::CancellationToken;
 use super::{Scheduler, Slot};
 use crate::browser::{BrowserInstance, BrowserSource, Health};
 use crate::events::{EventBus, EventKind};
-use crate::task::{
-    now_ms, Action, CommandError, ContentAction, ErrorCode, InstanceAction, ParsedArgs, Task,
-    ToolResult,
-};
+use crate::task::{now_ms, Action, CommandError, ContentAction, ErrorCode, ParsedArgs, Task};
 
 pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
-    let shutdown = scheduler.inner.shutdown.clone();
+    let stop = slot.stop.clone();
     loop {
         // Register interest before looking, so a submit between the two is not missed.
         let woken = slot.wake.notified();
@@ -30,13 +27,13 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
             next.zip(state.running.as_ref().map(|(_, t)| t.clone()))
         };
         let Some((task_id, cancel)) = next else {
-            if shutdown.is_cancelled() {
+            if stop.is_cancelled() {
                 return;
             }
             let instance = slot.current_instance();
             tokio::select! {
                 _ = woken => {}
-                _ = shutdown.cancelled() => {}
+                _ = stop.cancelled() => {}
                 // An idle browser that dies is relaunched now, not when the next task comes.
                 // (A crashed page is replaced by the next command: waiting for any breakage
                 // here would spin, as a crashed page stays crashed until then.)
@@ -71,10 +68,10 @@ async fn ensure_instance(
             _ => return Ok(instance),
         }
     }
-    if scheduler.inner.shutdown.is_cancelled() {
+    if slot.stop.is_cancelled() {
         return Err(CommandError::new(
             ErrorCode::InstanceDisconnected,
-            "shutting down",
+            "the instance is closing",
         ));
     }
     match BrowserInstance::start(slot.id.clone(), slot.source.clone()).await {
@@ -137,9 +134,14 @@ async fn run_task(
         );
         let started = Instant::now();
         let (result, dialogs) = match (&command.parsed.action, &instance) {
-            (Action::Instance(InstanceAction::List), _) => {
-                let list = serde_json::to_string(&scheduler.instances()).unwrap_or_default();
-                (Some(Ok(ToolResult::text(list))), Vec::new())
+            // Pool management, answered by the scheduler whatever state the browser is in.
+            (Action::Instance(action), _) => {
+                let done = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => None,
+                    done = scheduler.instance_action(action, Some(&slot.id)) => Some(done),
+                };
+                (done, Vec::new())
             }
             (_, Err(e)) => (Some(Err(e.clone())), Vec::new()),
             (_, Ok(instance)) => {
@@ -176,6 +178,7 @@ async fn run_task(
                         task_id: task_id.into(),
                         index,
                         tool_name: command.tool_name.clone(),
+                        action: command.parsed.action.name(),
                         intention: command.intention.clone(),
                         result,
                         duration_ms,
@@ -199,6 +202,7 @@ async fn run_task(
                         task_id: task_id.into(),
                         index,
                         tool_name: command.tool_name.clone(),
+                        action: command.parsed.action.name(),
                         intention: command.intention.clone(),
                         error,
                         duration_ms,
@@ -229,8 +233,7 @@ async fn run_task(
     }
     // A browser lost during the task is reported and relaunched now, before the next one.
     if let Ok(instance) = &instance {
-        if matches!(instance.health(), Health::Lost(_)) && !scheduler.inner.shutdown.is_cancelled()
-        {
+        if matches!(instance.health(), Health::Lost(_)) && !slot.stop.is_cancelled() {
             let _ = ensure_instance(scheduler, slot).await;
         }
     }

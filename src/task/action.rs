@@ -127,11 +127,42 @@ pub enum ExecuteAction {
     Evaluate { script: String },
 }
 
-/// Instance management. Inside a task these act on the pool the task runs in.
+/// Instance management: these act on the scheduler's pool, not on a page.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum InstanceAction {
     List,
+    /// Launches a new browser with its own queue.
+    Create {
+        #[serde(default)]
+        viewport: Option<ViewportSize>,
+        #[serde(default, alias = "userAgent")]
+        user_agent: Option<String>,
+        #[serde(default = "default_headless")]
+        headless: bool,
+        /// Extra Chromium command-line flags, e.g. `--lang=fr`.
+        #[serde(default)]
+        args: Vec<String>,
+    },
+    /// Closes an instance: its queued tasks are cancelled, its browser closed.
+    Close {
+        #[serde(alias = "instanceId")]
+        instance_id: String,
+    },
+    /// Adds an already-running browser (`ws://…` or `http://host:port`) to the pool.
+    Attach {
+        endpoint: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct ViewportSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+fn default_headless() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +210,12 @@ impl Action {
                 ContentAction::GetViewportDom => "get_viewport_dom",
             },
             Action::Execute(ExecuteAction::Evaluate { .. }) => "evaluate",
-            Action::Instance(InstanceAction::List) => "list",
+            Action::Instance(a) => match a {
+                InstanceAction::List => "list",
+                InstanceAction::Create { .. } => "create",
+                InstanceAction::Close { .. } => "close",
+                InstanceAction::Attach { .. } => "attach",
+            },
         }
     }
 }
@@ -324,6 +360,27 @@ fn check_values(action: &Action) -> Result<(), ArgsError> {
             }
         }
         Action::Execute(ExecuteAction::Evaluate { script }) => non_empty("script", script),
+        Action::Instance(InstanceAction::Close { instance_id }) => {
+            non_empty("instance_id", instance_id)
+        }
+        Action::Instance(InstanceAction::Attach { endpoint }) => {
+            let scheme_ok = ["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|s| endpoint.starts_with(s));
+            if scheme_ok {
+                Ok(())
+            } else {
+                Err(ArgsError::new(
+                    "endpoint",
+                    "must be a DevTools endpoint: ws://… or http://host:port",
+                ))
+            }
+        }
+        Action::Instance(InstanceAction::Create {
+            viewport: Some(v), ..
+        }) if !(100..=10_000).contains(&v.width) || !(100..=10_000).contains(&v.height) => Err(
+            ArgsError::new("viewport", "width and height must be between 100 and 10000"),
+        ),
         _ => Ok(()),
     }
 }
@@ -375,6 +432,18 @@ mod tests {
                 json!({"action":"evaluate","script":"return 1"}),
             ),
             (Tool::Instance, json!({"action":"list"})),
+            (
+                Tool::Instance,
+                json!({"action":"create","viewport":{"width":800,"height":600},"user_agent":"bc"}),
+            ),
+            (
+                Tool::Instance,
+                json!({"action":"close","instanceId":"inst_2"}),
+            ),
+            (
+                Tool::Instance,
+                json!({"action":"attach","endpoint":"http://127.0.0.1:9222"}),
+            ),
         ];
         for (tool, args) in cases {
             let action = parse(tool, args.clone()).unwrap_or_else(|e| panic!("{args}: {e:?}"));
@@ -438,6 +507,21 @@ mod tests {
         let err = parse(Tool::Interact, json!({"action":"keyboard","key":"Entr"})).unwrap_err();
         assert_eq!(err.field, "key");
         assert!(err.message.starts_with("unknown key 'Entr'"), "{err:?}");
+
+        let err = parse(Tool::Instance, json!({"action":"close"})).unwrap_err();
+        assert_eq!(err.field, "instance_id");
+        let err = parse(
+            Tool::Instance,
+            json!({"action":"attach","endpoint":"localhost:9222"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "endpoint");
+        let err = parse(
+            Tool::Instance,
+            json!({"action":"create","viewport":{"width":5,"height":600}}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "viewport");
 
         let err = parse(Tool::Navigate, json!({"action":"gotoo"})).unwrap_err();
         assert_eq!(err.field, "action");

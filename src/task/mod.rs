@@ -9,7 +9,7 @@ pub mod validate;
 
 pub use action::{
     Action, ContentAction, ExecuteAction, InstanceAction, InteractAction, NavigateAction,
-    ParsedArgs, ScrollDirection, Tool,
+    ParsedArgs, ScrollDirection, Tool, ViewportSize,
 };
 pub use id::now_ms;
 pub use model::{

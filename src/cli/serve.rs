@@ -1,0 +1,105 @@
+//! `browser-control serve`: starts the browser pool and the server, and shuts both down on
+//! SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::browser_args::BrowserArgs;
+use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::server::{Server, ServerConfig, SocketLimits};
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Off loopback a token is required.
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        default_value = "127.0.0.1:3400",
+        env = "BROWSER_CONTROL_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub browser: BrowserArgs,
+    /// Tasks waiting per instance beyond which a submit is rejected.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max_queued: usize,
+    /// Finished tasks kept for task_list and task_status (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub keep_finished: usize,
+    /// Also accept requests from pages of this origin (e.g. https://app.example); repeatable.
+    /// Loopback origins are always accepted; `*` accepts any.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Required from every request (Authorization: Bearer TOKEN, or ?token=TOKEN).
+    /// Mandatory when listening off loopback.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "BROWSER_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Largest accepted message (WebSocket message or HTTP body), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_message_bytes: usize,
+    /// Seconds between WebSocket pings; a client silent for two intervals is dropped.
+    #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_interval: u64,
+}
+
+pub async fn serve(args: ServeArgs) -> ExitCode {
+    let config = SchedulerConfig {
+        instances: usize::from(args.browser.instances),
+        source: args.browser.source(),
+        executor: args.browser.executor(),
+        max_queued: args.max_queued,
+        keep_finished: args.keep_finished,
+        capture_on_failure: false,
+    };
+    let scheduler = match Scheduler::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}: {e:#}", args.browser.start_failure());
+            return ExitCode::from(2);
+        }
+    };
+    let server_config = ServerConfig {
+        listen: args.listen,
+        allow_origins: args.allow_origins.clone(),
+        token: args.token.clone().filter(|t| !t.is_empty()),
+        limits: SocketLimits {
+            ping_interval: Duration::from_secs(args.ping_interval),
+            max_message_bytes: args.max_message_bytes,
+            ..SocketLimits::default()
+        },
+    };
+    let server = match Server::start(server_config, scheduler.clone()).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            scheduler.shutdown().await;
+            return ExitCode::from(2);
+        }
+    };
+    // Scripts (and tools/bench) read this line to learn the port.
+    println!("listening on http://{}", server.local_addr());
+    let _ = std::io::stdout().flush();
+
+    let signal = shutdown_signal().await;
+    eprintln!("{signal}: shutting down (cancelling tasks, closing browsers)");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

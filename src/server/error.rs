@@ -1,0 +1,73 @@
+//! The one JSON error shape of every HTTP route:
+//! `{"error": {"code": "NOT_FOUND", "message": "Task not found: task_1_1"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::scheduler::{CloseError, SubmitError};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        let (status, code) = match &e {
+            SubmitError::Invalid(_) => (StatusCode::BAD_REQUEST, "INVALID_TASK"),
+            SubmitError::UnknownInstance(_) => (StatusCode::NOT_FOUND, "UNKNOWN_INSTANCE"),
+            SubmitError::QueueFull { .. } => (StatusCode::TOO_MANY_REQUESTS, "QUEUE_FULL"),
+            SubmitError::NoInstance | SubmitError::ShuttingDown => {
+                (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<CloseError> for ApiError {
+    fn from(e: CloseError) -> Self {
+        match e {
+            CloseError::UnknownInstance(_) => ApiError::not_found(e.to_string()),
+            CloseError::OwnInstance(_) => {
+                ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Prometheus metrics: another renderer of the event stream (command durations), plus gauges
+//! read from the scheduler when scraped.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::EventKind;
+use crate::scheduler::Scheduler;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    tool: String,
+    action: String,
+    /// `success` or `error`.
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstanceLabels {
+    instance: String,
+}
+
+/// 1 ms to about 65 s.
+fn command_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    command_seconds: Family<CommandLabels, Histogram, fn() -> Histogram>,
+    tasks: Family<StatusLabels, Gauge>,
+    queue_depth: Family<InstanceLabels, Gauge>,
+    /// Connected task-protocol WebSocket clients.
+    pub clients: Gauge,
+    /// Serializes scrapes: the gauges are reset and refilled each time.
+    scrape: Mutex<()>,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("browser_control");
+        let command_seconds =
+            Family::<CommandLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                command_histogram,
+            );
+        registry.register(
+            "command_duration_seconds",
+            "How long commands took, by tool, action and outcome",
+            command_seconds.clone(),
+        );
+        let tasks = Family::<StatusLabels, Gauge>::default();
+        registry.register("tasks", "Tasks in the store, by status", tasks.clone());
+        let queue_depth = Family::<InstanceLabels, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Tasks waiting on each instance (the running one not counted)",
+            queue_depth.clone(),
+        );
+        let clients = Gauge::default();
+        registry.register(
+            "websocket_clients",
+            "Connected task WebSocket clients",
+            clients.clone(),
+        );
+        Metrics {
+            registry,
+            command_seconds,
+            tasks,
+            queue_depth,
+            clients,
+            scrape: Mutex::new(()),
+        }
+    }
+
+    /// Records command durations from the event stream until `stop`.
+    pub async fn record(&self, scheduler: Scheduler, stop: CancellationToken) {
+        let mut events = scheduler.events().subscribe();
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => return,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(event) => match event.kind {
+                    EventKind::CommandSucceeded {
+                        tool_name,
+                        action,
+                        duration_ms,
+                        ..
+                    } => self.observe(tool_name, action, "success", duration_ms),
+                    EventKind::CommandFailed {
+                        tool_name,
+                        action,
+                        duration_ms,
+                        ..
+                    } => self.observe(tool_name, action, "error", duration_ms),
+                    _ => {}
+                },
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!("metrics missed {n} events: the event stream outran them")
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn observe(&self, tool: String, action: &str, outcome: &str, duration_ms: u64) {
+        self.command_seconds
+            .get_or_create(&CommandLabels {
+                tool,
+                action: action.into(),
+                outcome: outcome.into(),
+            })
+            .observe(duration_ms as f64 / 1000.0);
+    }
+
+    /// The Prometheus text exposition, with the gauges read now.
+    pub fn render(&self, scheduler: &Scheduler) -> String {
+        let _scrape = self.scrape.lock().unwrap();
+        for (status, count) in scheduler.store().count_by_status() {
+            self.tasks
+                .get_or_create(&StatusLabels {
+                    status: status.as_str().into(),
+                })
+                .set(count as i64);
+        }
+        // Closed instances disappear from the exposition.
+        self.queue_depth.clear();
+        for instance in scheduler.instances() {
+            self.queue_depth
+                .get_or_create(&InstanceLabels {
+                    instance: instance.id,
+                })
+                .set(instance.queued as i64);
+        }
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,158 @@
+//! `browser-control serve`: the task WebSocket protocol and the HTTP routes on one port. A door
+//! like the others: it translates requests into scheduler calls and renders its events.
+
+pub mod error;
+pub mod metrics;
+pub mod protocol;
+pub mod routes;
+pub mod security;
+pub mod task_socket;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::scheduler::Scheduler;
+use metrics::Metrics;
+use security::Access;
+pub use task_socket::SocketLimits;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `127.0.0.1:3400` by default; port 0 picks a free one (tests).
+    pub listen: SocketAddr,
+    pub allow_origins: Vec<String>,
+    /// Required off loopback.
+    pub token: Option<String>,
+    pub limits: SocketLimits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3400)),
+            allow_origins: Vec::new(),
+            token: None,
+            limits: SocketLimits::default(),
+        }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub scheduler: Scheduler,
+    pub metrics: Arc<Metrics>,
+    pub limits: SocketLimits,
+    /// Cancelled at shutdown, after the scheduler has finished every task: sockets deliver
+    /// what is left and close.
+    pub closing: CancellationToken,
+    /// The open WebSocket sessions, waited for at shutdown.
+    pub sessions: TaskTracker,
+}
+
+/// A running server. Dropping it does not stop it: call [`Server::shutdown`].
+pub struct Server {
+    addr: SocketAddr,
+    state: AppState,
+    stop_accepting: CancellationToken,
+    http: JoinHandle<std::io::Result<()>>,
+    metrics_task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds and starts serving. Refuses a non-loopback address without a token.
+    pub async fn start(config: ServerConfig, scheduler: Scheduler) -> anyhow::Result<Server> {
+        let loopback = config.listen.ip().is_loopback();
+        if !loopback && config.token.is_none() {
+            anyhow::bail!(
+                "listening on {} (not loopback) needs a token: pass --token or set \
+                 BROWSER_CONTROL_TOKEN",
+                config.listen
+            );
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            scheduler: scheduler.clone(),
+            metrics: Arc::new(Metrics::new()),
+            limits: config.limits.clone(),
+            closing: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        };
+        let access = Arc::new(Access {
+            allow_origins: config.allow_origins.clone(),
+            token: config.token.clone(),
+            loopback,
+        });
+        let app = router(state.clone(), access, config.limits.max_message_bytes);
+        let stop_accepting = CancellationToken::new();
+        let stop = stop_accepting.clone();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        });
+        let metrics_task = {
+            let (metrics, closing) = (state.metrics.clone(), state.closing.clone());
+            tokio::spawn(async move { metrics.record(scheduler, closing).await })
+        };
+        Ok(Server {
+            addr,
+            state,
+            stop_accepting,
+            http,
+            metrics_task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, cancels every task (subscribers receive their task_complete),
+    /// closes every browser, then closes the sockets.
+    pub async fn shutdown(self) {
+        self.stop_accepting.cancel();
+        self.state.scheduler.shutdown().await;
+        self.state.closing.cancel();
+        self.state.sessions.close();
+        if tokio::time::timeout(Duration::from_secs(5), self.state.sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some WebSocket sessions did not close within 5 s");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.http).await;
+        let _ = self.metrics_task.await;
+    }
+}
+
+fn router(state: AppState, access: Arc<Access>, max_body: usize) -> Router {
+    use routes::{health, instances, metrics, root, tasks};
+    Router::new()
+        .route("/", get(root::root))
+        .route("/tasks", get(tasks::list).post(tasks::submit))
+        .route("/tasks/{id}", get(tasks::get).delete(tasks::cancel))
+        .route("/instances", get(instances::list).post(instances::create))
+        .route("/instances/{id}", axum::routing::delete(instances::close))
+        .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            access,
+            security::guard,
+        ))
+        .with_state(state)
+}

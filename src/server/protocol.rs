@@ -1,0 +1,162 @@
+//! Client messages of the task WebSocket protocol, parsed and checked, and the error strings
+//! the spec fixes for input that cannot be used.
+
+use serde_json::Value;
+
+use crate::task::TaskStatus;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// The whole message: the scheduler validates it as a submission.
+    TaskSubmit(Value),
+    TaskList {
+        instance_id: Option<String>,
+        /// `None` for no filter or `all`.
+        status: Option<TaskStatus>,
+    },
+    TaskStatus {
+        task_id: String,
+    },
+    TaskCancel {
+        task_id: String,
+    },
+    SubscribeTask {
+        task_id: String,
+    },
+    SubscribeInstance {
+        instance_id: String,
+    },
+}
+
+/// Why a message was refused; its text is the `message` of the `error` reply.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MessageError {
+    #[error("Invalid message format")]
+    Unparsable,
+    /// Parsable, but a field the type needs is missing or of the wrong kind.
+    #[error("Invalid message format: {0}")]
+    BadField(String),
+    #[error("Unknown message type: {0}")]
+    UnknownType(String),
+}
+
+pub fn parse(text: &str) -> Result<ClientMessage, MessageError> {
+    let value: Value = serde_json::from_str(text).map_err(|_| MessageError::Unparsable)?;
+    let kind = match value.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        _ => return Err(MessageError::Unparsable),
+    };
+    let id = |field: &str| -> Result<String, MessageError> {
+        match value.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            _ => Err(MessageError::BadField(format!(
+                "{kind} needs {field} (a non-empty string)"
+            ))),
+        }
+    };
+    let optional = |field: &str| -> Result<Option<String>, MessageError> {
+        match value.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(MessageError::BadField(format!(
+                "{kind}: {field} must be a string"
+            ))),
+        }
+    };
+    Ok(match kind.as_str() {
+        "task_submit" => ClientMessage::TaskSubmit(value.clone()),
+        "task_list" => ClientMessage::TaskList {
+            instance_id: optional("instanceId")?,
+            status: parse_status_filter(optional("status")?.as_deref())
+                .map_err(|e| MessageError::BadField(format!("task_list: {e}")))?,
+        },
+        "task_status" => ClientMessage::TaskStatus {
+            task_id: id("taskId")?,
+        },
+        "task_cancel" => ClientMessage::TaskCancel {
+            task_id: id("taskId")?,
+        },
+        "subscribe_task" => ClientMessage::SubscribeTask {
+            task_id: id("taskId")?,
+        },
+        "subscribe_instance" => ClientMessage::SubscribeInstance {
+            instance_id: id("instanceId")?,
+        },
+        _ => return Err(MessageError::UnknownType(kind)),
+    })
+}
+
+/// A `status` filter as task_list and `GET /tasks` take it: a task status, `all`, or nothing.
+pub fn parse_status_filter(status: Option<&str>) -> Result<Option<TaskStatus>, String> {
+    match status {
+        None | Some("all") => Ok(None),
+        Some(s) => TaskStatus::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "status '{s}' is not one of queued, running, completed, failed, cancelled, all"
+                )
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unparsable_input_gets_the_spec_error() {
+        for text in ["not json", "[1,2]", "{}", r#"{"type": 5}"#, "\"task_list\""] {
+            assert_eq!(
+                parse(text).unwrap_err().to_string(),
+                "Invalid message format",
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse(r#"{"type":"invalid_type"}"#).unwrap_err().to_string(),
+            "Unknown message type: invalid_type"
+        );
+    }
+
+    #[test]
+    fn fields_are_read_and_checked() {
+        assert_eq!(
+            parse(r#"{"type":"task_list","instanceId":null,"status":null}"#).unwrap(),
+            ClientMessage::TaskList {
+                instance_id: None,
+                status: None
+            }
+        );
+        assert_eq!(
+            parse(r#"{"type":"task_list","instanceId":"inst_1","status":"running"}"#).unwrap(),
+            ClientMessage::TaskList {
+                instance_id: Some("inst_1".into()),
+                status: Some(TaskStatus::Running)
+            }
+        );
+        assert_eq!(
+            parse(r#"{"type":"task_list","status":"all"}"#).unwrap(),
+            ClientMessage::TaskList {
+                instance_id: None,
+                status: None
+            }
+        );
+        let err = parse(r#"{"type":"task_list","status":"done"}"#).unwrap_err();
+        assert!(err.to_string().contains("status 'done'"), "{err}");
+        let err = parse(r#"{"type":"task_status"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid message format: task_status needs taskId (a non-empty string)"
+        );
+        assert_eq!(
+            parse(r#"{"type":"subscribe_instance","instanceId":"inst_2"}"#).unwrap(),
+            ClientMessage::SubscribeInstance {
+                instance_id: "inst_2".into()
+            }
+        );
+    }
+}

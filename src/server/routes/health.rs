@@ -1,0 +1,27 @@
+//! `/health`: up when at least one instance is ready; the instances and their queues.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::server::AppState;
+
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let instances = state.scheduler.instances();
+    let ready = instances.iter().filter(|i| i.status == "ready").count();
+    let queued: usize = instances.iter().map(|i| i.queued).sum();
+    let status = if ready > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ready > 0 { "ok" } else { "unavailable" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "instancesReady": ready,
+        "queued": queued,
+        "instances": instances,
+    });
+    (status, Json(body))
+}

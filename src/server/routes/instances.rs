@@ -1,0 +1,61 @@
+//! `/instances`: the browser pool, as the browser_instance tool manages it.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::JsonBody;
+use crate::server::error::ApiError;
+use crate::server::AppState;
+use crate::task::action::parse_args;
+use crate::task::{Action, InstanceAction, Tool};
+
+pub async fn list(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "instances": state.scheduler.instances() }))
+}
+
+/// The body is browser_instance's arguments: `{"action":"create", "viewport":…}` or
+/// `{"action":"attach","endpoint":"http://host:9222"}`. No body creates a default instance.
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = match body {
+        Value::Null => json!({"action": "create"}),
+        other => other,
+    };
+    let parsed = parse_args(Tool::Instance, &body)
+        .map_err(|e| ApiError::bad_request(format!("{}: {}", e.field, e.message)))?;
+    let Action::Instance(action) = parsed.action else {
+        unreachable!("browser_instance arguments parse to an instance action")
+    };
+    if !matches!(
+        action,
+        InstanceAction::Create { .. } | InstanceAction::Attach { .. }
+    ) {
+        return Err(ApiError::bad_request(
+            "action: POST /instances takes create or attach",
+        ));
+    }
+    let info = state
+        .scheduler
+        .create_instance(&action)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "BROWSER_UNAVAILABLE",
+                format!("{e:#}"),
+            )
+        })?;
+    Ok((StatusCode::CREATED, Json(json!(info))))
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.scheduler.close_instance(&id, None).await?;
+    Ok(Json(json!({ "instanceId": id, "closed": true })))
+}

@@ -1,0 +1,77 @@
+//! `/tasks`: submit (the body of a task_submit message), list, read and cancel tasks.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::JsonBody;
+use crate::scheduler::TaskFilter;
+use crate::server::error::ApiError;
+use crate::server::protocol::parse_status_filter;
+use crate::server::{wire, AppState};
+
+pub async fn submit(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let submitted = state.scheduler.submit(&body)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "taskId": submitted.task_id,
+            "status": "accepted",
+            "queuePosition": submitted.queue_position,
+            "instanceId": submitted.instance_id,
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    instance_id: Option<String>,
+    status: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = TaskFilter {
+        instance_id: query.instance_id.filter(|i| !i.is_empty()),
+        status: parse_status_filter(query.status.as_deref()).map_err(ApiError::bad_request)?,
+    };
+    let tasks = state
+        .scheduler
+        .store()
+        .list_with(&filter, wire::task_summary);
+    Ok(Json(json!({ "tasks": tasks })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let task = state
+        .scheduler
+        .store()
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("Task not found: {id}")))?;
+    Ok(Json(json!({ "task": wire::task_detail(&task) })))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if state.scheduler.store().get(&id).is_none() {
+        return Err(ApiError::not_found(format!("Task not found: {id}")));
+    }
+    state
+        .scheduler
+        .cancel(&id)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string()))?;
+    Ok(Json(json!({ "taskId": id, "success": true })))
+}

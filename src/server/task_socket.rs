@@ -1,0 +1,334 @@
+//! One connection of the task WebSocket protocol (task-websocket-protocol.md). It translates
+//! client messages into scheduler calls and renders the scheduler's events for the tasks and
+//! instances the client subscribed to. Replies and events leave through a bounded buffer: a
+//! client that cannot keep up is disconnected, so it never slows the executor or anyone else.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::protocol::{self, ClientMessage};
+use super::{wire, AppState};
+use crate::events::{Event, EventKind};
+use crate::scheduler::TaskFilter;
+
+/// Limits of one connection.
+#[derive(Debug, Clone)]
+pub struct SocketLimits {
+    /// How often the server pings; a client silent for two intervals is dropped.
+    pub ping_interval: Duration,
+    /// Messages waiting to be written before the client counts as too slow.
+    pub outbound_buffer: usize,
+    /// Larger text messages are refused with an error (the connection stays usable).
+    pub max_message_bytes: usize,
+}
+
+impl Default for SocketLimits {
+    fn default() -> Self {
+        SocketLimits {
+            ping_interval: Duration::from_secs(20),
+            outbound_buffer: 1024,
+            max_message_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Why a connection ended, for the log.
+type Disconnect = String;
+
+pub async fn serve(socket: WebSocket, state: AppState) {
+    let session_id = new_session_id();
+    state.metrics.clients.inc();
+    tracing::debug!(session = %session_id, "connected");
+    let reason = Session {
+        id: session_id.clone(),
+        state: state.clone(),
+        tasks: HashMap::new(),
+        instances: HashSet::new(),
+        out: None,
+    }
+    .run(socket)
+    .await;
+    state.metrics.clients.dec();
+    tracing::info!(session = %session_id, "disconnected: {reason}");
+}
+
+fn new_session_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "session_{:x}-{:x}",
+        crate::task::now_ms(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+struct Session {
+    id: String,
+    state: AppState,
+    /// Subscribed tasks; `true` once their task_complete went out ahead of the event (a
+    /// subscription to a task that had already finished), so the event does not repeat it.
+    tasks: HashMap<String, bool>,
+    instances: HashSet<String>,
+    out: Option<mpsc::Sender<Message>>,
+}
+
+impl Session {
+    async fn run(mut self, socket: WebSocket) -> Disconnect {
+        let limits = self.state.limits.clone();
+        let (mut sink, mut stream) = socket.split();
+        let (tx, mut rx) = mpsc::channel::<Message>(limits.outbound_buffer);
+        self.out = Some(tx);
+        let writer = tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                let closing = matches!(message, Message::Close(_));
+                if sink.send(message).await.is_err() || closing {
+                    return;
+                }
+            }
+        });
+        // Subscribed before the welcome: nothing that happens after it is missed.
+        let mut events = self.state.scheduler.events().subscribe();
+        let closing = self.state.closing.clone();
+        let mut ping =
+            tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
+        let mut last_heard = Instant::now();
+
+        let welcome = json!({
+            "type": "welcome",
+            "sessionId": self.id,
+            "serverVersion": env!("CARGO_PKG_VERSION"),
+        });
+        let ended = match self.send(welcome) {
+            Err(reason) => reason,
+            Ok(()) => loop {
+                tokio::select! {
+                    _ = closing.cancelled() => {
+                        // The scheduler has finished every task by now: deliver what is left.
+                        let reason = loop {
+                            match events.try_recv() {
+                                Ok(event) => if let Err(r) = self.on_event(&event) { break r },
+                                Err(TryRecvError::Lagged(_)) => continue,
+                                Err(_) => break "server shutting down".to_string(),
+                            }
+                        };
+                        let _ = self.push(Message::Close(Some(CloseFrame {
+                            code: axum::extract::ws::close_code::AWAY,
+                            reason: "server shutting down".into(),
+                        })));
+                        break reason;
+                    }
+                    incoming = stream.next() => {
+                        last_heard = Instant::now();
+                        match incoming {
+                            None | Some(Ok(Message::Close(_))) => break "closed by the client".into(),
+                            Some(Err(e)) => break format!("read failed: {e}"),
+                            Some(Ok(Message::Text(text))) => {
+                                if let Err(reason) = self.on_text(text.as_str()).await {
+                                    break reason;
+                                }
+                            }
+                            Some(Ok(Message::Binary(_))) => {
+                                let refusal = error("Invalid message format: send JSON as text frames, not binary");
+                                if let Err(reason) = self.send(refusal) {
+                                    break reason;
+                                }
+                            }
+                            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        }
+                    }
+                    event = events.recv() => match event {
+                        Ok(event) => if let Err(reason) = self.on_event(&event) { break reason },
+                        Err(RecvError::Lagged(n)) => {
+                            break format!("fell {n} events behind the event stream")
+                        }
+                        Err(RecvError::Closed) => break "the scheduler stopped".into(),
+                    },
+                    _ = ping.tick() => {
+                        let silent = last_heard.elapsed();
+                        if silent > limits.ping_interval * 2 {
+                            break format!("no answer to pings for {} s", silent.as_secs());
+                        }
+                        if let Err(reason) = self.push(Message::Ping(Vec::new().into())) {
+                            break reason;
+                        }
+                    }
+                }
+            },
+        };
+        // A clean end lets the writer flush (the close frame included); a slow or broken
+        // client is cut off now.
+        self.out = None;
+        let orderly = ended == "server shutting down" || ended == "closed by the client";
+        if orderly {
+            let abort = writer.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), writer)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        } else {
+            writer.abort();
+        }
+        ended
+    }
+
+    /// Queues a message for the client without waiting: a full buffer means the client is
+    /// not reading, and it is disconnected rather than allowed to hold anything up.
+    fn push(&self, message: Message) -> Result<(), Disconnect> {
+        let out = self.out.as_ref().ok_or("connection closed")?;
+        out.try_send(message).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => format!(
+                "too slow: {} messages were waiting to be written",
+                self.state.limits.outbound_buffer
+            ),
+            mpsc::error::TrySendError::Closed(_) => "the connection broke".to_string(),
+        })
+    }
+
+    fn send(&self, value: Value) -> Result<(), Disconnect> {
+        self.push(Message::Text(value.to_string().into()))
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Disconnect> {
+        let limit = self.state.limits.max_message_bytes;
+        if text.len() > limit {
+            return self.send(error(&format!(
+                "Message too large: {} bytes, the limit is {limit} bytes",
+                text.len()
+            )));
+        }
+        let message = match protocol::parse(text) {
+            Ok(message) => message,
+            Err(e) => return self.send(error(&e.to_string())),
+        };
+        let scheduler = &self.state.scheduler;
+        let reply = match message {
+            ClientMessage::TaskSubmit(submission) => match scheduler.submit(&submission) {
+                Ok(submitted) => {
+                    // Before any event of the task is read from the stream: none is missed.
+                    self.tasks.insert(submitted.task_id.clone(), false);
+                    json!({
+                        "type": "task_submit_response",
+                        "taskId": submitted.task_id,
+                        "status": "accepted",
+                        "queuePosition": submitted.queue_position,
+                        "instanceId": submitted.instance_id,
+                    })
+                }
+                Err(e) => json!({
+                    "type": "task_submit_response",
+                    "taskId": "",
+                    "status": "rejected",
+                    "error": e.to_string(),
+                }),
+            },
+            ClientMessage::TaskList {
+                instance_id,
+                status,
+            } => {
+                let filter = TaskFilter {
+                    instance_id,
+                    status,
+                };
+                let tasks = scheduler.store().list_with(&filter, wire::task_summary);
+                json!({"type": "task_list_response", "tasks": tasks})
+            }
+            ClientMessage::TaskStatus { task_id } => match scheduler.store().get(&task_id) {
+                Some(task) => {
+                    json!({"type": "task_status_response", "task": wire::task_detail(&task)})
+                }
+                None => {
+                    json!({"type": "task_status_response", "task": null, "error": "Task not found"})
+                }
+            },
+            ClientMessage::TaskCancel { task_id } => match scheduler.cancel(&task_id) {
+                Ok(()) => {
+                    json!({"type": "task_cancel_response", "taskId": task_id, "success": true})
+                }
+                Err(e) => json!({
+                    "type": "task_cancel_response",
+                    "taskId": task_id,
+                    "success": false,
+                    "error": e.to_string(),
+                }),
+            },
+            ClientMessage::SubscribeTask { task_id } => {
+                let Some(task) = scheduler.store().get(&task_id) else {
+                    return self.send(error(&format!("Task not found: {task_id}")));
+                };
+                let finished = task.status.is_finished();
+                let already = self.tasks.get(&task_id).copied().unwrap_or(false);
+                self.tasks.insert(task_id.clone(), finished || already);
+                self.send(json!({"type": "subscribe_ack", "taskId": task_id}))?;
+                if finished && !already {
+                    // Its events are over (or still in our stream, where they are skipped).
+                    return self.send(wire::task_complete(&task));
+                }
+                return Ok(());
+            }
+            ClientMessage::SubscribeInstance { instance_id } => {
+                if !scheduler.instances().iter().any(|i| i.id == instance_id) {
+                    return self.send(error(&format!("Unknown instance: {instance_id}")));
+                }
+                self.instances.insert(instance_id.clone());
+                json!({"type": "subscribe_ack", "instanceId": instance_id})
+            }
+        };
+        self.send(reply)
+    }
+
+    fn on_event(&mut self, event: &Event) -> Result<(), Disconnect> {
+        let by_instance = self.instances.contains(&event.instance_id);
+        if let Some(task_id) = event.kind.task_id() {
+            let subscribed = self.tasks.get(task_id).copied();
+            if subscribed.is_none() && !by_instance {
+                return Ok(());
+            }
+            if let EventKind::TaskFinished { task } = &event.kind {
+                // The subscription ends with the task; a duplicate is skipped.
+                if self.tasks.remove(task_id) == Some(true) {
+                    return Ok(());
+                }
+                return self.send(wire::task_complete(task));
+            }
+            if subscribed == Some(true) {
+                return Ok(());
+            }
+            return match wire::task_progress(&event.kind) {
+                Some(progress) => self.send(progress),
+                None => Ok(()),
+            };
+        }
+        if !by_instance {
+            return Ok(());
+        }
+        // Not in the spec: instance subscribers also hear what happens to the browser itself.
+        let (status, reason) = match &event.kind {
+            EventKind::InstanceLost { reason } => ("lost", Some(reason.as_str())),
+            EventKind::InstanceRelaunched => ("relaunched", None),
+            EventKind::InstanceClosed => ("closed", None),
+            _ => return Ok(()),
+        };
+        let mut message = json!({
+            "type": "instance_status",
+            "instanceId": event.instance_id,
+            "status": status,
+        });
+        if let Some(reason) = reason {
+            message["reason"] = reason.into();
+        }
+        self.send(message)
+    }
+}
+
+fn error(message: &str) -> Value {
+    json!({"type": "error", "message": message})
+}
