@@ -424,7 +424,10 @@ class BcClient {
 
   connect() {
     return withTimeout(new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, { perMessageDeflate: false });
+      // The server's token, when the environment gives it one (serve reads the same variable).
+      const token = process.env.BROWSER_CONTROL_TOKEN;
+      const headers = token ? { Authorization: `Bearer ${token}` } : {};
+      const ws = new WebSocket(this.url, { perMessageDeflate: false, headers });
       this.ws = ws;
       ws.on('message', (data) => {
         const t = now();
@@ -624,19 +627,25 @@ async function benchBc(opts, chromePath, base, tasks, results) {
     const warmN = Math.min(50, opts.latencyN);
     for (const [kind, task] of Object.entries(one)) {
       const endToEnd = [];
+      const accepted = [];
       const command = new Samples();
       for (let i = 0; i < warmN + opts.latencyN; i++) {
         client.progress = [];
         const s = client.submit(task, instanceId);
-        const { msg } = await withTimeout(s.response, 30000, 'task_submit_response');
+        const { msg, t: acceptedAt } = await withTimeout(s.response, 30000, 'task_submit_response');
         if (msg.status !== 'accepted') throw new Error(`browser-control rejected a one-command task: ${JSON.stringify(msg)}`);
         const c = await withTimeout(client.complete(msg.taskId), 30000, 'task_complete');
         checkCompleted(`browser-control ${kind}`, [task], [c]);
         if (i < warmN) continue;
         endToEnd.push(c.t - s.sentAt);
+        accepted.push(acceptedAt - s.sentAt);
         bcCommandLatencies(client.progress, [msg.taskId], [task], command);
       }
-      floor[kind] = { task: stats(endToEnd), command: command.summary()[label(task.commands[0])] ?? null };
+      floor[kind] = {
+        task: stats(endToEnd),
+        accepted: stats(accepted),
+        command: command.summary()[label(task.commands[0])] ?? null,
+      };
     }
     results.latency.bc = { instanceId, ...floor };
   } finally {
@@ -903,8 +912,10 @@ function report(opts, results) {
   rowL('raw CDP Runtime.evaluate h1 textContent', L.cdp?.['evaluate h1 textContent']);
   rowL('browser-control task evaluate "return 1+1" (submit -> complete)', L.bc?.evaluate?.task);
   rowL('browser-control task get_text "h1" (submit -> complete)', L.bc?.get_text?.task);
-  rowL('  of which the command (running -> success), evaluate', L.bc?.evaluate?.command);
-  rowL('  of which the command (running -> success), get_text', L.bc?.get_text?.command);
+  rowL('  submit -> task_submit_response, evaluate task', L.bc?.evaluate?.accepted);
+  rowL('  submit -> task_submit_response, get_text task', L.bc?.get_text?.accepted);
+  rowL('  command running -> success as received, evaluate', L.bc?.evaluate?.command);
+  rowL('  command running -> success as received, get_text', L.bc?.get_text?.command);
   rowL('Playwright page.evaluate(() => 1 + 1)', L.playwright?.evaluate);
   rowL("Playwright page.textContent('h1')", L.playwright?.textContent);
   p();
