@@ -1113,3 +1113,71 @@ fn the_server_pings_and_drops_a_silent_client() {
         assert!(!ended.starts_with("nothing within"), "{ended}");
     });
 }
+
+#[test]
+fn sigterm_cancels_tasks_closes_chromium_and_exits_0() {
+    block_on(async {
+        use tokio::io::AsyncBufReadExt;
+        let _permit = env().private_browsers.acquire().await.unwrap();
+        let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_browser-control"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let mut stdout = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), stdout.next_line())
+            .await
+            .expect("ready within 60 s")
+            .unwrap()
+            .expect("a line");
+        let addr: SocketAddr = line
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("{line}"))
+            .parse()
+            .unwrap();
+
+        let health: Value = http()
+            .get(format!("http://{addr}/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let pid = health["instances"][0]["pid"].as_u64().expect("a pid") as u32;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let profile = String::from_utf8_lossy(&cmdline)
+            .split('\0')
+            .find_map(|a| {
+                a.strip_prefix("--user-data-dir=")
+                    .map(std::path::PathBuf::from)
+            })
+            .expect("a profile folder");
+        assert!(profile.exists());
+
+        let mut client = Client::connect(addr).await;
+        let id = client.submit(task("interrupted", vec![busy(30_000)])).await;
+        client
+            .recv_until(|m| m["taskId"] == id && m["status"] == "running")
+            .await;
+        unsafe { libc::kill(server.id().unwrap() as i32, libc::SIGTERM) };
+
+        let complete = client.until_complete(&id).await.pop().unwrap();
+        assert_eq!(complete["status"], "cancelled", "{complete}");
+        let ended = client.try_recv().await.unwrap_err();
+        assert!(ended.starts_with("closed"), "{ended}");
+        let status = tokio::time::timeout(Duration::from_secs(30), server.wait())
+            .await
+            .expect("exits within 30 s")
+            .unwrap();
+        assert!(status.success(), "{status}");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "Chromium {pid} outlived the server"
+        );
+        assert_eq!(processes_using(&profile), Vec::<u32>::new());
+        assert!(!profile.exists(), "{} left behind", profile.display());
+    });
+}

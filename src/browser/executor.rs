@@ -218,7 +218,9 @@ pub async fn eval_once(page: &Page, expression: &str, world: World) -> Result<Va
         .expression(expression)
         .return_by_value(true)
         .await_promise(true)
-        .user_gesture(true);
+        // A user's script runs as if the user acted (it may open popups, go fullscreen);
+        // our helpers only read and focus, and the flag costs a tenth of a millisecond.
+        .user_gesture(matches!(world, World::Page));
     if let World::Isolated(context) = world {
         builder = builder.context_id(context);
     }

@@ -27,6 +27,16 @@ pub struct Cli {
         default_value = "warn,chromiumoxide=off"
     )]
     pub log: String,
+    /// Runtime threads. One is the fastest on small machines (no hand-offs between threads;
+    /// Chromium does the heavy work in its own processes); 0 means one per core.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        env = "BROWSER_CONTROL_THREADS",
+        default_value_t = 1
+    )]
+    pub threads: usize,
     #[command(subcommand)]
     pub command: Command,
 }

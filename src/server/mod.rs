@@ -99,6 +99,12 @@ impl Server {
         let app = router(state.clone(), access, config.limits.max_message_bytes);
         let stop_accepting = CancellationToken::new();
         let stop = stop_accepting.clone();
+        // Without TCP_NODELAY, a reply written in pieces waits ~40 ms for a delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         let http = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move { stop.cancelled().await })

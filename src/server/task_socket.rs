@@ -86,9 +86,21 @@ impl Session {
         let (tx, mut rx) = mpsc::channel::<Message>(limits.outbound_buffer);
         self.out = Some(tx);
         let writer = tokio::spawn(async move {
-            while let Some(message) = rx.recv().await {
-                let closing = matches!(message, Message::Close(_));
-                if sink.send(message).await.is_err() || closing {
+            // Whatever is waiting goes out in one flush: fewer writes when events come in bursts.
+            while let Some(first) = rx.recv().await {
+                let mut next = Some(first);
+                while let Some(message) = next {
+                    let closing = matches!(message, Message::Close(_));
+                    if sink.feed(message).await.is_err() {
+                        return;
+                    }
+                    if closing {
+                        let _ = sink.flush().await;
+                        return;
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if sink.flush().await.is_err() {
                     return;
                 }
             }
