@@ -29,6 +29,10 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+async fn get_json(url: &str) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// A command that keeps the instance busy for `ms` (a page timer, so cancel can stop it).
 fn busy(ms: u64) -> Value {
     execute(&format!(
@@ -583,27 +587,14 @@ fn http_routes_submit_list_read_cancel_and_report() {
         let id = body["taskId"].as_str().unwrap().to_string();
         env().shared.wait_finished(&id).await.unwrap();
 
-        let got: Value = http
-            .get(format!("{base}/tasks/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let got: Value = get_json(&format!("{base}/tasks/{id}")).await;
         assert_eq!(got["task"]["status"], "completed");
         assert_eq!(
             got["task"]["commands"][0]["result"]["content"][0]["text"],
             "\"h\""
         );
-        let listed: Value = http
-            .get(format!("{base}/tasks?status=completed&instanceId=inst_1"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed: Value =
+            get_json(&format!("{base}/tasks?status=completed&instanceId=inst_1")).await;
         assert!(listed["tasks"]
             .as_array()
             .unwrap()
@@ -750,14 +741,7 @@ fn instances_are_created_used_and_closed() {
             "800"
         );
 
-        let listing: Value = http
-            .get(format!("{base}/instances"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listing: Value = get_json(&format!("{base}/instances")).await;
         assert!(listing["instances"]
             .as_array()
             .unwrap()
@@ -1138,14 +1122,7 @@ fn sigterm_cancels_tasks_closes_chromium_and_exits_0() {
             .parse()
             .unwrap();
 
-        let health: Value = http()
-            .get(format!("http://{addr}/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health: Value = get_json(&format!("http://{addr}/health")).await;
         let pid = health["instances"][0]["pid"].as_u64().expect("a pid") as u32;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
         let profile = String::from_utf8_lossy(&cmdline)

@@ -348,22 +348,29 @@ pub struct Actionable {
     pub hit: bool,
     /// The element must not be disabled (click, type, select).
     pub enabled: bool,
+    /// The element must keep the same box for two frames: the mouse acts at a point, so a
+    /// moving target would be missed (click, hover).
+    pub stable: bool,
 }
 
 impl Actionable {
     pub const CLICK: Actionable = Actionable {
         hit: true,
         enabled: true,
+        stable: true,
     };
     /// Hovering a disabled element is fine (tooltips); being covered is not.
     pub const HOVER: Actionable = Actionable {
         hit: true,
         enabled: false,
+        stable: true,
     };
-    /// Typing and selecting: focus goes to the element itself, so no hit test.
+    /// Typing and selecting: focus goes to the element itself, not to a point, so neither a
+    /// hit test nor two frames of stillness (as Playwright's fill).
     pub const INPUT: Actionable = Actionable {
         hit: false,
         enabled: true,
+        stable: false,
     };
 }
 
@@ -372,7 +379,7 @@ impl Actionable {
 const BLOCKED_GRACE: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(50);
 
-/// Waits until `selector`'s element is attached, visible, enabled, stable and (when asked)
+/// Waits until `selector`'s element is attached, visible, enabled and (when asked) stable and
 /// hit at its centre; returns the probe with the point to act on. A missing or hidden element
 /// is waited for until the deadline; one that is there but blocked for `BLOCKED_GRACE`.
 pub async fn wait_actionable(
@@ -380,8 +387,12 @@ pub async fn wait_actionable(
     selector: &str,
     need: Actionable,
 ) -> Result<Probe, CommandError> {
-    let args =
-        serde_json::json!({ "selector": selector, "hit": need.hit, "enabled": need.enabled });
+    let args = serde_json::json!({
+        "selector": selector,
+        "hit": need.hit,
+        "enabled": need.enabled,
+        "stable": need.stable,
+    });
     let mut blocked_since: Option<Instant> = None;
     let mut reason = "the page did not answer".to_string();
     let mut blocked = false;

@@ -48,8 +48,8 @@ async (op, a) => {
   };
 
   switch (op) {
-    // Is the element attached, visible, enabled, stable for two frames and (with `hit`) the
-    // element that receives a click at its centre? Scrolls it into view first.
+    // Is the element attached, visible, enabled, (with `stable`) still for two frames and
+    // (with `hit`) the element that receives a click at its centre? Scrolls it into view first.
     case 'probe': {
       const f = lookup(a.selector);
       if (!f.el) return f;
@@ -60,12 +60,15 @@ async (op, a) => {
       if (!fullyInViewport(el.getBoundingClientRect())) {
         el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
       }
-      await frame();
-      const r1 = el.getBoundingClientRect();
-      await frame();
-      const r2 = el.getBoundingClientRect();
-      if (r1.x !== r2.x || r1.y !== r2.y || r1.width !== r2.width || r1.height !== r2.height) {
-        return { state: 'unstable', desc };
+      let r2 = el.getBoundingClientRect();
+      if (a.stable) {
+        await frame();
+        const r1 = el.getBoundingClientRect();
+        await frame();
+        r2 = el.getBoundingClientRect();
+        if (r1.x !== r2.x || r1.y !== r2.y || r1.width !== r2.width || r1.height !== r2.height) {
+          return { state: 'unstable', desc };
+        }
       }
       const x = r2.left + r2.width / 2;
       const y = r2.top + r2.height / 2;
