@@ -1158,3 +1158,53 @@ fn sigterm_cancels_tasks_closes_chromium_and_exits_0() {
         assert!(!profile.exists(), "{} left behind", profile.display());
     });
 }
+
+#[test]
+fn a_browser_running_elsewhere_joins_the_pool_and_leaves_it() {
+    block_on(async {
+        let _permit = env().private_browsers.acquire().await.unwrap();
+        let remote = OwnChromium::start();
+        let addr = shared().await;
+        let attached = http()
+            .post(format!("http://{addr}/instances"))
+            .json(&json!({"action": "attach", "endpoint": remote.http_url()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attached.status(), 201);
+        let attached: Value = attached.json().await.unwrap();
+        assert_eq!(attached["remote"], true, "{attached}");
+        assert_eq!(attached["endpoint"], remote.http_url());
+        let id = attached["id"].as_str().unwrap().to_string();
+
+        let mut client = Client::connect(addr).await;
+        let mut pinned = task(
+            "remote",
+            vec![goto("index.html"), execute("return location.pathname")],
+        );
+        pinned["instanceId"] = id.clone().into();
+        let task_id = client.submit(pinned).await;
+        let complete = client.until_complete(&task_id).await.pop().unwrap();
+        assert_eq!(
+            complete["results"][1]["result"]["content"][0]["text"],
+            "\"/index.html\""
+        );
+
+        let closed = http()
+            .delete(format!("http://{addr}/instances/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(closed.status(), 200);
+        // Closing an attached instance closes our tab, not the browser we were lent.
+        let mut remote = remote;
+        assert!(
+            remote.child.try_wait().unwrap().is_none(),
+            "the remote browser was closed"
+        );
+        let version = reqwest::get(format!("{}/json/version", remote.http_url()))
+            .await
+            .unwrap();
+        assert_eq!(version.status(), 200);
+    });
+}

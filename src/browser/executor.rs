@@ -267,7 +267,8 @@ pub async fn helper<T: DeserializeOwned>(
                 if ctx.remaining() < Duration::from_millis(60) {
                     return Err(cdp_error("Runtime.evaluate", e));
                 }
-                sleep(Duration::from_millis(50)).await;
+                // Between documents: the next one usually has its context within milliseconds.
+                sleep(Duration::from_millis(10)).await;
             }
             Err(EvalFailure::Cdp(e)) => return Err(cdp_error("Runtime.evaluate", e)),
             Err(EvalFailure::Thrown(text)) => return Err(CommandError::execution(text)),

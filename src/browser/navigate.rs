@@ -348,13 +348,16 @@ async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
 async fn wait_for(ctx: &Ctx, selector: &str) -> Result<ToolResult, CommandError> {
     let started = Instant::now();
     let poll = Duration::from_millis(50);
-    let args = serde_json::json!({ "selector": selector });
     let mut reason = "the page did not answer".to_string();
     loop {
-        let Some(probe) = ctx
-            .in_time(helper::<Probe>(ctx, "visible", args.clone()))
-            .await
-        else {
+        // The page watches for up to a second per call (a navigation ends a call early and
+        // the next one looks at the new document), finishing before the deadline's margin.
+        let wait = ctx
+            .remaining()
+            .saturating_sub(Duration::from_millis(100))
+            .min(Duration::from_secs(1));
+        let args = serde_json::json!({ "selector": selector, "wait": wait.as_millis() as u64 });
+        let Some(probe) = ctx.in_time(helper::<Probe>(ctx, "visible", args)).await else {
             break;
         };
         let probe = probe?;
@@ -378,7 +381,8 @@ async fn wait_for(ctx: &Ctx, selector: &str) -> Result<ToolResult, CommandError>
                 probe.desc.unwrap_or_default()
             ),
         };
-        if !ctx.pause(poll).await {
+        // A call that could not wait in the page (the deadline is near) is spaced out here.
+        if wait < poll && !ctx.pause(poll).await {
             break;
         }
     }

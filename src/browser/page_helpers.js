@@ -79,10 +79,18 @@ async (op, a) => {
       }
       return { state: 'ok', desc, x, y };
     }
+    // Waits in the page, frame by frame, up to `wait` ms: the element is seen the frame it
+    // appears, not at the next poll from outside.
     case 'visible': {
-      const f = lookup(a.selector);
-      if (!f.el) return f;
-      return { state: isVisible(f.el) ? 'ok' : 'hidden', desc: describe(f.el) };
+      const until = performance.now() + (a.wait || 0);
+      for (;;) {
+        const f = lookup(a.selector);
+        const answer = f.el ? { state: isVisible(f.el) ? 'ok' : 'hidden', desc: describe(f.el) } : f;
+        if (answer.state === 'ok' || answer.state === 'invalid' || performance.now() >= until) {
+          return answer;
+        }
+        await frame();
+      }
     }
     case 'text': {
       const f = lookup(a.selector);

@@ -42,6 +42,8 @@ impl Default for SocketLimits {
 
 /// Why a connection ended, for the log.
 type Disconnect = String;
+const CLOSED_BY_CLIENT: &str = "closed by the client";
+const SHUTTING_DOWN: &str = "server shutting down";
 
 pub async fn serve(socket: WebSocket, state: AppState) {
     let session_id = new_session_id();
@@ -57,7 +59,11 @@ pub async fn serve(socket: WebSocket, state: AppState) {
     .run(socket)
     .await;
     state.metrics.clients.dec();
-    tracing::info!(session = %session_id, "disconnected: {reason}");
+    if reason == CLOSED_BY_CLIENT || reason == SHUTTING_DOWN {
+        tracing::debug!(session = %session_id, "disconnected: {reason}");
+    } else {
+        tracing::warn!(session = %session_id, "disconnected: {reason}");
+    }
 }
 
 fn new_session_id() -> String {
@@ -127,19 +133,19 @@ impl Session {
                             match events.try_recv() {
                                 Ok(event) => if let Err(r) = self.on_event(&event) { break r },
                                 Err(TryRecvError::Lagged(_)) => continue,
-                                Err(_) => break "server shutting down".to_string(),
+                                Err(_) => break SHUTTING_DOWN.to_string(),
                             }
                         };
                         let _ = self.push(Message::Close(Some(CloseFrame {
                             code: axum::extract::ws::close_code::AWAY,
-                            reason: "server shutting down".into(),
+                            reason: SHUTTING_DOWN.into(),
                         })));
                         break reason;
                     }
                     incoming = stream.next() => {
                         last_heard = Instant::now();
                         match incoming {
-                            None | Some(Ok(Message::Close(_))) => break "closed by the client".into(),
+                            None | Some(Ok(Message::Close(_))) => break CLOSED_BY_CLIENT.into(),
                             Some(Err(e)) => break format!("read failed: {e}"),
                             Some(Ok(Message::Text(text))) => {
                                 if let Err(reason) = self.on_text(text.as_str()).await {
@@ -177,7 +183,7 @@ impl Session {
         // A clean end lets the writer flush (the close frame included); a slow or broken
         // client is cut off now.
         self.out = None;
-        let orderly = ended == "server shutting down" || ended == "closed by the client";
+        let orderly = ended == SHUTTING_DOWN || ended == CLOSED_BY_CLIENT;
         if orderly {
             let abort = writer.abort_handle();
             if tokio::time::timeout(Duration::from_secs(2), writer)
