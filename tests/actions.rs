@@ -721,6 +721,7 @@ fn evaluate_values() {
             execute("void 0"),
             execute("document.getElementById('title').textContent;"),
             execute("const n = 20; return n * 2"),
+            execute("return arguments.length + 5 // a trailing comment"),
         ])
         .await;
         assert_completed(&t);
@@ -736,6 +737,7 @@ fn evaluate_values() {
         assert_eq!(text_of(&t, 7), "undefined");
         assert_eq!(value_of(&t, 8), "Fixture Site");
         assert_eq!(value_of(&t, 9), 40);
+        assert_eq!(value_of(&t, 10), 5);
     });
 }
 

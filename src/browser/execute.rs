@@ -36,19 +36,20 @@ pub async fn run(ctx: &Ctx, action: &ExecuteAction) -> Result<ToolResult, Comman
 fn wrap_script(script: &str) -> String {
     let source = script.trim().trim_end_matches(';');
     let body = serde_json::Value::from(script.to_string());
-    let compile = if starts_with_statement(source) {
-        // Compiling it as an expression could only throw a SyntaxError, which costs more than
-        // the rest of the command's JavaScript together.
-        format!("f = new AsyncFunction({body});")
-    } else {
-        let source = serde_json::Value::from(source.to_string());
-        format!(
-            "try {{ f = new AsyncFunction('return (' + {source} + '\\n)'); }} \
-             catch (_) {{ f = new AsyncFunction({body}); }}"
-        )
-    };
+    if starts_with_statement(source) {
+        // Certainly a body: written into the expression itself rather than compiled by
+        // `AsyncFunction` at run time, so V8's cache compiles a repeated script once. (The
+        // newlines keep a trailing `//` comment from swallowing the closing brace.)
+        return format!(
+            "(async function () {{\n{script}\n}})()\
+             .then(v => v === undefined ? {{ __bc_undefined: true }} : v)"
+        );
+    }
+    let source = serde_json::Value::from(source.to_string());
     format!(
-        "(() => {{ const AsyncFunction = (async () => {{}}).constructor; let f; {compile} \
+        "(() => {{ const AsyncFunction = (async () => {{}}).constructor; let f; \
+         try {{ f = new AsyncFunction('return (' + {source} + '\\n)'); }} \
+         catch (_) {{ f = new AsyncFunction({body}); }} \
          return f().then(v => v === undefined ? {{ __bc_undefined: true }} : v); }})()"
     )
 }
