@@ -828,6 +828,31 @@ fn pages_from_elsewhere_are_refused() {
             .await
             .unwrap();
         assert_eq!(r.status(), 403);
+        // A loopback page may read the answers (CORS), after its preflight.
+        let preflight = http()
+            .request(reqwest::Method::OPTIONS, format!("http://{addr}/tasks"))
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight.status().is_success(), "{}", preflight.status());
+        assert_eq!(
+            preflight.headers()["access-control-allow-origin"],
+            "http://localhost:5173"
+        );
+        let listed = http()
+            .get(format!("http://{addr}/tasks"))
+            .header("origin", "http://localhost:5173")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200);
+        assert_eq!(
+            listed.headers()["access-control-allow-origin"],
+            "http://localhost:5173"
+        );
         // DNS rebinding: a foreign name resolving to loopback.
         let r = http()
             .get(format!("http://{addr}/tasks"))

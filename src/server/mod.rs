@@ -156,6 +156,8 @@ fn router(state: AppState, access: Arc<Access>, max_body: usize) -> Router {
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(security::cors(access.clone()))
+        // Outermost: a refused request reaches nothing else.
         .layer(axum::middleware::from_fn_with_state(
             access,
             security::guard,

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -24,7 +24,7 @@ pub struct Access {
 }
 
 pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    match access.check(request.headers(), request.uri()) {
+    match access.check(request.method(), request.headers(), request.uri()) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             tracing::warn!(uri = %request.uri(), "refused: {}", refusal.message);
@@ -34,7 +34,7 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
 }
 
 impl Access {
-    pub fn check(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
+    pub fn check(&self, method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("(not text)");
             if !self.origin_allowed(origin) {
@@ -63,7 +63,10 @@ impl Access {
                 ));
             }
         }
-        if let Some(token) = &self.token {
+        // A CORS preflight carries no credentials; it only asks which requests may follow.
+        let preflight = method == Method::OPTIONS
+            && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if let (Some(token), false) = (&self.token, preflight) {
             let presented = bearer(headers).or_else(|| query_token(uri));
             if !presented.is_some_and(|p| same_secret(&p, token)) {
                 return Err(ApiError::new(
@@ -77,7 +80,7 @@ impl Access {
         Ok(())
     }
 
-    fn origin_allowed(&self, origin: &str) -> bool {
+    pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/');
         if self
             .allow_origins
@@ -92,6 +95,18 @@ impl Access {
         };
         matches!(scheme, "http" | "https") && is_loopback_host(strip_port(rest))
     }
+}
+
+/// CORS for the pages `check` lets through (loopback and `--allow-origin` ones), so their
+/// scripts can read the HTTP routes' answers.
+pub fn cors(access: Arc<Access>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| access.origin_allowed(o))
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
 }
 
 /// `localhost`, `127.0.0.1:3400` → `127.0.0.1`, `[::1]:80` → `::1`.
@@ -161,7 +176,7 @@ mod tests {
         ] {
             assert!(
                 access
-                    .check(&headers(&[(header::ORIGIN, ok)]), &uri)
+                    .check(&Method::GET, &headers(&[(header::ORIGIN, ok)]), &uri)
                     .is_ok(),
                 "{ok}"
             );
@@ -172,19 +187,23 @@ mod tests {
             "http://127.0.0.1.evil.example",
         ] {
             let err = access
-                .check(&headers(&[(header::ORIGIN, bad)]), &uri)
+                .check(&Method::GET, &headers(&[(header::ORIGIN, bad)]), &uri)
                 .unwrap_err();
             assert_eq!(err.status, StatusCode::FORBIDDEN, "{bad}");
             assert!(err.message.contains(bad), "{}", err.message);
         }
         // No Origin at all: a program, not a page.
-        assert!(access.check(&HeaderMap::new(), &uri).is_ok());
+        assert!(access.check(&Method::GET, &HeaderMap::new(), &uri).is_ok());
         let allowed = Access {
             allow_origins: vec!["https://app.example".into()],
             ..Default::default()
         };
         assert!(allowed
-            .check(&headers(&[(header::ORIGIN, "https://app.example")]), &uri)
+            .check(
+                &Method::GET,
+                &headers(&[(header::ORIGIN, "https://app.example")]),
+                &uri
+            )
             .is_ok());
     }
 
@@ -196,12 +215,35 @@ mod tests {
         };
         let uri: Uri = "/tasks".parse().unwrap();
         assert!(access
-            .check(&headers(&[(header::HOST, "localhost:3400")]), &uri)
+            .check(
+                &Method::GET,
+                &headers(&[(header::HOST, "localhost:3400")]),
+                &uri
+            )
             .is_ok());
         let err = access
-            .check(&headers(&[(header::HOST, "attacker.example:3400")]), &uri)
+            .check(
+                &Method::GET,
+                &headers(&[(header::HOST, "attacker.example:3400")]),
+                &uri,
+            )
             .unwrap_err();
         assert_eq!(err.code, "FORBIDDEN_HOST");
+    }
+
+    #[test]
+    fn a_cors_preflight_needs_no_token() {
+        let access = Access {
+            token: Some("s3cret".into()),
+            ..Default::default()
+        };
+        let uri: Uri = "/tasks".parse().unwrap();
+        let preflight = headers(&[(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")]);
+        assert!(access.check(&Method::OPTIONS, &preflight, &uri).is_ok());
+        assert!(access.check(&Method::POST, &preflight, &uri).is_err());
+        assert!(access
+            .check(&Method::OPTIONS, &HeaderMap::new(), &uri)
+            .is_err());
     }
 
     #[test]
@@ -211,22 +253,37 @@ mod tests {
             ..Default::default()
         };
         let plain: Uri = "/tasks".parse().unwrap();
-        let err = access.check(&HeaderMap::new(), &plain).unwrap_err();
+        let err = access
+            .check(&Method::GET, &HeaderMap::new(), &plain)
+            .unwrap_err();
         assert_eq!(err.status, StatusCode::UNAUTHORIZED);
         assert!(access
             .check(
+                &Method::GET,
                 &headers(&[(header::AUTHORIZATION, "Bearer s3cret")]),
                 &plain
             )
             .is_ok());
         assert!(access
-            .check(&HeaderMap::new(), &"/?token=s3cret".parse().unwrap())
+            .check(
+                &Method::GET,
+                &HeaderMap::new(),
+                &"/?token=s3cret".parse().unwrap()
+            )
             .is_ok());
         assert!(access
-            .check(&HeaderMap::new(), &"/?token=s3cre".parse().unwrap())
+            .check(
+                &Method::GET,
+                &HeaderMap::new(),
+                &"/?token=s3cre".parse().unwrap()
+            )
             .is_err());
         assert!(access
-            .check(&headers(&[(header::AUTHORIZATION, "Bearer nope")]), &plain)
+            .check(
+                &Method::GET,
+                &headers(&[(header::AUTHORIZATION, "Bearer nope")]),
+                &plain
+            )
             .is_err());
     }
 }
