@@ -148,7 +148,7 @@ impl Session {
                             None | Some(Ok(Message::Close(_))) => break CLOSED_BY_CLIENT.into(),
                             Some(Err(e)) => break format!("read failed: {e}"),
                             Some(Ok(Message::Text(text))) => {
-                                if let Err(reason) = self.on_text(text.as_str()).await {
+                                if let Err(reason) = self.on_text(text.as_str()) {
                                     break reason;
                                 }
                             }
@@ -215,7 +215,7 @@ impl Session {
         self.push(Message::Text(value.to_string().into()))
     }
 
-    async fn on_text(&mut self, text: &str) -> Result<(), Disconnect> {
+    fn on_text(&mut self, text: &str) -> Result<(), Disconnect> {
         let limit = self.state.limits.max_message_bytes;
         if text.len() > limit {
             return self.send(error(&format!(
