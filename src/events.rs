@@ -103,7 +103,54 @@ pub enum EventKind {
     },
 }
 
+/// The command a command event is about: what every renderer shows for all four alike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CommandRef<'a> {
+    pub task_id: &'a str,
+    pub index: usize,
+    pub tool_name: &'a str,
+    pub intention: &'a str,
+}
+
 impl EventKind {
+    /// For the four command events (started, succeeded, failed, skipped).
+    pub fn command(&self) -> Option<CommandRef<'_>> {
+        match self {
+            EventKind::CommandStarted {
+                task_id,
+                index,
+                tool_name,
+                intention,
+            }
+            | EventKind::CommandSucceeded {
+                task_id,
+                index,
+                tool_name,
+                intention,
+                ..
+            }
+            | EventKind::CommandFailed {
+                task_id,
+                index,
+                tool_name,
+                intention,
+                ..
+            }
+            | EventKind::CommandSkipped {
+                task_id,
+                index,
+                tool_name,
+                intention,
+            } => Some(CommandRef {
+                task_id,
+                index: *index,
+                tool_name,
+                intention,
+            }),
+            _ => None,
+        }
+    }
+
     pub fn task_id(&self) -> Option<&str> {
         match self {
             EventKind::TaskQueued { task_id, .. }

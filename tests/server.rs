@@ -1054,9 +1054,10 @@ fn a_client_that_stops_reading_is_dropped_without_slowing_others() {
         let addr = server.local_addr();
         let mut stalled = Client::connect(addr).await;
         let mut reader = Client::connect(addr).await;
-        // 40 results of 256 KiB: far more than the socket buffers and 4 queued messages hold.
+        // 64 results of 256 KiB (16 MiB): far more than the socket buffers of a client that
+        // reads nothing (its receive window stays small) and 4 queued messages hold.
         let big = execute("return 'x'.repeat(256 * 1024)");
-        let id = stalled.submit(task("big results", vec![big; 40])).await;
+        let id = stalled.submit(task("big results", vec![big; 64])).await;
         // Queued behind it on the same instance: done means the big task ran to its end.
         let small = reader
             .submit(task("small", vec![execute("return 1")]))
@@ -1096,15 +1097,15 @@ fn the_server_pings_and_drops_a_silent_client() {
         let mut client = Client::connect(server.local_addr()).await;
         // Reading frames answers pings (the library does it): the connection stays up.
         let mut pings = 0;
-        let until = Instant::now() + Duration::from_millis(2000);
-        while Instant::now() < until {
-            if let Ok(Some(Ok(frame))) =
-                tokio::time::timeout(Duration::from_millis(100), client.raw().next()).await
-            {
-                pings += usize::from(frame.is_ping());
-            }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while pings < 3 {
+            let frame = tokio::time::timeout_at(deadline, client.raw().next())
+                .await
+                .unwrap_or_else(|_| panic!("only {pings} pings within 20 s"))
+                .expect("the connection stays open")
+                .expect("a frame");
+            pings += usize::from(frame.is_ping());
         }
-        assert!(pings >= 2, "{pings} pings in 2 s");
         let list = client
             .request(json!({"type": "task_list"}), "task_list_response")
             .await;

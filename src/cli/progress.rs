@@ -222,6 +222,15 @@ impl Progress {
     }
 }
 
+/// What the four command events share in `--json` form.
+fn command_json(kind_name: &str, kind: &EventKind) -> Value {
+    let c = kind.command().expect("a command event");
+    json!({
+        "type": kind_name, "taskId": c.task_id, "commandIndex": c.index,
+        "tool_name": c.tool_name, "intention": c.intention,
+    })
+}
+
 /// The `--json` form of an event: one flat object with a `type`.
 pub fn event_json(event: &Event) -> Value {
     let mut v = match &event.kind {
@@ -229,46 +238,32 @@ pub fn event_json(event: &Event) -> Value {
             json!({"type": "task_queued", "taskId": task_id, "queuePosition": position})
         }
         EventKind::TaskStarted { task_id } => json!({"type": "task_started", "taskId": task_id}),
-        EventKind::CommandStarted {
-            task_id,
-            index,
-            tool_name,
-            intention,
-        } => json!({
-            "type": "command_started", "taskId": task_id, "commandIndex": index, "tool_name": tool_name, "intention": intention,
-        }),
+        EventKind::CommandStarted { .. } => command_json("command_started", &event.kind),
         EventKind::CommandSucceeded {
-            task_id,
-            index,
-            tool_name,
             action,
-            intention,
             result,
             duration_ms,
-        } => json!({
-            "type": "command_succeeded", "taskId": task_id, "commandIndex": index, "tool_name": tool_name,
-            "action": action, "intention": intention, "result": result, "durationMs": duration_ms,
-        }),
+            ..
+        } => {
+            let mut v = command_json("command_succeeded", &event.kind);
+            v["action"] = json!(action);
+            v["result"] = json!(result);
+            v["durationMs"] = json!(duration_ms);
+            v
+        }
         EventKind::CommandFailed {
-            task_id,
-            index,
-            tool_name,
             action,
-            intention,
             error,
             duration_ms,
-        } => json!({
-            "type": "command_failed", "taskId": task_id, "commandIndex": index, "tool_name": tool_name,
-            "action": action, "intention": intention, "error": error, "durationMs": duration_ms,
-        }),
-        EventKind::CommandSkipped {
-            task_id,
-            index,
-            tool_name,
-            intention,
-        } => json!({
-            "type": "command_skipped", "taskId": task_id, "commandIndex": index, "tool_name": tool_name, "intention": intention,
-        }),
+            ..
+        } => {
+            let mut v = command_json("command_failed", &event.kind);
+            v["action"] = json!(action);
+            v["error"] = json!(error);
+            v["durationMs"] = json!(duration_ms);
+            v
+        }
+        EventKind::CommandSkipped { .. } => command_json("command_skipped", &event.kind),
         EventKind::DialogHandled { task_id, dialog } => {
             json!({"type": "dialog_handled", "taskId": task_id, "dialog": dialog})
         }

@@ -104,49 +104,26 @@ pub fn task_complete(task: &Task) -> Value {
 
 /// The `task_progress` message for a command event; `None` for other events.
 pub fn task_progress(kind: &EventKind) -> Option<Value> {
-    let (task_id, index, tool_name, intention, status) = match kind {
-        EventKind::CommandStarted {
-            task_id,
-            index,
-            tool_name,
-            intention,
-        } => (task_id, index, tool_name, intention, "running"),
-        EventKind::CommandSucceeded {
-            task_id,
-            index,
-            tool_name,
-            intention,
-            ..
-        } => (task_id, index, tool_name, intention, "success"),
-        EventKind::CommandFailed {
-            task_id,
-            index,
-            tool_name,
-            intention,
-            ..
-        } => (task_id, index, tool_name, intention, "error"),
-        EventKind::CommandSkipped {
-            task_id,
-            index,
-            tool_name,
-            intention,
-        } => (task_id, index, tool_name, intention, "skipped"),
-        _ => return None,
-    };
+    let command = kind.command()?;
     let mut message = json!({
         "type": "task_progress",
-        "taskId": task_id,
-        "commandIndex": index,
-        "status": status,
-        "tool_name": tool_name,
-        "intention": intention,
+        "taskId": command.task_id,
+        "commandIndex": command.index,
+        "status": "running",
+        "tool_name": command.tool_name,
+        "intention": command.intention,
     });
     match kind {
-        EventKind::CommandSucceeded { result, .. } => message["result"] = json!(result),
+        EventKind::CommandSucceeded { result, .. } => {
+            message["status"] = "success".into();
+            message["result"] = json!(result);
+        }
         EventKind::CommandFailed { error, .. } => {
+            message["status"] = "error".into();
             message["error"] = error.message.clone().into();
             message["errorCode"] = error.code.as_str().into();
         }
+        EventKind::CommandSkipped { .. } => message["status"] = "skipped".into(),
         _ => {}
     }
     Some(message)
