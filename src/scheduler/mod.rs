@@ -422,15 +422,18 @@ impl Scheduler {
             }
             self.inner.store.insert(task.clone());
             state.queue.push_back(task_id.clone());
-            state.queue.len() - 1 + usize::from(state.running.is_some())
+            let position = state.queue.len() - 1 + usize::from(state.running.is_some());
+            // Emitted under the queue lock: the worker pops under it too, so `queued` always
+            // precedes `started` on the event stream.
+            self.inner.events.emit(
+                &slot.id,
+                EventKind::TaskQueued {
+                    task_id: task_id.clone(),
+                    position,
+                },
+            );
+            position
         };
-        self.inner.events.emit(
-            &slot.id,
-            EventKind::TaskQueued {
-                task_id: task_id.clone(),
-                position,
-            },
-        );
         slot.wake.notify_one();
         Ok(Submitted {
             task_id,
