@@ -2,6 +2,7 @@
 //! actions of each tool, and validation.
 
 pub mod action;
+pub mod catalog;
 pub mod id;
 pub mod keys;
 pub mod model;
