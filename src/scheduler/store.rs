@@ -43,6 +43,11 @@ impl TaskStore {
         self.inner.lock().unwrap().tasks.get(id).cloned()
     }
 
+    /// Reads a task in place, without copying it (its screenshots can be large).
+    pub fn read<R>(&self, id: &str, read: impl FnOnce(&Task) -> R) -> Option<R> {
+        self.inner.lock().unwrap().tasks.get(id).map(read)
+    }
+
     /// Applies `change` to a task; a task that just finished is counted for eviction.
     pub fn update<R>(&self, id: &str, change: impl FnOnce(&mut Task) -> R) -> Option<R> {
         let mut inner = self.inner.lock().unwrap();

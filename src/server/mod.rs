@@ -3,6 +3,9 @@
 
 pub mod error;
 pub mod metrics;
+pub mod outbound;
+pub mod panel;
+pub mod panel_socket;
 pub mod protocol;
 pub mod routes;
 pub mod security;
@@ -146,9 +149,12 @@ impl Server {
 }
 
 fn router(state: AppState, access: Arc<Access>, max_body: usize) -> Router {
-    use routes::{health, instances, metrics, root, tasks};
+    use routes::{dashboard, health, instances, metrics, panel, root, tasks};
     Router::new()
         .route("/", get(root::root))
+        .route("/ws", get(panel::panel))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard.css", get(dashboard::style))
         .route("/tasks", get(tasks::list).post(tasks::submit))
         .route("/tasks/{id}", get(tasks::get).delete(tasks::cancel))
         .route("/instances", get(instances::list).post(instances::create))

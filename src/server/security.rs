@@ -37,7 +37,7 @@ impl Access {
     pub fn check(&self, method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("(not text)");
-            if !self.origin_allowed(origin) {
+            if !self.origin_allowed(origin) && !same_origin(origin, headers) {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "FORBIDDEN_ORIGIN",
@@ -95,6 +95,20 @@ impl Access {
         };
         matches!(scheme, "http" | "https") && is_loopback_host(strip_port(rest))
     }
+}
+
+/// A page this server served itself (the dashboard): its Origin names the Host it asked. On
+/// loopback the Host check below still applies, and off loopback the token does, so a
+/// rebinding page gains nothing from it.
+fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
 }
 
 /// CORS for the pages `check` lets through (loopback and `--allow-origin` ones), so their
@@ -229,6 +243,35 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.code, "FORBIDDEN_HOST");
+    }
+
+    #[test]
+    fn the_dashboard_served_off_loopback_may_call_home_with_the_token() {
+        let access = Access {
+            token: Some("s3cret".into()),
+            loopback: false,
+            ..Default::default()
+        };
+        let uri: Uri = "/?token=s3cret".parse().unwrap();
+        let own = headers(&[
+            (header::HOST, "runner.lan:3400"),
+            (header::ORIGIN, "http://runner.lan:3400"),
+        ]);
+        assert!(access.check(&Method::GET, &own, &uri).is_ok());
+        // Same origin is no pass without the token.
+        let no_token: Uri = "/".parse().unwrap();
+        assert_eq!(
+            access.check(&Method::GET, &own, &no_token).unwrap_err().code,
+            "UNAUTHORIZED"
+        );
+        let other = headers(&[
+            (header::HOST, "runner.lan:3400"),
+            (header::ORIGIN, "http://runner.lan:8080"),
+        ]);
+        assert_eq!(
+            access.check(&Method::GET, &other, &uri).unwrap_err().code,
+            "FORBIDDEN_ORIGIN"
+        );
     }
 
     #[test]

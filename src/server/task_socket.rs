@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::outbound::{Disconnect, Outbound, CLOSED_BY_CLIENT, SHUTTING_DOWN};
 use super::protocol::{self, ClientMessage};
 use super::{wire, AppState};
 use crate::events::{Event, EventKind};
@@ -40,10 +40,6 @@ impl Default for SocketLimits {
     }
 }
 
-/// Why a connection ended, for the log.
-type Disconnect = String;
-const CLOSED_BY_CLIENT: &str = "closed by the client";
-const SHUTTING_DOWN: &str = "server shutting down";
 
 pub async fn serve(socket: WebSocket, state: AppState) {
     let session_id = new_session_id();
@@ -82,35 +78,14 @@ struct Session {
     /// subscription to a task that had already finished), so the event does not repeat it.
     tasks: HashMap<String, bool>,
     instances: HashSet<String>,
-    out: Option<mpsc::Sender<Message>>,
+    out: Option<Outbound>,
 }
 
 impl Session {
     async fn run(mut self, socket: WebSocket) -> Disconnect {
         let limits = self.state.limits.clone();
-        let (mut sink, mut stream) = socket.split();
-        let (tx, mut rx) = mpsc::channel::<Message>(limits.outbound_buffer);
-        self.out = Some(tx);
-        let writer = tokio::spawn(async move {
-            // Whatever is waiting goes out in one flush: fewer writes when events come in bursts.
-            while let Some(first) = rx.recv().await {
-                let mut next = Some(first);
-                while let Some(message) = next {
-                    let closing = matches!(message, Message::Close(_));
-                    if sink.feed(message).await.is_err() {
-                        return;
-                    }
-                    if closing {
-                        let _ = sink.flush().await;
-                        return;
-                    }
-                    next = rx.try_recv().ok();
-                }
-                if sink.flush().await.is_err() {
-                    return;
-                }
-            }
-        });
+        let (sink, mut stream) = socket.split();
+        self.out = Some(Outbound::start(sink, limits.outbound_buffer));
         // Subscribed before the welcome: nothing that happens after it is missed.
         let mut events = self.state.scheduler.events().subscribe();
         let closing = self.state.closing.clone();
@@ -180,39 +155,18 @@ impl Session {
                 }
             },
         };
-        // A clean end lets the writer flush (the close frame included); a slow or broken
-        // client is cut off now.
-        self.out = None;
-        let orderly = ended == SHUTTING_DOWN || ended == CLOSED_BY_CLIENT;
-        if orderly {
-            let abort = writer.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), writer)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        } else {
-            writer.abort();
+        if let Some(out) = self.out.take() {
+            out.finish(&ended).await;
         }
         ended
     }
 
-    /// Queues a message for the client without waiting: a full buffer means the client is
-    /// not reading, and it is disconnected rather than allowed to hold anything up.
     fn push(&self, message: Message) -> Result<(), Disconnect> {
-        let out = self.out.as_ref().ok_or("connection closed")?;
-        out.try_send(message).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => format!(
-                "too slow: {} messages were waiting to be written",
-                self.state.limits.outbound_buffer
-            ),
-            mpsc::error::TrySendError::Closed(_) => "the connection broke".to_string(),
-        })
+        self.out.as_ref().ok_or("connection closed")?.push(message)
     }
 
     fn send(&self, value: Value) -> Result<(), Disconnect> {
-        self.push(Message::Text(value.to_string().into()))
+        self.out.as_ref().ok_or("connection closed")?.send(&value)
     }
 
     fn on_text(&mut self, text: &str) -> Result<(), Disconnect> {

@@ -1,8 +1,10 @@
 //! The HTTP routes, one file per resource. Each only translates a request into scheduler calls.
 
+pub mod dashboard;
 pub mod health;
 pub mod instances;
 pub mod metrics;
+pub mod panel;
 pub mod root;
 pub mod tasks;
 

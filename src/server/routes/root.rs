@@ -1,16 +1,19 @@
-//! `/`: the task WebSocket for an upgrade request (clients connect to `ws://host:3400`), and
-//! a short description of the server for a plain GET.
+//! `/`: the task WebSocket for an upgrade request (clients connect to `ws://host:3400`), the
+//! dashboard for a browser, and a short description of the server for other clients.
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::dashboard;
 use crate::server::{task_socket, AppState};
 
 pub async fn root(
     State(state): State<AppState>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     match upgrade {
@@ -27,12 +30,23 @@ pub async fn root(
                     sessions.track_future(task_socket::serve(socket, state))
                 })
         }
+        Err(_) if wants_html(&headers) => dashboard::index(),
         Err(_) => Json(json!({
             "name": "browser-control",
             "version": env!("CARGO_PKG_VERSION"),
             "websocket": "connect a WebSocket to this URL (task-websocket-protocol.md)",
+            "dashboard": "open this URL in a browser",
+            "panel": "/ws?taskId=TASK_ID (execution-panel-protocol.md)",
             "routes": ["/tasks", "/tasks/{id}", "/instances", "/instances/{id}", "/health", "/metrics"],
         }))
         .into_response(),
     }
+}
+
+/// A browser's page load asks for HTML; curl and API clients do not.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
 }

@@ -1,0 +1,37 @@
+//! `/ws?taskId=ID`: the execution panel stream of one task.
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::server::error::ApiError;
+use crate::server::{panel_socket, AppState};
+
+#[derive(Deserialize)]
+pub struct PanelQuery {
+    #[serde(rename = "taskId")]
+    task_id: Option<String>,
+}
+
+pub async fn panel(
+    State(state): State<AppState>,
+    Query(query): Query<PanelQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Some(task_id) = query.task_id.filter(|id| !id.trim().is_empty()) else {
+        return ApiError::bad_request("taskId is required: connect to /ws?taskId=TASK_ID")
+            .into_response();
+    };
+    let Ok(upgrade) = upgrade else {
+        return ApiError::bad_request(
+            "/ws is the execution panel stream: open a WebSocket to /ws?taskId=TASK_ID",
+        )
+        .into_response();
+    };
+    upgrade.on_upgrade(move |socket| {
+        let sessions = state.sessions.clone();
+        sessions.track_future(panel_socket::serve(socket, state, task_id))
+    })
+}
