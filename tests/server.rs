@@ -7,23 +7,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use browser_control::server::{ServerConfig, SocketLimits};
-use common::client::{is_iso, loopback_config, start_server, Client};
+use common::client::{is_iso, loopback_config, shared_server, start_server, Client};
 use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::OnceCell;
-
-/// One server per test binary, in front of the shared browser.
-async fn shared() -> SocketAddr {
-    static ADDR: OnceCell<SocketAddr> = OnceCell::const_new();
-    *ADDR
-        .get_or_init(|| async {
-            start_server(&env().shared, loopback_config())
-                .await
-                .local_addr()
-        })
-        .await
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
@@ -47,7 +34,7 @@ fn of_type<'a>(messages: &'a [Value], kind: &str) -> Vec<&'a Value> {
 #[test]
 fn a_submitted_task_streams_its_progress_and_completes() {
     block_on(async {
-        let mut client = Client::connect(shared().await).await;
+        let mut client = Client::connect(shared_server().await).await;
         assert_eq!(client.welcome["type"], "welcome");
         assert!(
             client.welcome["sessionId"]
@@ -153,7 +140,7 @@ fn a_submitted_task_streams_its_progress_and_completes() {
 #[test]
 fn a_failing_command_is_reported_and_the_rest_skipped() {
     block_on(async {
-        let mut client = Client::connect(shared().await).await;
+        let mut client = Client::connect(shared_server().await).await;
         let task_id = client
             .submit(task(
                 "Missing element",
@@ -202,7 +189,7 @@ fn a_failing_command_is_reported_and_the_rest_skipped() {
 #[test]
 fn bad_input_gets_a_precise_error_and_the_connection_stays_usable() {
     block_on(async {
-        let mut client = Client::connect(shared().await).await;
+        let mut client = Client::connect(shared_server().await).await;
         client.send_text("this is not json").await;
         assert_eq!(
             client.recv().await,
@@ -296,7 +283,7 @@ fn bad_input_gets_a_precise_error_and_the_connection_stays_usable() {
 #[test]
 fn other_connections_subscribe_to_a_task_and_to_an_instance() {
     block_on(async {
-        let addr = shared().await;
+        let addr = shared_server().await;
         let mut submitter = Client::connect(addr).await;
         let mut watcher = Client::connect(addr).await;
         let mut instance_watcher = Client::connect(addr).await;
@@ -371,7 +358,7 @@ fn other_connections_subscribe_to_a_task_and_to_an_instance() {
 #[test]
 fn queued_and_running_tasks_are_cancelled() {
     block_on(async {
-        let mut client = Client::connect(shared().await).await;
+        let mut client = Client::connect(shared_server().await).await;
         let running = client
             .submit(task("long", vec![busy(20_000), execute("return 1")]))
             .await;
@@ -440,7 +427,7 @@ fn queued_and_running_tasks_are_cancelled() {
 #[test]
 fn task_list_filters_by_instance_and_status() {
     block_on(async {
-        let mut client = Client::connect(shared().await).await;
+        let mut client = Client::connect(shared_server().await).await;
         let done = client
             .submit(task("list me", vec![execute("return 1")]))
             .await;
@@ -507,7 +494,7 @@ fn task_list_filters_by_instance_and_status() {
 #[test]
 fn many_clients_each_get_exactly_one_completion_per_task() {
     block_on(async {
-        let addr = shared().await;
+        let addr = shared_server().await;
         let clients = (0..12).map(|n| async move {
             let mut client = Client::connect(addr).await;
             let mut mine = Vec::new();
@@ -573,7 +560,7 @@ fn many_clients_each_get_exactly_one_completion_per_task() {
 #[test]
 fn http_routes_submit_list_read_cancel_and_report() {
     block_on(async {
-        let base = format!("http://{}", shared().await);
+        let base = format!("http://{}", shared_server().await);
         let http = http();
         let reply = http
             .post(format!("{base}/tasks"))
@@ -682,7 +669,7 @@ fn http_routes_submit_list_read_cancel_and_report() {
             .iter()
             .any(|i| i["id"] == "inst_1" && i["status"] == "ready"));
 
-        let _client = Client::connect(shared().await).await;
+        let _client = Client::connect(shared_server().await).await;
         let metrics = http
             .get(format!("{base}/metrics"))
             .send()
@@ -714,7 +701,7 @@ fn http_routes_submit_list_read_cancel_and_report() {
 fn instances_are_created_used_and_closed() {
     block_on(async {
         let _permit = env().private_browsers.acquire().await.unwrap();
-        let addr = shared().await;
+        let addr = shared_server().await;
         let base = format!("http://{addr}");
         let http = http();
         let created = http
@@ -808,7 +795,7 @@ fn instances_are_created_used_and_closed() {
 #[test]
 fn pages_from_elsewhere_are_refused() {
     block_on(async {
-        let addr = shared().await;
+        let addr = shared_server().await;
         let refused = Client::connect_with(addr, "", &[("origin", "https://evil.example")])
             .await
             .err()
@@ -1190,7 +1177,7 @@ fn a_browser_running_elsewhere_joins_the_pool_and_leaves_it() {
     block_on(async {
         let _permit = env().private_browsers.acquire().await.unwrap();
         let remote = OwnChromium::start();
-        let addr = shared().await;
+        let addr = shared_server().await;
         let attached = http()
             .post(format!("http://{addr}/instances"))
             .json(&json!({"action": "attach", "endpoint": remote.http_url()}))

@@ -96,7 +96,7 @@ impl PanelView {
         let mut step = json!({
             "id": command.id,
             "label": label(command),
-            "status": step_status(command.status),
+            "status": step_status(command),
         });
         if let Some(at) = command.started_at {
             step["startedAt"] = iso(at).into();
@@ -110,7 +110,9 @@ impl PanelView {
             .iter()
             .flat_map(|r| &r.content)
             .find_map(|c| match c {
-                Content::Image { data, mime_type } => Some(format!("data:{mime_type};base64,{data}")),
+                Content::Image { data, mime_type } => {
+                    Some(format!("data:{mime_type};base64,{data}"))
+                }
                 Content::Text { .. } => None,
             })
             .or_else(|| self.failure_shots.get(&index).cloned());
@@ -125,9 +127,11 @@ fn envelope(task: &Task, kind: &str, payload: Value) -> Value {
     json!({"type": kind, "taskId": task.id, "payload": payload})
 }
 
-/// Skipped commands never ran: they stay `pending`, and their details say why.
-fn step_status(status: CommandStatus) -> &'static str {
-    match status {
+/// A skipped command never ran: it stays `pending`, and its details say why. One stopped while
+/// it ran (its task was cancelled) did not do its work: `failed`.
+fn step_status(command: &TaskCommand) -> &'static str {
+    match command.status {
+        CommandStatus::Skipped if command.started_at.is_some() => "failed",
         CommandStatus::Pending | CommandStatus::Skipped => "pending",
         CommandStatus::Running => "running",
         CommandStatus::Success => "completed",
@@ -181,9 +185,12 @@ fn details(command: &TaskCommand) -> String {
             .as_ref()
             .map(|e| format!("{}: {}", e.code.as_str(), e.message))
             .unwrap_or_default(),
+        CommandStatus::Skipped if command.started_at.is_some() => STOPPED.into(),
         CommandStatus::Skipped => "Skipped: the task stopped before this command".into(),
     }
 }
+
+const STOPPED: &str = "Stopped: the task was cancelled while this command ran";
 
 fn result_summary(result: &crate::task::ToolResult) -> String {
     let text = result.joined_text();
@@ -207,12 +214,16 @@ fn log_entries(command: &TaskCommand) -> Vec<(String, &'static str, String, u64)
         entries.push((
             format!("{}-action", command.id),
             "action",
-            format!(
-                "{}: {} {}",
-                label(command),
-                command.tool_name,
-                describe_call(command)
-            ),
+            if command.intention.trim().is_empty() {
+                format!("{} {}", command.tool_name, describe_call(command))
+            } else {
+                format!(
+                    "{}: {} {}",
+                    command.intention,
+                    command.tool_name,
+                    describe_call(command)
+                )
+            },
             started,
         ));
     }
@@ -233,6 +244,12 @@ fn log_entries(command: &TaskCommand) -> Vec<(String, &'static str, String, u64)
                 error.code.as_str(),
                 error.message
             ),
+            done,
+        )),
+        (CommandStatus::Skipped, _, _) if command.started_at.is_some() => entries.push((
+            format!("{}-error", command.id),
+            "error",
+            format!("{}: {STOPPED}", label(command)),
             done,
         )),
         _ => {}
@@ -275,7 +292,9 @@ mod tests {
                 match t {
                     "step_update" => format!("step {}", m["payload"]["status"].as_str().unwrap()),
                     "message" => format!("message {}", m["payload"]["type"].as_str().unwrap()),
-                    "status_change" => format!("status {}", m["payload"]["status"].as_str().unwrap()),
+                    "status_change" => {
+                        format!("status {}", m["payload"]["status"].as_str().unwrap())
+                    }
                     _ => t.to_string(),
                 }
             })
@@ -288,11 +307,19 @@ mod tests {
         let messages = PanelView::default().update(&t);
         assert_eq!(
             types(&messages),
-            ["status idle", "step pending", "step pending", "step pending"]
+            [
+                "status idle",
+                "step pending",
+                "step pending",
+                "step pending"
+            ]
         );
         assert_eq!(messages[1]["taskId"], t.id.as_str());
         assert_eq!(messages[1]["payload"]["label"], "Open the site");
-        assert_eq!(messages[2]["payload"]["label"], "browser_content screenshot");
+        assert_eq!(
+            messages[2]["payload"]["label"],
+            "browser_content screenshot"
+        );
         assert_eq!(
             messages[3]["payload"]["details"],
             "browser_interact click selector=#go"
@@ -314,7 +341,10 @@ mod tests {
             types(&running),
             ["status running", "step running", "message action"]
         );
-        assert_eq!(running[1]["payload"]["startedAt"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(
+            running[1]["payload"]["startedAt"],
+            "1970-01-01T00:00:01.000Z"
+        );
         assert_eq!(
             running[2]["payload"]["content"],
             "Open the site: browser_navigate goto url=http://x/"
@@ -336,7 +366,10 @@ mod tests {
                 "message observation"
             ]
         );
-        assert_eq!(done[0]["payload"]["completedAt"], "1970-01-01T00:00:02.500Z");
+        assert_eq!(
+            done[0]["payload"]["completedAt"],
+            "1970-01-01T00:00:02.500Z"
+        );
         assert_eq!(done[0]["payload"]["details"], "Navigated to http://x/");
         assert_eq!(
             done[2]["payload"]["screenshot"],
@@ -371,9 +404,19 @@ mod tests {
         let end = view.update(&t);
         assert_eq!(
             types(&end),
-            ["step failed", "message error", "step pending", "step pending", "status failed", "error"]
+            [
+                "step failed",
+                "message error",
+                "step pending",
+                "step pending",
+                "status failed",
+                "error"
+            ]
         );
-        assert_eq!(end[0]["payload"]["details"], "EXECUTION_ERROR: net::ERR_NAME");
+        assert_eq!(
+            end[0]["payload"]["details"],
+            "EXECUTION_ERROR: net::ERR_NAME"
+        );
         assert_eq!(
             end[2]["payload"]["details"],
             "Skipped: the task stopped before this command"
@@ -382,7 +425,10 @@ mod tests {
 
         let shot = view.failure_screenshot(&t, 0, "AAAA");
         assert_eq!(types(&shot), ["step failed"]);
-        assert_eq!(shot[0]["payload"]["screenshot"], "data:image/png;base64,AAAA");
+        assert_eq!(
+            shot[0]["payload"]["screenshot"],
+            "data:image/png;base64,AAAA"
+        );
     }
 
     #[test]

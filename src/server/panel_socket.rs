@@ -124,7 +124,9 @@ impl Panel<'_> {
                     .state
                     .scheduler
                     .store()
-                    .read(self.task_id, |task| view.failure_screenshot(task, *index, png))
+                    .read(self.task_id, |task| {
+                        view.failure_screenshot(task, *index, png)
+                    })
                     .unwrap_or_default();
                 self.send_all(messages)
             }
@@ -136,4 +138,3 @@ impl Panel<'_> {
         messages.iter().try_for_each(|m| self.out.send(m))
     }
 }
-

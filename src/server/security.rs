@@ -261,7 +261,10 @@ mod tests {
         // Same origin is no pass without the token.
         let no_token: Uri = "/".parse().unwrap();
         assert_eq!(
-            access.check(&Method::GET, &own, &no_token).unwrap_err().code,
+            access
+                .check(&Method::GET, &own, &no_token)
+                .unwrap_err()
+                .code,
             "UNAUTHORIZED"
         );
         let other = headers(&[

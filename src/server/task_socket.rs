@@ -40,7 +40,6 @@ impl Default for SocketLimits {
     }
 }
 
-
 pub async fn serve(socket: WebSocket, state: AppState) {
     let session_id = new_session_id();
     state.metrics.clients.inc();

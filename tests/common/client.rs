@@ -24,6 +24,18 @@ pub async fn start_server(scheduler: &Scheduler, config: ServerConfig) -> Server
         .expect("server starts")
 }
 
+/// One server per test binary, in front of the shared browser; it lives until the process ends.
+pub async fn shared_server() -> SocketAddr {
+    static ADDR: tokio::sync::OnceCell<SocketAddr> = tokio::sync::OnceCell::const_new();
+    *ADDR
+        .get_or_init(|| async {
+            start_server(&super::env().shared, loopback_config())
+                .await
+                .local_addr()
+        })
+        .await
+}
+
 pub fn loopback_config() -> ServerConfig {
     ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -52,9 +64,20 @@ impl Client {
         query: &str,
         headers: &[(&'static str, &str)],
     ) -> Result<Client, String> {
-        let mut request = format!("ws://{addr}/{query}")
-            .into_client_request()
-            .unwrap();
+        let mut client = Self::open(&format!("ws://{addr}/{query}"), headers).await?;
+        client.welcome = client.recv().await;
+        Ok(client)
+    }
+
+    /// Connects to the execution panel stream of `task_id` (it sends no welcome).
+    pub async fn panel(addr: SocketAddr, task_id: &str) -> Client {
+        Self::open(&format!("ws://{addr}/ws?taskId={task_id}"), &[])
+            .await
+            .expect("the panel stream connects")
+    }
+
+    async fn open(url: &str, headers: &[(&'static str, &str)]) -> Result<Client, String> {
+        let mut request = url.into_client_request().unwrap();
         for (name, value) in headers {
             request
                 .headers_mut()
@@ -70,13 +93,11 @@ impl Client {
                 ),
                 other => other.to_string(),
             })?;
-        let mut client = Client {
+        Ok(Client {
             ws,
             welcome: Value::Null,
             backlog: Default::default(),
-        };
-        client.welcome = client.recv().await;
-        Ok(client)
+        })
     }
 
     pub async fn send(&mut self, message: Value) {
