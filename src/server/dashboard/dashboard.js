@@ -169,15 +169,15 @@ function order(a, b) {
   return time(b.completedAt) - time(a.completedAt);
 }
 
+// Commands done: all of a completed task; otherwise those before the current one (the one
+// running, or the one that failed or was stopped).
 function progress(t) {
-  if (t.status === 'completed') return `${t.totalCommands}/${t.totalCommands}`;
-  if (t.status === 'queued') return `0/${t.totalCommands}`;
-  const done = t.status === 'running' ? t.currentCommandIndex : t.currentCommandIndex + 1;
+  const done = t.status === 'completed' ? t.totalCommands : t.currentCommandIndex;
   return `${done}/${t.totalCommands}`;
 }
 
 function elapsed(t) {
-  if (!t.startedAt) return 'queued';
+  if (!t.startedAt) return FINISHED.has(t.status) ? 'never ran' : 'queued';
   const end = t.completedAt ? time(t.completedAt) : Date.now();
   return duration(end - time(t.startedAt));
 }

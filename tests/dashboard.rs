@@ -1,0 +1,201 @@
+//! The dashboard end to end: real headless Chromium (driven by browser-control's own engine)
+//! opens it from a server with its own browser, an agent submits tasks over the WebSocket
+//! protocol, and the page must show the steps turning completed with their screenshot, cancel a
+//! queued task, and reconnect after the server restarts. The last screenshot of the page is kept
+//! as an artifact: target/tmp/dashboard.png.
+
+mod common;
+
+use common::client::{loopback_config, start_server, Client};
+use common::*;
+use serde_json::{json, Value};
+
+/// Runs commands in the viewer (the shared browser) and returns the task, which must complete.
+async fn viewer(name: &str, commands: Vec<Value>) -> browser_control::task::Task {
+    let task = run(name, commands).await;
+    assert_completed(&task);
+    task
+}
+
+fn wait_for(selector: &str) -> Value {
+    nav(json!({"action": "wait_for", "selector": selector, "timeout": 60000}))
+}
+
+fn click(selector: &str) -> Value {
+    interact(json!({"action": "click", "selector": selector}))
+}
+
+#[test]
+fn the_dashboard_shows_tasks_live_and_cancels_a_queued_one() {
+    block_on(async {
+        // The server's tasks run on a browser of their own; the viewer is the shared one.
+        let (scheduler, _permit) = private_scheduler().await;
+        let server = start_server(&scheduler, loopback_config()).await;
+        let addr = server.local_addr();
+        let mut agent = Client::connect(addr).await;
+
+        let blocker = agent
+            .submit(task(
+                "Blocker",
+                vec![goto("index.html"), execute("await new Promise(() => {})")],
+            ))
+            .await;
+        let watched = agent
+            .submit(task(
+                "Watched task",
+                vec![
+                    goto("index.html"),
+                    content(json!({"action": "get_text", "selector": "h1"})),
+                    content(json!({"action": "screenshot"})),
+                ],
+            ))
+            .await;
+        let doomed = agent
+            .submit(task("Queued then cancelled", vec![goto("index.html")]))
+            .await;
+
+        let row = |id: &str| format!("tr[data-task-id=\"{id}\"]");
+        viewer(
+            "open the dashboard",
+            vec![
+                nav(json!({"action": "goto", "url": format!("http://{addr}/")})),
+                wait_for("#conn[data-state=online]"),
+                wait_for(&format!("{} button.cancel", row(&doomed))),
+                wait_for("[data-instance-id][data-state=busy]"),
+                click(&row(&watched)),
+                wait_for("#steps li.step[data-status=pending]"),
+            ],
+        )
+        .await;
+        let shown = viewer(
+            "read the queued task",
+            vec![execute(
+                "return [...document.querySelectorAll('#steps li.step')].map(li => li.dataset.status + ' ' + li.querySelector('.label').textContent)",
+            )],
+        )
+        .await;
+        assert_eq!(
+            text_of(&shown, 0),
+            r#"["pending browser_navigate goto","pending browser_content get_text","pending browser_content screenshot"]"#
+        );
+
+        // Cancel the queued task from the page: the agent hears it was cancelled.
+        viewer(
+            "cancel from the page",
+            vec![click(&format!("{} button.cancel", row(&doomed)))],
+        )
+        .await;
+        let end = agent.until_complete(&doomed).await;
+        assert_eq!(end.last().unwrap()["status"], "cancelled");
+
+        // Let the watched task run, and see its steps turn completed on the page.
+        agent
+            .request(
+                json!({"type": "task_cancel", "taskId": blocker}),
+                "task_cancel_response",
+            )
+            .await;
+        let done = agent.until_complete(&watched).await;
+        assert_eq!(done.last().unwrap()["status"], "completed");
+        let page = viewer(
+            "watch it complete",
+            vec![
+                wait_for("#steps[data-task-status=completed]"),
+                wait_for(&format!("{}[data-status=cancelled]", row(&doomed))),
+                execute(
+                    "const steps = [...document.querySelectorAll('#steps li.step')];
+                     return {
+                       statuses: steps.map(li => li.dataset.status),
+                       thumb: (steps[2].querySelector('img.thumb') || {}).src || '',
+                       log: document.querySelectorAll('#log li').length,
+                       badge: document.querySelector('#detail-status').textContent,
+                     }",
+                ),
+                content(json!({"action": "screenshot"})),
+            ],
+        )
+        .await;
+        let seen: Value = serde_json::from_str(&text_of(&page, 2)).unwrap();
+        assert_eq!(
+            seen["statuses"],
+            json!(["completed", "completed", "completed"])
+        );
+        assert!(
+            seen["thumb"]
+                .as_str()
+                .unwrap()
+                .starts_with("data:image/png;base64,iVBORw0KGgo"),
+            "{seen}"
+        );
+        assert_eq!(seen["log"], 6, "an action and an observation per step");
+        assert_eq!(seen["badge"], "completed");
+        let artifact = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+        std::fs::write(&artifact, base64_decode(&image_of(&page, 3))).unwrap();
+        println!("dashboard screenshot: {}", artifact.display());
+
+        // The server restarts on the same port: the page notices and reconnects by itself.
+        server.shutdown().await;
+        viewer("see it go", vec![wait_for("#conn[data-state=offline]")]).await;
+        let again = browser_control::server::ServerConfig {
+            listen: addr,
+            ..loopback_config()
+        };
+        let _restarted = start_server(&env().shared, again).await;
+        viewer(
+            "see it come back",
+            vec![wait_for("#conn[data-state=online]")],
+        )
+        .await;
+    });
+}
+
+#[test]
+fn a_browser_gets_the_dashboard_and_other_clients_get_a_description() {
+    block_on(async {
+        let addr = common::client::shared_server().await;
+        let http = reqwest::Client::new();
+        let page = http
+            .get(format!("http://{addr}/"))
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let policy = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(policy.contains("default-src 'none'"), "{policy}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<script src=\"dashboard.js\"></script>"));
+        for asset in ["dashboard.js", "dashboard.css"] {
+            let response = http
+                .get(format!("http://{addr}/{asset}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{asset}");
+            assert!(response.text().await.unwrap().len() > 1000, "{asset}");
+        }
+        let described: Value = http
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(described["name"], "browser-control");
+        assert_eq!(
+            described["panel"],
+            "/ws?taskId=TASK_ID (execution-panel-protocol.md)"
+        );
+    });
+}
+
+fn base64_decode(data: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .expect("a base64 PNG")
+}
