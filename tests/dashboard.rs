@@ -146,6 +146,31 @@ fn the_dashboard_shows_tasks_live_and_cancels_a_queued_one() {
             vec![wait_for("#conn[data-state=online]")],
         )
         .await;
+
+        // Hundreds of tasks: all listed, and the page still answers a click at once.
+        let mut agent = Client::connect(addr).await;
+        let mut last = String::new();
+        for i in 0..300 {
+            last = agent
+                .submit(task(
+                    &format!("bulk {i}"),
+                    vec![cmd("browser_instance", json!({"action": "list"}))],
+                ))
+                .await;
+        }
+        agent.until_complete(&last).await;
+        let listed = viewer(
+            "list them",
+            vec![
+                wait_for(&row(&last)),
+                click(&row(&last)),
+                wait_for("#steps[data-task-status=completed]"),
+                execute("return document.querySelectorAll('#tasks tr[data-task-id]').length"),
+            ],
+        )
+        .await;
+        let rows: usize = text_of(&listed, 3).parse().unwrap();
+        assert!(rows >= 300, "{rows} rows listed");
     });
 }
 
