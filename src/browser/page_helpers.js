@@ -456,18 +456,19 @@
         // Nodes: { line, children }.
         const childrenOf = (el) => {
           const out = [];
+          // Adjacent text (split by inline elements without a role, like <b>) reads as one line.
+          const add = (node) => {
+            const last = out[out.length - 1];
+            if (node.text != null && last && last.text != null) last.text += ' ' + node.text;
+            else out.push(node);
+          };
           const kids = el.shadowRoot ? [...el.shadowRoot.childNodes] : [...el.childNodes];
           for (const n of kids) {
             if (n.nodeType === 3) {
               const text = squash(n.textContent);
-              if (text) {
-                // Adjacent text (split by inline elements without a role) reads as one line.
-                const last = out[out.length - 1];
-                if (last && last.text != null) last.text += ' ' + text;
-                else out.push({ text });
-              }
+              if (text) add({ text });
             } else if (n.nodeType === 1) {
-              out.push(...visit(n));
+              visit(n).forEach(add);
             }
           }
           return out;

@@ -476,6 +476,72 @@ impl ToolDoc {
     }
 }
 
+impl ToolDoc {
+    /// The input schema of a tool that runs one fixed action of this one (MCP's
+    /// `browser_snapshot` is `browser_content` `snapshot`): the action's fields, without
+    /// `action`. Alternatives (`selector|ref`) are described, not required.
+    pub fn fixed_action_input_schema(&self, action: &str) -> Value {
+        let action = self
+            .action(action)
+            .unwrap_or_else(|| panic!("{} has no action {action}", self.tool));
+        let mut schema = self.action_schema(action);
+        let map = schema.as_object_mut().expect("an object schema");
+        map["properties"]
+            .as_object_mut()
+            .expect("properties")
+            .remove("action");
+        let required: Vec<&str> = action
+            .required
+            .iter()
+            .filter(|r| !r.contains('|'))
+            .copied()
+            .collect();
+        map.insert("required".into(), json!(required));
+        map.remove("allOf");
+        schema
+    }
+}
+
+/// The input schema of MCP's `browser_task`: a whole task, its commands as in a task file. Each
+/// command's `args` is described by reference to its tool, so the schema stays one plain
+/// object (MCP hosts handle deep `oneOf`s poorly).
+pub fn task_tool_input_schema() -> Value {
+    let tools: Vec<&str> = TOOLS.iter().map(|d| d.tool.name()).collect();
+    json!({
+        "type": "object",
+        "properties": {
+            "task_name": {
+                "type": "string",
+                "minLength": 1,
+                "description": "A name for the task (default: mcp: browser_task)"
+            },
+            "task_intention": {"type": "string", "description": "What the task is for"},
+            "commands": {
+                "type": "array",
+                "minItems": 1,
+                "description": "Commands run in order; after the first failure the rest are skipped",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "tool_name": {"type": "string", "enum": tools, "description": "The tool"},
+                        "args": {
+                            "type": "object",
+                            "description": "The tool's arguments, exactly as the tool of that \
+                                            name takes them: action plus its fields, e.g. \
+                                            {\"action\":\"goto\",\"url\":\"https://example.com\"}",
+                            "properties": {"action": {"type": "string"}},
+                            "required": ["action"]
+                        },
+                        "intention": {"type": "string", "description": "Why this command"}
+                    },
+                    "required": ["tool_name", "args"]
+                }
+            }
+        },
+        "required": ["commands"]
+    })
+}
+
 /// JSON Schema of a task file (and of a `task_submit`'s task): every command's `args` is checked
 /// against the exact schema of its tool and action.
 pub fn task_file_schema() -> Value {
@@ -626,6 +692,24 @@ mod tests {
         assert_eq!(
             (err.field.as_str(), err.message.as_str()),
             ("selector", "is required (or ref, from browser_snapshot)")
+        );
+    }
+
+    #[test]
+    fn a_fixed_action_schema_has_its_fields_without_action() {
+        let schema = tool_doc(Tool::Content).fixed_action_input_schema("snapshot");
+        let mut names: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["max_length", "ref", "selector", "timeout"]);
+        assert_eq!(schema["required"], json!([]));
+        let task = task_tool_input_schema();
+        assert_eq!(task["required"], json!(["commands"]));
+        assert_eq!(
+            task["properties"]["commands"]["items"]["properties"]["tool_name"]["enum"]
+                .as_array()
+                .unwrap()
+                .len(),
+            Tool::ALL.len()
         );
     }
 
