@@ -360,7 +360,9 @@ pub fn lookup_error(selector: &str, state: &str, detail: Option<&str>) -> Option
         // whose element has left the page.
         "unknown_ref" => Some(CommandError::execution(format!(
             "ref {} not found: take a new snapshot",
-            selector.strip_prefix(REF_SELECTOR_PREFIX).unwrap_or(selector)
+            selector
+                .strip_prefix(REF_SELECTOR_PREFIX)
+                .unwrap_or(selector)
         ))),
         _ => None,
     }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
-    ProtocolVersion, ServerCapabilities, ServerConfig, Tool as McpTool,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
+    ServerCapabilities, ServerConfig, Tool as McpTool,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -108,7 +108,12 @@ impl BrowserMcp {
         let instance = match args.remove("instanceId") {
             None | Some(Value::Null) => None,
             Some(Value::String(id)) if !id.is_empty() => Some(id),
-            Some(_) => return failure("INVALID_ARGUMENTS", "instanceId: must be a non-empty string"),
+            Some(_) => {
+                return failure(
+                    "INVALID_ARGUMENTS",
+                    "instanceId: must be a non-empty string",
+                )
+            }
         };
         if name == TASK_TOOL {
             return self.run_task(args, instance, context).await;
@@ -164,16 +169,19 @@ impl BrowserMcp {
         instance: Option<String>,
         context: &RequestContext<RoleServer>,
     ) -> Result<Task, CallToolResult> {
-        self.submit_and_watch(submission, instance, context, |_, _| {})
+        self.submit_and_watch(submission, instance, context, |_, _| None, true)
             .await
     }
 
+    /// [`BrowserMcp::submit_and_wait`], calling `on_event` for each event of the task up to
+    /// its end; what it returns (a progress notification) is sent before the next event.
     async fn submit_and_watch(
         &self,
         mut submission: Value,
         instance: Option<String>,
         context: &RequestContext<RoleServer>,
-        mut on_event: impl FnMut(&Task, &EventKind),
+        mut on_event: impl FnMut(&Task, &EventKind) -> Option<ProgressNotificationParam>,
+        single_command: bool,
     ) -> Result<Task, CallToolResult> {
         let instance = match instance {
             Some(id) => Some(id),
@@ -190,29 +198,37 @@ impl BrowserMcp {
         submission["metadata"] = json!({"source": "mcp", "session": self.session.label});
         // Subscribed before submitting: no event of the task can be missed.
         let mut events = self.scheduler.events().subscribe();
-        let submitted = self.scheduler.submit(&submission).map_err(submit_failure)?;
+        let submitted = self
+            .scheduler
+            .submit(&submission)
+            .map_err(|e| submit_failure(e, single_command))?;
         let task_id = submitted.task_id;
         let mut cancelled = false;
         loop {
-            if let Some(task) = self.scheduler.store().get(&task_id) {
-                if task.status.is_finished() {
-                    return Ok(task);
-                }
-            }
             tokio::select! {
                 event = events.recv() => match event {
-                    Ok(event) => {
-                        let ours = match &event.kind {
-                            EventKind::TaskFinished { task } => task.id == task_id,
-                            kind => kind.command().is_some_and(|c| c.task_id == task_id),
-                        };
-                        if ours {
-                            if let Some(task) = self.scheduler.store().get(&task_id) {
-                                on_event(&task, &event.kind);
+                    Ok(event) => match &event.kind {
+                        EventKind::TaskFinished { task } if task.id == task_id => {
+                            return Ok(Task::clone(task));
+                        }
+                        kind if kind.command().is_some_and(|c| c.task_id == task_id) => {
+                            let task = self.scheduler.store().get(&task_id);
+                            if let Some(param) = task.and_then(|t| on_event(&t, kind)) {
+                                if let Err(e) = context.peer.notify_progress(param).await {
+                                    tracing::debug!("progress notification not sent: {e}");
+                                }
+                            }
+                        }
+                        _ => {}
+                    },
+                    // Events were missed (a very busy stream): the store has the outcome.
+                    Err(RecvError::Lagged(_)) => {
+                        if let Some(task) = self.scheduler.store().get(&task_id) {
+                            if task.status.is_finished() {
+                                return Ok(task);
                             }
                         }
                     }
-                    Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => {
                         return Err(failure("UNAVAILABLE", "the scheduler stopped"))
                     }
@@ -239,19 +255,18 @@ impl BrowserMcp {
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         let token = context.meta.get_progress_token();
-        let peer = context.peer.clone();
         let mut done = 0usize;
         let progress = |task: &Task, kind: &EventKind| {
-            let Some(message) = progress_message(task, kind) else {
-                return;
-            };
+            let message = progress_message(task, kind)?;
             done += 1;
-            if let Some(token) = &token {
-                notify(&peer, token.clone(), done, total, message);
-            }
+            Some(
+                ProgressNotificationParam::new(token.clone()?, done as f64)
+                    .with_total(total as f64)
+                    .with_message(message),
+            )
         };
         let task = match self
-            .submit_and_watch(Value::Object(args), instance, &context, progress)
+            .submit_and_watch(Value::Object(args), instance, &context, progress, false)
             .await
         {
             Ok(task) => task,
@@ -259,20 +274,6 @@ impl BrowserMcp {
         };
         task_result(&task)
     }
-}
-
-/// Sends a progress notification without holding up the task's watch.
-fn notify(peer: &Peer<RoleServer>, token: ProgressToken, done: usize, total: usize, message: String) {
-    let peer = peer.clone();
-    let param = ProgressNotificationParam::new(token, done as f64)
-        .with_total(total as f64)
-        .with_message(message);
-    // Sent in order: the peer's sink is a FIFO channel, and each send is queued at once.
-    tokio::spawn(async move {
-        if let Err(e) = peer.notify_progress(param).await {
-            tracing::debug!("progress notification not sent: {e}");
-        }
-    });
 }
 
 /// `browser_navigate goto: ok`, `browser_interact click: EXECUTION_ERROR …`, `… skipped`, for
@@ -346,7 +347,9 @@ fn content_of(result: &ToolResult) -> Vec<ContentBlock> {
         .iter()
         .map(|c| match c {
             Content::Text { text } => ContentBlock::text(text.clone()),
-            Content::Image { data, mime_type } => ContentBlock::image(data.clone(), mime_type.clone()),
+            Content::Image { data, mime_type } => {
+                ContentBlock::image(data.clone(), mime_type.clone())
+            }
         })
         .collect()
 }
@@ -359,16 +362,19 @@ fn failure(code: &str, message: impl AsRef<str>) -> CallToolResult {
     ))])
 }
 
-/// A refused submission. Arguments are named as the tool sees them (`url: is required`), not
-/// as a task path (`commands[0].args.url`).
-fn submit_failure(error: SubmitError) -> CallToolResult {
+/// A refused submission. For a one-command task, arguments are named as the tool sees them
+/// (`url: is required`), not by their path in the task (`commands[0].args.url`).
+fn submit_failure(error: SubmitError, single_command: bool) -> CallToolResult {
     match error {
         SubmitError::Invalid(e) => {
-            let field = e
-                .field
-                .strip_prefix("commands[0].args.")
-                .or_else(|| (e.field == "commands[0].args").then_some("arguments"))
-                .unwrap_or(&e.field);
+            let field = if single_command {
+                e.field
+                    .strip_prefix("commands[0].args.")
+                    .or_else(|| (e.field == "commands[0].args").then_some("arguments"))
+                    .unwrap_or(&e.field)
+            } else {
+                &e.field
+            };
             failure("INVALID_ARGUMENTS", format!("{field}: {}", e.message))
         }
         SubmitError::UnknownInstance(_) => failure("UNKNOWN_INSTANCE", error.to_string()),
@@ -421,7 +427,6 @@ impl ServerHandler for BrowserMcp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{CommandError, ErrorCode};
 
     #[test]
     fn every_tool_is_listed_with_an_object_schema() {
@@ -446,7 +451,9 @@ mod tests {
         let interact = &tools[1].input_schema;
         assert!(interact["properties"]["ref"].is_object());
         assert!(interact["properties"]["instanceId"].is_object());
-        assert!(tools[4].input_schema["properties"].get("instanceId").is_none());
+        assert!(tools[4].input_schema["properties"]
+            .get("instanceId")
+            .is_none());
     }
 
     #[test]
@@ -457,14 +464,19 @@ mod tests {
             result.content[0].as_text().unwrap().text,
             "EXECUTION_ERROR: boom"
         );
-        let invalid = submit_failure(SubmitError::Invalid(crate::task::ValidationError {
+        let error = SubmitError::Invalid(crate::task::ValidationError {
             field: "commands[0].args.url".into(),
             message: "is required".into(),
-        }));
+        });
+        let invalid = submit_failure(error.clone(), true);
         assert_eq!(
             invalid.content[0].as_text().unwrap().text,
             "INVALID_ARGUMENTS: url: is required"
         );
-        let _ = CommandError::new(ErrorCode::CommandTimeout, "x");
+        let in_task = submit_failure(error, false);
+        assert_eq!(
+            in_task.content[0].as_text().unwrap().text,
+            "INVALID_ARGUMENTS: commands[0].args.url: is required"
+        );
     }
 }

@@ -114,7 +114,11 @@ pub fn router<S>(hub: Arc<SseHub>) -> Router<S> {
 }
 
 fn session_id() -> String {
-    let random = || std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let random = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
     format!("{:016x}{:016x}", random(), random())
 }
 

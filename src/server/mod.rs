@@ -141,6 +141,11 @@ impl Server {
         self.addr
     }
 
+    /// Open legacy SSE MCP sessions.
+    pub fn sse_sessions(&self) -> usize {
+        self.state.sse.session_count()
+    }
+
     /// Stops accepting, cancels every task (subscribers receive their task_complete),
     /// closes every browser, then closes the sockets.
     pub async fn shutdown(self) {

@@ -284,7 +284,10 @@ fn ref_as_selector(args: &Value) -> Result<Option<Value>, ArgsError> {
         ));
     }
     if args.get("selector").is_some_and(|s| !s.is_null()) {
-        return Err(ArgsError::new("ref", "give either selector or ref, not both"));
+        return Err(ArgsError::new(
+            "ref",
+            "give either selector or ref, not both",
+        ));
     }
     let mut args = args.clone();
     let map = args.as_object_mut().expect("checked to be an object");

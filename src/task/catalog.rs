@@ -205,7 +205,8 @@ pub const TOOLS: &[ToolDoc] = &[
     },
     ToolDoc {
         tool: Tool::Content,
-        description: "Read the page: screenshots, text, HTML, a compact DOM of what is in view, or an \
+        description:
+            "Read the page: screenshots, text, HTML, a compact DOM of what is in view, or an \
                       accessibility snapshot with element refs.",
         actions: &[
             ActionDoc {
@@ -630,8 +631,9 @@ mod tests {
                             _ => args[first].clone(),
                         };
                         with[field] = value;
-                        parse_args(doc.tool, &with)
-                            .unwrap_or_else(|e| panic!("{} {} with {field}: {e:?}", doc.tool, action.name));
+                        parse_args(doc.tool, &with).unwrap_or_else(|e| {
+                            panic!("{} {} with {field}: {e:?}", doc.tool, action.name)
+                        });
                     }
                 }
             }
