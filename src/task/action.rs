@@ -568,6 +568,54 @@ mod tests {
     }
 
     #[test]
+    fn a_ref_stands_for_a_selector() {
+        assert_eq!(
+            parse(Tool::Interact, json!({"action": "click", "ref": "e12"})).unwrap(),
+            Action::Interact(InteractAction::Click {
+                selector: "aria-ref=e12".into()
+            })
+        );
+        assert_eq!(
+            parse(
+                Tool::Content,
+                json!({"action": "snapshot", "ref": "e3", "max_length": 100})
+            )
+            .unwrap(),
+            Action::Content(ContentAction::Snapshot {
+                selector: Some("aria-ref=e3".into()),
+                max_length: Some(100)
+            })
+        );
+        let err = parse(
+            Tool::Interact,
+            json!({"action": "click", "ref": "e1", "selector": "#a"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("ref", "give either selector or ref, not both")
+        );
+        for bad in [json!("12"), json!("e"), json!("e1x"), json!(12)] {
+            let err = parse(Tool::Content, json!({"action": "get_text", "ref": bad})).unwrap_err();
+            assert_eq!(err.field, "ref", "{bad}");
+        }
+        let err = parse(Tool::Content, json!({"action": "get_text"})).unwrap_err();
+        assert_eq!(err.message, "is required (or ref, from browser_snapshot)");
+        // Navigation takes selectors only.
+        let err = parse(Tool::Navigate, json!({"action": "wait_for"})).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("selector", "is required")
+        );
+        let err = parse(
+            Tool::Content,
+            json!({"action": "snapshot", "max_length": 0}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "max_length");
+    }
+
+    #[test]
     fn missing_and_mistyped_fields_are_named() {
         let err = parse(Tool::Navigate, json!({"action":"goto"})).unwrap_err();
         assert_eq!(
