@@ -445,9 +445,24 @@ async fn exercise_page_tools(session: &Session) {
     )
     .await;
     assert!(thrown.contains("boom"), "{thrown}");
-    assert!(fails(session, "no_such_tool", json!({}))
+    // An unknown tool is a protocol error, and the session goes on.
+    let unknown = session
+        .call_tool(CallToolRequestParams::new("no_such_tool"))
         .await
-        .starts_with("UNKNOWN_TOOL"));
+        .expect_err("an unknown tool is refused");
+    assert!(
+        unknown.to_string().contains("unknown tool: no_such_tool"),
+        "{unknown}"
+    );
+    assert_eq!(
+        ok(
+            session,
+            "browser_execute",
+            json!({"action": "evaluate", "script": "'still here'"})
+        )
+        .await,
+        "\"still here\""
+    );
 }
 
 /// browser_task: a batch with one progress notification per command, each outcome listed.
@@ -732,6 +747,54 @@ fn streamable_http_session_has_its_own_instance_runs_tasks_and_closes_it_at_the_
             })
             .expect("the snapshot task is in the store");
         assert_eq!(listed.metadata.as_ref().unwrap()["source"], "mcp");
+
+        // A cancelled request cancels its task, and the instance goes on.
+        ok(
+            &session,
+            "browser_navigate",
+            json!({"action": "goto", "url": url("login.html")}),
+        )
+        .await;
+        let mut args = serde_json::Map::new();
+        args.insert("action".into(), "wait_for".into());
+        args.insert("selector".into(), "#never-there".into());
+        args.insert("timeout".into(), 60_000.into());
+        let request = rmcp::model::ClientRequest::CallToolRequest(rmcp::model::Request::new(
+            CallToolRequestParams::new("browser_navigate").with_arguments(args),
+        ));
+        let handle = session
+            .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+            .await
+            .expect("request sent");
+        let status_of_wait = || {
+            scheduler
+                .store()
+                .list(&Default::default())
+                .into_iter()
+                .find(|t| {
+                    t.name == "mcp: browser_navigate wait_for"
+                        && t.commands[0].args["selector"] == "#never-there"
+                })
+                .map(|t| t.status.as_str())
+        };
+        wait_until("the wait_for task to run", || {
+            status_of_wait() == Some("running")
+        })
+        .await;
+        handle.cancel(Some("test".into())).await.expect("cancelled");
+        wait_until("the task to be cancelled", || {
+            status_of_wait() == Some("cancelled")
+        })
+        .await;
+        assert_eq!(
+            ok(
+                &session,
+                "browser_execute",
+                json!({"action": "evaluate", "script": "document.title"})
+            )
+            .await,
+            "\"Login\""
+        );
 
         // A page of a foreign origin cannot reach /mcp (the server's guard stands in front).
         let refused = reqwest::Client::new()

@@ -132,7 +132,7 @@ impl BrowserMcp {
         } else {
             match Tool::from_name(name) {
                 Some(tool) => (tool, args),
-                None => return failure("UNKNOWN_TOOL", format!("no tool named {name}")),
+                None => unreachable!("call_tool checks the name first"),
             }
         };
         let action = args
@@ -420,6 +420,19 @@ impl ServerHandler for BrowserMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        // An unknown tool is a protocol error (the MCP spec's choice); everything that goes
+        // wrong with a known tool is a tool result with isError.
+        let known = [SNAPSHOT_TOOL, TASK_TOOL].contains(&request.name.as_ref())
+            || Tool::from_name(&request.name).is_some();
+        if !known {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "unknown tool: {} (the tools are listed by tools/list)",
+                    request.name
+                ),
+                None,
+            ));
+        }
         Ok(self.call(request, context).await.into())
     }
 }

@@ -62,11 +62,6 @@ impl Session {
         Ok(Some(info.id))
     }
 
-    /// The session's own instance, if it has started one.
-    pub fn own_instance(&self) -> Option<String> {
-        self.instance.try_lock().ok().and_then(|s| s.clone())
-    }
-
     /// Closes the session's instance now (its queue is cancelled).
     pub async fn close(&self) {
         let id = self.instance.lock().await.take();
