@@ -20,7 +20,9 @@ pub struct McpArgs {
     pub shared_instance: bool,
 }
 
-pub async fn mcp(args: McpArgs) -> ExitCode {
+pub async fn mcp(mut args: McpArgs) -> ExitCode {
+    // An attached browser is the one to use: a session of its own would launch another.
+    args.shared_instance |= args.browser.attach.is_some();
     let config = SchedulerConfig {
         // Without --shared-instance the session starts its own browser when it needs one.
         instances: if args.shared_instance {

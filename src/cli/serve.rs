@@ -81,7 +81,8 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             ..SocketLimits::default()
         },
         mcp: crate::mcp::McpOptions {
-            shared_instance: args.shared_instance,
+            // With --attach, the attached browser is the one to use.
+            shared_instance: args.shared_instance || args.browser.attach.is_some(),
         },
     };
     let server = match Server::start(server_config, scheduler.clone()).await {
