@@ -317,6 +317,11 @@
           root = f.el;
         }
         const max = a.max || 20000;
+        // Forget the refs of elements that are gone, so the table does not grow with the page.
+        for (const [ref, weak] of refs) {
+          const el = weak.deref();
+          if (!el || !el.isConnected) refs.delete(ref);
+        }
         const clip = (s, n) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
         const squash = (s) => String(s || '').replace(/\s+/g, ' ').trim();
         const quote = (s) => JSON.stringify(s);
