@@ -509,16 +509,18 @@ async fn exercise_task(session: &Session, client: &Client) -> Value {
         .as_image()
         .expect("the screenshot as image content");
     assert_eq!(image.mime_type, "image/png");
-    // Progress: one per command, in order, the last one arriving before the result or soon after.
+    // Progress: one per command. The server sends them in order, before the result; the client
+    // runs its handlers concurrently, so they are put back in the order of their progress.
     wait_until("five progress notifications", || {
         client.progress.lock().unwrap().len() >= 5
     })
     .await;
     let progress = client.progress.lock().unwrap().clone();
-    let seen: Vec<(f64, Option<f64>, String)> = progress
+    let mut seen: Vec<(f64, Option<f64>, String)> = progress
         .iter()
         .map(|p| (p.progress, p.total, p.message.clone().unwrap_or_default()))
         .collect();
+    seen.sort_by(|a, b| a.0.total_cmp(&b.0));
     assert_eq!(seen.len(), 5, "{seen:?}");
     for (i, (done, total, _)) in seen.iter().enumerate() {
         assert_eq!((*done, *total), ((i + 1) as f64, Some(5.0)), "{seen:?}");
