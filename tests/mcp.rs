@@ -1086,6 +1086,39 @@ fn task_progress_over_stdio_in_shared_mode() {
         assert!(list[0].get("private").is_none(), "{list}");
         let pid = list[0]["pid"].as_u64().unwrap() as u32;
         exercise_task(&session, &client).await;
+
+        // browser_instance attach: a browser started elsewhere joins the pool, is used, closed.
+        let own = common::OwnChromium::start();
+        let attached: Value = serde_json::from_str(
+            &ok(
+                &session,
+                "browser_instance",
+                json!({"action": "attach", "endpoint": own.http_url()}),
+            )
+            .await,
+        )
+        .unwrap();
+        assert_eq!(attached["remote"], true, "{attached}");
+        let id = attached["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            ok(
+                &session,
+                "browser_execute",
+                json!({"action": "evaluate", "script": "navigator.webdriver !== undefined", "instanceId": id}),
+            )
+            .await,
+            "true"
+        );
+        assert_eq!(
+            ok(
+                &session,
+                "browser_instance",
+                json!({"action": "close", "instanceId": id})
+            )
+            .await,
+            format!("Closed {id}")
+        );
+        drop(own);
         session.cancel().await.unwrap();
         wait_until("the MCP server to exit", || process_gone(server_pid)).await;
         wait_until("its Chromium to exit", || process_gone(pid)).await;

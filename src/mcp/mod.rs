@@ -105,7 +105,14 @@ impl BrowserMcp {
     ) -> CallToolResult {
         let name = request.name.as_ref();
         let mut args = request.arguments.unwrap_or_default();
-        let instance = match args.remove("instanceId") {
+        // browser_instance's `close` reads `instanceId` as its own argument (the instance to
+        // close); every other tool takes it as where to run.
+        let where_to_run = if name == Tool::Instance.name() {
+            None
+        } else {
+            args.remove("instanceId")
+        };
+        let instance = match where_to_run {
             None | Some(Value::Null) => None,
             Some(Value::String(id)) if !id.is_empty() => Some(id),
             Some(_) => {
