@@ -137,10 +137,11 @@ impl BrowserMcp {
             args.insert("action".into(), "snapshot".into());
             (Tool::Content, args)
         } else {
-            match Tool::from_name(name) {
-                Some(tool) => (tool, args),
-                None => unreachable!("call_tool checks the name first"),
-            }
+            // call_tool refuses unknown names before this.
+            let Some(tool) = Tool::from_name(name) else {
+                return failure("UNKNOWN_TOOL", format!("no tool named {name}"));
+            };
+            (tool, args)
         };
         let action = args
             .get("action")
