@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => browser_control::cli::run::run(args).await,
             Command::Serve(args) => browser_control::cli::serve::serve(args).await,
+            Command::Mcp(args) => browser_control::cli::mcp::mcp(args).await,
         }
     })
 }

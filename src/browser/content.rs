@@ -1,4 +1,4 @@
-//! browser_content: screenshot, get_text, get_html, get_viewport_dom.
+//! browser_content: screenshot, get_text, get_html, get_viewport_dom, snapshot.
 
 use chromiumoxide::cdp::browser_protocol::page::{
     CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
@@ -22,6 +22,29 @@ pub async fn run(ctx: &Ctx, action: &ContentAction) -> Result<ToolResult, Comman
             let answer: Value = helper(ctx, "html", json!({ "selector": selector })).await?;
             read_field(selector.as_deref().unwrap_or("document"), &answer, "html")
         }
+        ContentAction::Snapshot {
+            selector,
+            max_length,
+        } => {
+            let answer: Value = helper(
+                ctx,
+                "snapshot",
+                json!({ "selector": selector, "max": max_length.unwrap_or(DEFAULT_SNAPSHOT_CHARS) }),
+            )
+            .await?;
+            let state = answer["state"].as_str().unwrap_or("missing");
+            require_ok(
+                selector.as_deref().unwrap_or("body"),
+                state,
+                answer["detail"].as_str(),
+            )?;
+            Ok(ToolResult::text(format!(
+                "Page URL: {}\nPage title: {}\n{}",
+                answer["url"].as_str().unwrap_or_default(),
+                answer["title"].as_str().unwrap_or_default(),
+                answer["snapshot"].as_str().unwrap_or_default()
+            )))
+        }
         ContentAction::GetViewportDom => {
             let mut answer: Value = helper(ctx, "viewport_dom", json!({})).await?;
             if let Value::Object(map) = &mut answer {
@@ -31,6 +54,9 @@ pub async fn run(ctx: &Ctx, action: &ContentAction) -> Result<ToolResult, Comman
         }
     }
 }
+
+/// The size of a snapshot without `max_length`, in characters: a few thousand tokens.
+pub const DEFAULT_SNAPSHOT_CHARS: usize = 20_000;
 
 fn read_field(selector: &str, answer: &Value, field: &str) -> Result<ToolResult, CommandError> {
     let state = answer["state"].as_str().unwrap_or("missing");

@@ -64,7 +64,7 @@ fn starts_with_statement(source: &str) -> bool {
         source.strip_prefix(keyword).is_some_and(|rest| {
             // A whole word only: `returned` or `do$` are identifiers. Any non-ASCII character
             // may continue an identifier.
-            rest.chars().next().map_or(true, |c| {
+            rest.chars().next().is_none_or(|c| {
                 c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '\\'))
             })
         })

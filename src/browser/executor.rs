@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::instance::BrowserInstance;
 use super::{content, execute, interact, navigate};
 use crate::events::DialogRecord;
+use crate::task::action::REF_SELECTOR_PREFIX;
 use crate::task::{Action, CommandError, ErrorCode, NavigateAction, ParsedArgs, ToolResult};
 
 /// What running one command came to.
@@ -261,7 +262,24 @@ pub async fn helper<T: DeserializeOwned>(
     args: Value,
 ) -> Result<T, CommandError> {
     let call = format!("({}, {args})", Value::from(op));
+    // Snapshot refs live in the isolated world's copy of the helpers: a snapshot, or a lookup
+    // by ref, waits for that world rather than running once in the page's (where they would be
+    // lost, and seen by the page).
+    let needs_isolated = op == "snapshot"
+        || args
+            .get("selector")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.starts_with(REF_SELECTOR_PREFIX));
     let value = loop {
+        if needs_isolated && !matches!(ctx.page.secondary_execution_context().await, Ok(Some(_))) {
+            if ctx.remaining() < Duration::from_millis(60) {
+                return Err(CommandError::execution(
+                    "the page's isolated script world did not appear in time",
+                ));
+            }
+            sleep(Duration::from_millis(10)).await;
+            continue;
+        }
         match helper_once(ctx, &call).await {
             Err(EvalFailure::ContextGone(e)) => {
                 if ctx.remaining() < Duration::from_millis(60) {
@@ -338,6 +356,14 @@ pub fn lookup_error(selector: &str, state: &str, detail: Option<&str>) -> Option
             detail.unwrap_or("not a CSS selector")
         ))),
         "missing" => Some(not_found(selector)),
+        // A ref (`aria-ref=e12`) that the last snapshot of this document did not hand out, or
+        // whose element has left the page.
+        "unknown_ref" => Some(CommandError::execution(format!(
+            "ref {} not found: take a new snapshot",
+            selector
+                .strip_prefix(REF_SELECTOR_PREFIX)
+                .unwrap_or(selector)
+        ))),
         _ => None,
     }
 }
@@ -406,7 +432,7 @@ pub async fn wait_actionable(
         };
         let probe = probe?;
         if let Some(e) = lookup_error(selector, &probe.state, probe.detail.as_deref()) {
-            if probe.state == "invalid" {
+            if probe.state == "invalid" || probe.state == "unknown_ref" {
                 return Err(e);
             }
         }

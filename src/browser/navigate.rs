@@ -16,7 +16,7 @@ use chromiumoxide::Page;
 use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
-use super::executor::{cdp_error, helper, Ctx, Probe};
+use super::executor::{cdp_error, helper, lookup_error, Ctx, Probe};
 use crate::task::{CommandError, ErrorCode, NavigateAction, ToolResult};
 
 pub async fn run(ctx: &Ctx, action: &NavigateAction) -> Result<ToolResult, CommandError> {
@@ -369,11 +369,9 @@ async fn wait_for(ctx: &Ctx, selector: &str) -> Result<ToolResult, CommandError>
                     started.elapsed().as_millis()
                 )))
             }
-            "invalid" => {
-                return Err(CommandError::execution(format!(
-                    "invalid selector '{selector}': {}",
-                    probe.detail.unwrap_or_default()
-                )))
+            state @ ("invalid" | "unknown_ref") => {
+                return Err(lookup_error(selector, state, probe.detail.as_deref())
+                    .expect("a lookup error state"))
             }
             "missing" => "no element matches it".to_string(),
             _ => format!(

@@ -1,7 +1,8 @@
-//! The command-line door: `run` for testers, `serve` for agents.
+//! The command-line door: `run` for testers, `serve` for agents, `mcp` for MCP hosts.
 
 pub mod browser_args;
 pub mod junit;
+pub mod mcp;
 pub mod progress;
 pub mod run;
 pub mod serve;
@@ -57,4 +58,12 @@ pub enum Command {
     /// /health and /metrics are plain HTTP on the same port. Prints `listening on URL` once
     /// ready. SIGINT or SIGTERM cancels running tasks, closes every browser and exits 0.
     Serve(serve::ServeArgs),
+    /// Speak MCP over stdio, for MCP hosts (Claude Desktop, Cursor, ...) that launch a server.
+    ///
+    /// The tools are those of the task protocol, plus browser_snapshot (an accessibility
+    /// outline with element refs) and browser_task (a batch with progress notifications).
+    /// Each session gets its own Chromium, started at its first browser tool call and closed
+    /// when the host disconnects (stdin closes); --shared-instance uses a pool instead. Logs go
+    /// to stderr.
+    Mcp(mcp::McpArgs),
 }

@@ -43,11 +43,15 @@ pub fn describe_command(command: &TaskCommand) -> String {
     let target = match &command.parsed.action {
         Action::Navigate(_) | Action::Interact(_) | Action::Content(_) => {
             let args = &command.args;
-            ["url", "selector", "key", "text", "direction"]
-                .iter()
-                .find_map(|k| args.get(*k).and_then(Value::as_str))
-                .map(|s| format!(" {}", clip(s, 60)))
-                .unwrap_or_default()
+            if let Some(reference) = args.get("ref").and_then(Value::as_str) {
+                format!(" ref={}", clip(reference, 20))
+            } else {
+                ["url", "selector", "key", "text", "direction"]
+                    .iter()
+                    .find_map(|k| args.get(*k).and_then(Value::as_str))
+                    .map(|s| format!(" {}", clip(s, 60)))
+                    .unwrap_or_default()
+            }
         }
         Action::Execute(_) => command
             .args

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Seconds between WebSocket pings; a client silent for two intervals is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub ping_interval: u64,
+    /// MCP sessions (/mcp, /sse) use the pool (least-loaded, or the instanceId argument)
+    /// instead of each starting a browser of its own.
+    #[arg(long)]
+    pub shared_instance: bool,
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
@@ -75,6 +79,10 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             ping_interval: Duration::from_secs(args.ping_interval),
             max_message_bytes: args.max_message_bytes,
             ..SocketLimits::default()
+        },
+        mcp: crate::mcp::McpOptions {
+            // With --attach, the attached browser is the one to use.
+            shared_instance: args.shared_instance || args.browser.attach.is_some(),
         },
     };
     let server = match Server::start(server_config, scheduler.clone()).await {

@@ -103,12 +103,17 @@ pub struct InstanceInfo {
     pub queued: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub running_task_id: Option<String>,
+    /// Started for one client (an MCP session): tasks without an `instanceId` never go to it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 /// One instance's queue and the worker that drains it.
 struct Slot {
     id: String,
     source: BrowserSource,
+    /// Not part of the least-loaded choice (see [`InstanceInfo::private`]).
+    private: bool,
     state: Mutex<SlotState>,
     wake: Notify,
     instance: Mutex<Option<Arc<BrowserInstance>>>,
@@ -184,6 +189,16 @@ impl Scheduler {
 
     /// Starts (or attaches to) a browser as a new instance `inst_N` with its own queue.
     pub async fn add_instance(&self, source: BrowserSource) -> anyhow::Result<InstanceInfo> {
+        self.add_instance_as(source, false).await
+    }
+
+    /// [`Scheduler::add_instance`], `private` to one client when asked: tasks that name no
+    /// instance are never placed on a private one.
+    pub async fn add_instance_as(
+        &self,
+        source: BrowserSource,
+        private: bool,
+    ) -> anyhow::Result<InstanceInfo> {
         anyhow::ensure!(
             !self.inner.shutdown.is_cancelled(),
             "the scheduler is shutting down"
@@ -196,6 +211,7 @@ impl Scheduler {
         let slot = Arc::new(Slot {
             id: id.clone(),
             source,
+            private,
             state: Mutex::new(SlotState::default()),
             wake: Notify::new(),
             instance: Mutex::new(Some(Arc::new(instance))),
@@ -218,10 +234,11 @@ impl Scheduler {
     fn add_instance_boxed(
         &self,
         source: BrowserSource,
+        private: bool,
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<InstanceInfo>> + Send + '_>,
     > {
-        Box::pin(self.add_instance(source))
+        Box::pin(self.add_instance_as(source, private))
     }
 
     /// Removes an instance from the pool: its queued tasks complete as cancelled, its running
@@ -302,6 +319,16 @@ impl Scheduler {
     /// Adds an instance as `browser_instance create` or `attach` describes it. A created
     /// browser starts from the scheduler's launch options (its Chromium binary, its flags).
     pub async fn create_instance(&self, action: &InstanceAction) -> anyhow::Result<InstanceInfo> {
+        self.create_instance_as(action, false).await
+    }
+
+    /// [`Scheduler::create_instance`], `private` to one client when asked (an MCP session's own
+    /// browser).
+    pub async fn create_instance_as(
+        &self,
+        action: &InstanceAction,
+        private: bool,
+    ) -> anyhow::Result<InstanceInfo> {
         let source = match action {
             InstanceAction::Create {
                 viewport,
@@ -332,7 +359,7 @@ impl Scheduler {
             BrowserSource::Launch(_) => "cannot start a browser".to_string(),
             BrowserSource::Attach(endpoint) => format!("cannot attach to {endpoint}"),
         };
-        self.add_instance_boxed(source)
+        self.add_instance_boxed(source, private)
             .await
             .map_err(|e| e.context(what))
     }
@@ -379,6 +406,7 @@ impl Scheduler {
             pid: instance.and_then(|i| i.pid()),
             queued: state.queue.len(),
             running_task_id: state.running.as_ref().map(|(id, _)| id.clone()),
+            private: slot.private,
         }
     }
 
@@ -398,6 +426,7 @@ impl Scheduler {
                 .lock()
                 .unwrap()
                 .values()
+                .filter(|s| !s.private)
                 .min_by_key(|s| s.load())
                 .cloned()
                 .ok_or(SubmitError::NoInstance)?,

@@ -77,14 +77,13 @@ impl TaskStore {
         let mut tasks: Vec<&Task> = inner
             .tasks
             .values()
-            // `map_or(true, ..)`, not `is_none_or`: that needs Rust 1.82, the MSRV is 1.80.
             .filter(|t| {
                 filter
                     .instance_id
                     .as_ref()
-                    .map_or(true, |i| &t.instance_id == i)
+                    .is_none_or(|i| &t.instance_id == i)
             })
-            .filter(|t| filter.status.map_or(true, |s| t.status == s))
+            .filter(|t| filter.status.is_none_or(|s| t.status == s))
             .collect();
         tasks.sort_by(|a, b| {
             a.created_at

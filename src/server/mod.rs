@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::mcp::sse::SseHub;
+use crate::mcp::{BrowserMcp, McpOptions};
 use crate::scheduler::Scheduler;
 use metrics::Metrics;
 use security::Access;
@@ -37,6 +39,8 @@ pub struct ServerConfig {
     /// Required off loopback.
     pub token: Option<String>,
     pub limits: SocketLimits,
+    /// How MCP sessions (`/mcp`, `/sse`) get their browsers.
+    pub mcp: McpOptions,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +50,7 @@ impl Default for ServerConfig {
             allow_origins: Vec::new(),
             token: None,
             limits: SocketLimits::default(),
+            mcp: McpOptions::default(),
         }
     }
 }
@@ -61,6 +66,8 @@ pub struct AppState {
     pub closing: CancellationToken,
     /// The open WebSocket sessions, waited for at shutdown.
     pub sessions: TaskTracker,
+    /// The legacy MCP SSE sessions.
+    pub sse: Arc<SseHub>,
 }
 
 /// A running server. Dropping it does not stop it: call [`Server::shutdown`].
@@ -70,6 +77,8 @@ pub struct Server {
     stop_accepting: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     metrics_task: JoinHandle<()>,
+    /// Ends the streamable HTTP MCP sessions.
+    mcp_closing: CancellationToken,
 }
 
 impl Server {
@@ -87,19 +96,23 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
+        let closing = CancellationToken::new();
         let state = AppState {
             scheduler: scheduler.clone(),
             metrics: Arc::new(Metrics::new()),
             limits: config.limits.clone(),
-            closing: CancellationToken::new(),
+            closing: closing.clone(),
             sessions: TaskTracker::new(),
+            sse: Arc::new(SseHub::new(scheduler.clone(), config.mcp, closing)),
         };
         let access = Arc::new(Access {
             allow_origins: config.allow_origins.clone(),
             token: config.token.clone(),
             loopback,
         });
-        let app = router(state.clone(), access, config.limits.max_message_bytes);
+        let mcp_closing = CancellationToken::new();
+        let mcp = mcp_http_service(scheduler.clone(), config.mcp, mcp_closing.clone());
+        let app = router(state.clone(), access, config.limits.max_message_bytes, mcp);
         let stop_accepting = CancellationToken::new();
         let stop = stop_accepting.clone();
         // Without TCP_NODELAY, a reply written in pieces waits ~40 ms for a delayed ACK.
@@ -123,6 +136,7 @@ impl Server {
             stop_accepting,
             http,
             metrics_task,
+            mcp_closing,
         })
     }
 
@@ -130,11 +144,17 @@ impl Server {
         self.addr
     }
 
+    /// Open legacy SSE MCP sessions.
+    pub fn sse_sessions(&self) -> usize {
+        self.state.sse.session_count()
+    }
+
     /// Stops accepting, cancels every task (subscribers receive their task_complete),
     /// closes every browser, then closes the sockets.
     pub async fn shutdown(self) {
         self.stop_accepting.cancel();
         self.state.scheduler.shutdown().await;
+        self.mcp_closing.cancel();
         self.state.closing.cancel();
         self.state.sessions.close();
         if tokio::time::timeout(Duration::from_secs(5), self.state.sessions.wait())
@@ -148,7 +168,36 @@ impl Server {
     }
 }
 
-fn router(state: AppState, access: Arc<Access>, max_body: usize) -> Router {
+/// MCP's streamable HTTP transport (rmcp's), one handler per session. Sessions are stateful:
+/// each owns its browser. rmcp's own Host check is off: the server's guard (Origin, Host, token)
+/// stands in front of every route, this one included.
+fn mcp_http_service(
+    scheduler: Scheduler,
+    options: McpOptions,
+    closing: CancellationToken,
+) -> rmcp::transport::StreamableHttpService<
+    BrowserMcp,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+    rmcp::transport::StreamableHttpService::new(
+        move || Ok(BrowserMcp::new(scheduler.clone(), options)),
+        Default::default(),
+        StreamableHttpServerConfig::default()
+            .disable_allowed_hosts()
+            .with_cancellation_token(closing),
+    )
+}
+
+fn router(
+    state: AppState,
+    access: Arc<Access>,
+    max_body: usize,
+    mcp: rmcp::transport::StreamableHttpService<
+        BrowserMcp,
+        rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+    >,
+) -> Router {
     use routes::{dashboard, health, instances, metrics, panel, root, tasks};
     Router::new()
         .route("/", get(root::root))
@@ -161,6 +210,8 @@ fn router(state: AppState, access: Arc<Access>, max_body: usize) -> Router {
         .route("/instances/{id}", axum::routing::delete(instances::close))
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
+        .route_service("/mcp", mcp)
+        .merge(crate::mcp::sse::router(state.sse.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(security::cors(access.clone()))
         // Outermost: a refused request reaches nothing else.

@@ -119,6 +119,14 @@ pub enum ContentAction {
         selector: Option<String>,
     },
     GetViewportDom,
+    /// An accessibility-tree outline of the page (or of one element), each interactive
+    /// element with a ref (`e12`) that `ref` arguments accept in place of a selector.
+    Snapshot {
+        #[serde(default)]
+        selector: Option<String>,
+        #[serde(default)]
+        max_length: Option<usize>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -208,6 +216,7 @@ impl Action {
                 ContentAction::GetText { .. } => "get_text",
                 ContentAction::GetHtml { .. } => "get_html",
                 ContentAction::GetViewportDom => "get_viewport_dom",
+                ContentAction::Snapshot { .. } => "snapshot",
             },
             Action::Execute(ExecuteAction::Evaluate { .. }) => "evaluate",
             Action::Instance(a) => match a {
@@ -244,8 +253,71 @@ impl ArgsError {
     }
 }
 
+/// How an element ref from a snapshot is written as a selector: `ref: "e12"` is the selector
+/// `aria-ref=e12` (as in Playwright). It is not valid CSS, so it cannot be mistaken for it.
+pub const REF_SELECTOR_PREFIX: &str = "aria-ref=";
+
+/// Tools whose `selector` may be given as `ref` (an element of the last snapshot) instead.
+pub fn accepts_ref(tool: Tool) -> bool {
+    matches!(tool, Tool::Interact | Tool::Content)
+}
+
+/// `ref` is another way to write `selector`: it becomes the selector `aria-ref=REF`. Both at
+/// once is an error; neither, where a selector is required, says that either will do.
+fn ref_as_selector(args: &Value) -> Result<Option<Value>, ArgsError> {
+    let Some(reference) = args.get("ref").filter(|r| !r.is_null()) else {
+        return Ok(None);
+    };
+    let Some(reference) = reference.as_str() else {
+        return Err(ArgsError::new(
+            "ref",
+            "must be a string (a ref from browser_snapshot, e.g. e12)",
+        ));
+    };
+    let valid = reference.len() > 1
+        && reference.starts_with('e')
+        && reference[1..].bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return Err(ArgsError::new(
+            "ref",
+            format!("'{reference}' is not a snapshot ref (e.g. e12): take a snapshot with browser_snapshot"),
+        ));
+    }
+    if args.get("selector").is_some_and(|s| !s.is_null()) {
+        return Err(ArgsError::new(
+            "ref",
+            "give either selector or ref, not both",
+        ));
+    }
+    let mut args = args.clone();
+    let map = args.as_object_mut().expect("checked to be an object");
+    map.remove("ref");
+    map.insert(
+        "selector".into(),
+        Value::from(format!("{REF_SELECTOR_PREFIX}{reference}")),
+    );
+    Ok(Some(args))
+}
+
 /// Parses `args` for `tool` into a typed action.
 pub fn parse_args(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
+    if !args.is_object() {
+        return Err(ArgsError::new("", "must be an object"));
+    }
+    if accepts_ref(tool) {
+        if let Some(rewritten) = ref_as_selector(args)? {
+            return parse_args_inner(tool, &rewritten);
+        }
+    }
+    parse_args_inner(tool, args).map_err(|mut e| {
+        if accepts_ref(tool) && e.field == "selector" && e.message == "is required" {
+            e.message = "is required (or ref, from browser_snapshot)".into();
+        }
+        e
+    })
+}
+
+fn parse_args_inner(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
     let Value::Object(map) = args else {
         return Err(ArgsError::new("", "must be an object"));
     };
@@ -348,7 +420,18 @@ fn check_values(action: &Action) -> Result<(), ArgsError> {
         })
         | Action::Content(ContentAction::GetHtml {
             selector: Some(selector),
+        })
+        | Action::Content(ContentAction::Snapshot {
+            selector: Some(selector),
+            ..
         }) => non_empty("selector", selector),
+        Action::Content(ContentAction::Snapshot {
+            max_length: Some(0),
+            ..
+        }) => Err(ArgsError::new(
+            "max_length",
+            "must be a positive number of characters",
+        )),
         Action::Interact(InteractAction::Scroll { amount, .. }) => {
             if amount.is_finite() && *amount >= 0.0 {
                 Ok(())
@@ -482,6 +565,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.timeout, Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn a_ref_stands_for_a_selector() {
+        assert_eq!(
+            parse(Tool::Interact, json!({"action": "click", "ref": "e12"})).unwrap(),
+            Action::Interact(InteractAction::Click {
+                selector: "aria-ref=e12".into()
+            })
+        );
+        assert_eq!(
+            parse(
+                Tool::Content,
+                json!({"action": "snapshot", "ref": "e3", "max_length": 100})
+            )
+            .unwrap(),
+            Action::Content(ContentAction::Snapshot {
+                selector: Some("aria-ref=e3".into()),
+                max_length: Some(100)
+            })
+        );
+        let err = parse(
+            Tool::Interact,
+            json!({"action": "click", "ref": "e1", "selector": "#a"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("ref", "give either selector or ref, not both")
+        );
+        for bad in [json!("12"), json!("e"), json!("e1x"), json!(12)] {
+            let err = parse(Tool::Content, json!({"action": "get_text", "ref": bad})).unwrap_err();
+            assert_eq!(err.field, "ref", "{bad}");
+        }
+        let err = parse(Tool::Content, json!({"action": "get_text"})).unwrap_err();
+        assert_eq!(err.message, "is required (or ref, from browser_snapshot)");
+        // Navigation takes selectors only.
+        let err = parse(Tool::Navigate, json!({"action": "wait_for"})).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("selector", "is required")
+        );
+        let err = parse(
+            Tool::Content,
+            json!({"action": "snapshot", "max_length": 0}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "max_length");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::action::Tool;
 pub struct ActionDoc {
     pub name: &'static str,
     pub description: &'static str,
+    /// Required fields. `selector|ref` means one of them (exactly one).
     pub required: &'static [&'static str],
     pub optional: &'static [&'static str],
     /// Arguments (JSON) that parse; used by the tests and shown in docs.
@@ -54,6 +55,16 @@ const SELECTOR: FieldDoc = FieldDoc {
     schema: non_empty_string,
     description: "CSS selector of the element (the first match is used)",
 };
+
+/// Where a selector is accepted, so is a ref from `snapshot` (`e12`).
+const REF: FieldDoc = FieldDoc {
+    name: "ref",
+    schema: || json!({"type": "string", "pattern": "^e[0-9]+$"}),
+    description: "Element ref from the last browser_snapshot (e.g. e12), instead of selector",
+};
+
+/// A selector, or a snapshot ref in its place.
+const SELECTOR_OR_REF: &str = "selector|ref";
 
 /// Accepted by every action: the command's own deadline.
 const TIMEOUT: FieldDoc = FieldDoc {
@@ -121,14 +132,14 @@ pub const TOOLS: &[ToolDoc] = &[
             ActionDoc {
                 name: "click",
                 description: "Click the element",
-                required: &["selector"],
+                required: &[SELECTOR_OR_REF],
                 optional: &[],
                 example: r##"{"action":"click","selector":"#login"}"##,
             },
             ActionDoc {
                 name: "type",
                 description: "Focus the field and type text into it (replacing its content)",
-                required: &["selector", "text"],
+                required: &[SELECTOR_OR_REF, "text"],
                 optional: &[],
                 example: r##"{"action":"type","selector":"#email","text":"me@example.com"}"##,
             },
@@ -149,20 +160,21 @@ pub const TOOLS: &[ToolDoc] = &[
             ActionDoc {
                 name: "select",
                 description: "Choose an option of a <select> by value or visible label",
-                required: &["selector", "value"],
+                required: &[SELECTOR_OR_REF, "value"],
                 optional: &[],
                 example: r##"{"action":"select","selector":"#country","value":"fr"}"##,
             },
             ActionDoc {
                 name: "hover",
                 description: "Move the mouse over the element",
-                required: &["selector"],
+                required: &[SELECTOR_OR_REF],
                 optional: &[],
                 example: r#"{"action":"hover","selector":".menu"}"#,
             },
         ],
         fields: &[
             SELECTOR,
+            REF,
             FieldDoc {
                 name: "text",
                 schema: string,
@@ -193,19 +205,21 @@ pub const TOOLS: &[ToolDoc] = &[
     },
     ToolDoc {
         tool: Tool::Content,
-        description: "Read the page: screenshots, text, HTML, or a compact DOM of what is in view.",
+        description:
+            "Read the page: screenshots, text, HTML, a compact DOM of what is in view, or an \
+                      accessibility snapshot with element refs.",
         actions: &[
             ActionDoc {
                 name: "screenshot",
                 description: "Capture a PNG of the viewport, the whole page or one element",
                 required: &[],
-                optional: &["selector", "full_page"],
+                optional: &["selector", "ref", "full_page"],
                 example: r#"{"action":"screenshot","full_page":true}"#,
             },
             ActionDoc {
                 name: "get_text",
                 description: "The visible text of the element",
-                required: &["selector"],
+                required: &[SELECTOR_OR_REF],
                 optional: &[],
                 example: r#"{"action":"get_text","selector":"h1"}"#,
             },
@@ -213,7 +227,7 @@ pub const TOOLS: &[ToolDoc] = &[
                 name: "get_html",
                 description: "The outer HTML of the element, or of the whole document",
                 required: &[],
-                optional: &["selector"],
+                optional: &["selector", "ref"],
                 example: r#"{"action":"get_html","selector":"main"}"#,
             },
             ActionDoc {
@@ -223,13 +237,29 @@ pub const TOOLS: &[ToolDoc] = &[
                 optional: &[],
                 example: r#"{"action":"get_viewport_dom"}"#,
             },
+            ActionDoc {
+                name: "snapshot",
+                description: "An accessibility-tree outline of the page (or of one element): \
+                              one line per node, `role \"name\" [ref=e12]`, each interactive \
+                              element with a ref that selector-taking actions accept as `ref`",
+                required: &[],
+                optional: &["selector", "ref", "max_length"],
+                example: r#"{"action":"snapshot","max_length":5000}"#,
+            },
         ],
         fields: &[
             SELECTOR,
+            REF,
             FieldDoc {
                 name: "full_page",
                 schema: boolean,
                 description: "Capture the whole scrollable page, not only the viewport",
+            },
+            FieldDoc {
+                name: "max_length",
+                schema: || json!({"type": "integer", "minimum": 1}),
+                description: "Largest snapshot in characters (default 20000); a longer one is \
+                              cut at a line and says so",
             },
         ],
     },
@@ -327,6 +357,16 @@ pub const TOOLS: &[ToolDoc] = &[
     },
 ];
 
+/// The fields a `required` entry names: one, or alternatives joined by `|` (`selector|ref`).
+pub fn alternatives(entry: &'static str) -> impl Iterator<Item = &'static str> {
+    entry.split('|')
+}
+
+/// How a `required` entry reads in a description: `selector or ref`.
+fn spoken(entry: &str) -> String {
+    entry.replace('|', " or ")
+}
+
 /// The description of `tool`.
 pub fn tool_doc(tool: Tool) -> &'static ToolDoc {
     TOOLS
@@ -366,7 +406,8 @@ impl ToolDoc {
             .map(|a| {
                 let mut line = format!("{}: {}", a.name, a.description);
                 if !a.required.is_empty() {
-                    line += &format!(" (requires {})", a.required.join(", "));
+                    let required: Vec<String> = a.required.iter().map(|r| spoken(r)).collect();
+                    line += &format!(" (requires {})", required.join(", "));
                 }
                 if !a.optional.is_empty() {
                     line += &format!(" (optional {})", a.optional.join(", "));
@@ -404,20 +445,102 @@ impl ToolDoc {
         for name in action
             .required
             .iter()
-            .chain(action.optional)
-            .chain([&TIMEOUT.name])
+            .flat_map(|r| alternatives(r))
+            .chain(action.optional.iter().copied())
+            .chain([TIMEOUT.name])
         {
-            properties.insert((*name).into(), self.property(name));
+            properties.insert(name.into(), self.property(name));
         }
         let mut required = vec!["action"];
-        required.extend(action.required);
-        json!({
+        let mut one_of = Vec::new();
+        for entry in action.required {
+            if entry.contains('|') {
+                one_of.push(json!({
+                    "oneOf": alternatives(entry)
+                        .map(|name| json!({"required": [name]}))
+                        .collect::<Vec<_>>()
+                }));
+            } else {
+                required.push(entry);
+            }
+        }
+        let mut schema = json!({
             "type": "object",
             "properties": properties,
             "required": required,
             "additionalProperties": false,
-        })
+        });
+        if !one_of.is_empty() {
+            schema["allOf"] = Value::from(one_of);
+        }
+        schema
     }
+}
+
+impl ToolDoc {
+    /// The input schema of a tool that runs one fixed action of this one (MCP's
+    /// `browser_snapshot` is `browser_content` `snapshot`): the action's fields, without
+    /// `action`. Alternatives (`selector|ref`) are described, not required.
+    pub fn fixed_action_input_schema(&self, action: &str) -> Value {
+        let action = self
+            .action(action)
+            .unwrap_or_else(|| panic!("{} has no action {action}", self.tool));
+        let mut schema = self.action_schema(action);
+        let map = schema.as_object_mut().expect("an object schema");
+        map["properties"]
+            .as_object_mut()
+            .expect("properties")
+            .remove("action");
+        let required: Vec<&str> = action
+            .required
+            .iter()
+            .filter(|r| !r.contains('|'))
+            .copied()
+            .collect();
+        map.insert("required".into(), json!(required));
+        map.remove("allOf");
+        schema
+    }
+}
+
+/// The input schema of MCP's `browser_task`: a whole task, its commands as in a task file. Each
+/// command's `args` is described by reference to its tool, so the schema stays one plain
+/// object (MCP hosts handle deep `oneOf`s poorly).
+pub fn task_tool_input_schema() -> Value {
+    let tools: Vec<&str> = TOOLS.iter().map(|d| d.tool.name()).collect();
+    json!({
+        "type": "object",
+        "properties": {
+            "task_name": {
+                "type": "string",
+                "minLength": 1,
+                "description": "A name for the task (default: mcp: browser_task)"
+            },
+            "task_intention": {"type": "string", "description": "What the task is for"},
+            "commands": {
+                "type": "array",
+                "minItems": 1,
+                "description": "Commands run in order; after the first failure the rest are skipped",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "tool_name": {"type": "string", "enum": tools, "description": "The tool"},
+                        "args": {
+                            "type": "object",
+                            "description": "The tool's arguments, exactly as the tool of that \
+                                            name takes them: action plus its fields, e.g. \
+                                            {\"action\":\"goto\",\"url\":\"https://example.com\"}",
+                            "properties": {"action": {"type": "string"}},
+                            "required": ["action"]
+                        },
+                        "intention": {"type": "string", "description": "Why this command"}
+                    },
+                    "required": ["tool_name", "args"]
+                }
+            }
+        },
+        "required": ["commands"]
+    })
 }
 
 /// JSON Schema of a task file (and of a `task_submit`'s task): every command's `args` is checked
@@ -474,7 +597,12 @@ mod tests {
                 let parsed = parse_args(doc.tool, &args)
                     .unwrap_or_else(|e| panic!("{} {}: {e:?}", doc.tool, action.name));
                 assert_eq!(parsed.action.name(), action.name);
-                for field in action.required.iter().chain(action.optional) {
+                for field in action
+                    .required
+                    .iter()
+                    .flat_map(|r| alternatives(r))
+                    .chain(action.optional.iter().copied())
+                {
                     doc.field(field); // panics on an undescribed field
                 }
             }
@@ -486,11 +614,27 @@ mod tests {
         for doc in TOOLS {
             for action in doc.actions {
                 let args: Value = serde_json::from_str(action.example).unwrap();
-                for field in action.required {
+                for entry in action.required {
+                    // Without any of its alternatives, the parser names the first.
                     let mut without = args.clone();
-                    without.as_object_mut().unwrap().remove(*field);
-                    let err = parse_args(doc.tool, &without).expect_err(field);
-                    assert_eq!(err.field, *field, "{} {}", doc.tool, action.name);
+                    for field in alternatives(entry) {
+                        without.as_object_mut().unwrap().remove(field);
+                    }
+                    let err = parse_args(doc.tool, &without).expect_err(entry);
+                    let first = alternatives(entry).next().unwrap();
+                    assert_eq!(err.field, first, "{} {}", doc.tool, action.name);
+                    // Any one alternative alone is enough.
+                    for field in alternatives(entry) {
+                        let mut with = without.clone();
+                        let value = match field {
+                            "ref" => json!("e1"),
+                            _ => args[first].clone(),
+                        };
+                        with[field] = value;
+                        parse_args(doc.tool, &with).unwrap_or_else(|e| {
+                            panic!("{} {} with {field}: {e:?}", doc.tool, action.name)
+                        });
+                    }
                 }
             }
         }
@@ -525,15 +669,57 @@ mod tests {
         assert!(schema["properties"]["action"]["description"]
             .as_str()
             .unwrap()
-            .contains("type: Focus the field and type text into it (replacing its content) (requires selector, text)"));
+            .contains("type: Focus the field and type text into it (replacing its content) (requires selector or ref, text)"));
         assert!(schema["properties"]["selector"]["description"].is_string());
+        assert_eq!(schema["properties"]["ref"]["pattern"], "^e[0-9]+$");
+        let content = tool_doc(Tool::Content).input_schema();
+        assert!(content["properties"]["action"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("snapshot")));
+        assert_eq!(content["properties"]["max_length"]["type"], "integer");
+    }
+
+    #[test]
+    fn selector_or_ref_is_one_of_two_in_action_schemas() {
+        let doc = tool_doc(Tool::Interact);
+        let schema = doc.action_schema(doc.action("click").unwrap());
+        assert_eq!(schema["required"], json!(["action"]));
+        assert_eq!(
+            schema["allOf"],
+            json!([{"oneOf": [{"required": ["selector"]}, {"required": ["ref"]}]}])
+        );
+        assert!(schema["properties"]["ref"].is_object());
+        let err = parse_args(Tool::Interact, &json!({"action": "click"})).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("selector", "is required (or ref, from browser_snapshot)")
+        );
+    }
+
+    #[test]
+    fn a_fixed_action_schema_has_its_fields_without_action() {
+        let schema = tool_doc(Tool::Content).fixed_action_input_schema("snapshot");
+        let mut names: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["max_length", "ref", "selector", "timeout"]);
+        assert_eq!(schema["required"], json!([]));
+        let task = task_tool_input_schema();
+        assert_eq!(task["required"], json!(["commands"]));
+        assert_eq!(
+            task["properties"]["commands"]["items"]["properties"]["tool_name"]["enum"]
+                .as_array()
+                .unwrap()
+                .len(),
+            Tool::ALL.len()
+        );
     }
 
     #[test]
     fn action_schemas_require_their_fields() {
         let doc = tool_doc(Tool::Interact);
         let schema = doc.action_schema(doc.action("type").unwrap());
-        assert_eq!(schema["required"], json!(["action", "selector", "text"]));
+        assert_eq!(schema["required"], json!(["action", "text"]));
         assert_eq!(schema["properties"]["action"]["const"], "type");
         assert!(schema["properties"]["timeout"].is_object());
         assert!(schema["properties"].get("direction").is_none());
