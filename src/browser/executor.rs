@@ -15,8 +15,8 @@ use serde_json::Value;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::instance::BrowserInstance;
-use super::{content, execute, interact, navigate};
+use super::instance::{BrowserInstance, PageState};
+use super::{content, debug, emulate, execute, interact, navigate, network};
 use crate::events::DialogRecord;
 use crate::task::{Action, CommandError, ErrorCode, NavigateAction, ParsedArgs, ToolResult};
 
@@ -43,16 +43,28 @@ impl Default for Executor {
     }
 }
 
-/// What a tool's code gets: the page and the command's deadline.
-pub struct Ctx {
+/// What a tool's code gets: the page, its state, the instance and the command's deadline.
+pub struct Ctx<'a> {
     pub page: Page,
+    pub state: Arc<PageState>,
+    pub instance: &'a BrowserInstance,
     helpers: Arc<InstalledHelpers>,
     pub deadline: Instant,
     pub budget: Duration,
     fresh_page: Arc<AtomicBool>,
 }
 
-impl Ctx {
+impl Ctx<'_> {
+    /// Runs a CDP command given by name on the page's session and returns its JSON result.
+    /// For commands chromiumoxide has no type for, or whose typed builder would only add noise.
+    pub async fn cdp(&self, method: &'static str, params: Value) -> Result<Value, CommandError> {
+        self.page
+            .execute(RawCommand { method, params })
+            .await
+            .map(|r| r.result)
+            .map_err(|e| cdp_error(method, e))
+    }
+
     /// Asks for the page to be replaced once the command ends: it was left unusable.
     pub fn request_fresh_page(&self) {
         self.fresh_page.store(true, Ordering::Relaxed);
@@ -104,9 +116,11 @@ impl Executor {
             // First, so a page whose renderer crashed earlier is replaced before the command
             // and the crash is not blamed on it; from then on, a crash or a lost browser ends
             // the command.
-            let (page, helpers) = instance.page().await?;
+            let (page, helpers, state) = instance.page_with_state().await?;
             let ctx = Ctx {
                 page,
+                state,
+                instance,
                 helpers,
                 deadline,
                 budget,
@@ -143,16 +157,42 @@ impl Executor {
     }
 }
 
-async fn dispatch(ctx: &Ctx, action: &Action) -> Result<ToolResult, CommandError> {
+async fn dispatch(ctx: &Ctx<'_>, action: &Action) -> Result<ToolResult, CommandError> {
     match action {
         Action::Navigate(a) => navigate::run(ctx, a).await,
         Action::Interact(a) => interact::run(ctx, a).await,
         Action::Content(a) => content::run(ctx, a).await,
         Action::Execute(a) => execute::run(ctx, a).await,
+        Action::Network(a) => network::run(ctx, a).await,
+        Action::Emulate(a) => emulate::run(ctx, a).await,
+        Action::Debug(a) => debug::run(ctx, a).await,
         Action::Instance(_) => Err(CommandError::execution(
             "browser_instance actions are answered by the scheduler, not a page",
         )),
     }
+}
+
+/// Any CDP command, by name, with JSON parameters and a JSON result.
+#[derive(Debug, Clone)]
+pub struct RawCommand {
+    pub method: &'static str,
+    pub params: Value,
+}
+
+impl serde::Serialize for RawCommand {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.params.serialize(s)
+    }
+}
+
+impl chromiumoxide::types::Method for RawCommand {
+    fn identifier(&self) -> chromiumoxide::types::MethodId {
+        self.method.into()
+    }
+}
+
+impl chromiumoxide::types::Command for RawCommand {
+    type Response = Value;
 }
 
 pub fn timed_out(budget: Duration, what: &str) -> CommandError {
@@ -256,7 +296,7 @@ pub struct InstalledHelpers(Mutex<Option<ExecutionContextId>>);
 /// Runs one of page_helpers.js's operations and decodes its answer. Retried while the page is
 /// between documents, so only for operations that are safe to run twice.
 pub async fn helper<T: DeserializeOwned>(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     op: &str,
     args: Value,
 ) -> Result<T, CommandError> {
@@ -284,7 +324,7 @@ pub async fn helper<T: DeserializeOwned>(
 
 /// One helper call (`call` is its argument list), in one round trip. The ~10 KB source goes
 /// along only into a context that has not seen it yet, and stays there for later calls.
-async fn helper_once(ctx: &Ctx, call: &str) -> Result<Value, EvalFailure> {
+async fn helper_once(ctx: &Ctx<'_>, call: &str) -> Result<Value, EvalFailure> {
     let key = &*HELPERS_KEY;
     // Asked on every call (chromiumoxide answers from memory): the context changes with each
     // new document, and its ids are only unique within one renderer process.
@@ -384,7 +424,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// hit at its centre; returns the probe with the point to act on. A missing or hidden element
 /// is waited for until the deadline; one that is there but blocked for `BLOCKED_GRACE`.
 pub async fn wait_actionable(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     selector: &str,
     need: Actionable,
 ) -> Result<Probe, CommandError> {

@@ -7,11 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use chromiumoxide::cdp::browser_protocol::browser::{
+    EventDownloadProgress, EventDownloadWillBegin, SetDownloadBehaviorBehavior,
+    SetDownloadBehaviorParams,
+};
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::page::{
     DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams, StopLoadingParams,
 };
-use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, TerminateExecutionParams};
+use chromiumoxide::cdp::js_protocol::runtime::{
+    EvaluateParams, EventConsoleApiCalled, EventExceptionThrown, TerminateExecutionParams,
+};
 use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::{Browser, BrowserConfig, Page};
 use futures::StreamExt;
@@ -22,7 +28,7 @@ use tokio::time::timeout;
 use super::chrome::{extra_flags, find_chrome, needs_no_sandbox, BrowserSource, LaunchOptions};
 use super::executor::InstalledHelpers;
 use crate::events::DialogRecord;
-use crate::task::{CommandError, ErrorCode};
+use crate::task::{CommandError, DialogPolicy, ErrorCode};
 
 /// Deadline for the housekeeping calls the instance makes on its own (new page, close, probes).
 const HOUSEKEEPING: Duration = Duration::from_secs(10);
@@ -39,7 +45,74 @@ pub enum Health {
 struct PageSlot {
     page: Page,
     helpers: Arc<InstalledHelpers>,
+    state: Arc<PageState>,
     watchers: Vec<JoinHandle<()>>,
+}
+
+/// At most this many console messages are kept per page (the oldest go first).
+const CONSOLE_CAP: usize = 1000;
+
+/// One console message (or uncaught exception, as level `error`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsoleMessage {
+    pub level: String,
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: f64,
+}
+
+/// The page's network conditions, kept so offline and throttle do not undo each other.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NetConditions {
+    pub offline: bool,
+    pub latency_ms: f64,
+    pub download_kbps: f64,
+    pub upload_kbps: f64,
+}
+
+/// What the tools keep per page: its console, its dialog policy, its interception, its network
+/// conditions. A fresh page (after a crash or an unfinished goto) starts with none of it.
+#[derive(Debug, Default)]
+pub struct PageState {
+    pub console: Mutex<std::collections::VecDeque<ConsoleMessage>>,
+    pub dialogs: Mutex<(DialogPolicy, Option<String>)>,
+    pub intercept: Mutex<Option<JoinHandle<()>>>,
+    pub network: Mutex<NetConditions>,
+}
+
+impl Drop for PageState {
+    fn drop(&mut self) {
+        if let Some(task) = self.intercept.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+}
+
+/// One download of the instance.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Download {
+    pub guid: String,
+    pub url: String,
+    pub suggested_filename: String,
+    /// inProgress, completed or canceled.
+    pub state: String,
+    pub received_bytes: f64,
+    pub total_bytes: f64,
+    /// Where the file is (or will be) saved.
+    pub path: Option<String>,
+    /// Already reported by a download_wait.
+    #[serde(skip)]
+    pub awaited: bool,
+}
+
+/// The instance's downloads, in the order they began; `changed` ticks on every update.
+#[derive(Debug)]
+pub struct Downloads {
+    pub list: Mutex<Vec<Download>>,
+    pub changed: watch::Sender<u64>,
+    /// Folder files are saved in (removed when the instance ends); `None` when attached.
+    pub dir: Option<PathBuf>,
 }
 
 pub struct BrowserInstance {
@@ -52,6 +125,9 @@ pub struct BrowserInstance {
     handler: JoinHandle<()>,
     pid: Option<u32>,
     profile: Mutex<Option<tempfile::TempDir>>,
+    downloads: Arc<Downloads>,
+    download_dir: Mutex<Option<tempfile::TempDir>>,
+    download_watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for BrowserInstance {
@@ -87,6 +163,32 @@ impl BrowserInstance {
 
         let (health, _) = watch::channel(Health::Alive);
         let handler = spawn_handler_loop(handler, health.clone());
+        // Downloads go to a folder of the instance's own (only for browsers we launched: an
+        // attached browser saves on its own machine, where our folder does not exist).
+        let download_dir = match &source {
+            BrowserSource::Launch(_) => Some(
+                tempfile::Builder::new()
+                    .prefix("browser-control-downloads-")
+                    .tempdir()
+                    .context("cannot create a download folder")?,
+            ),
+            BrowserSource::Attach(_) => None,
+        };
+        let downloads = Arc::new(Downloads {
+            list: Mutex::new(Vec::new()),
+            changed: watch::channel(0).0,
+            dir: download_dir.as_ref().map(|d| d.path().to_path_buf()),
+        });
+        let download_watcher = match &downloads.dir {
+            Some(dir) => match watch_downloads(&browser, dir, downloads.clone()).await {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    tracing::warn!("downloads will not be tracked: {e:#}");
+                    None
+                }
+            },
+            None => None,
+        };
         let instance = BrowserInstance {
             id,
             source,
@@ -97,6 +199,9 @@ impl BrowserInstance {
             handler,
             pid,
             profile: Mutex::new(profile),
+            downloads,
+            download_dir: Mutex::new(download_dir),
+            download_watcher: Mutex::new(download_watcher),
         };
         if let Err(e) = instance.open_page().await {
             instance.close().await;
@@ -153,6 +258,38 @@ impl BrowserInstance {
     pub async fn lost(&self) {
         let mut rx = self.health.subscribe();
         let _ = rx.wait_for(|h| matches!(h, Health::Lost(_))).await;
+    }
+
+    /// The instance's downloads.
+    pub fn downloads(&self) -> &Arc<Downloads> {
+        &self.downloads
+    }
+
+    /// Runs a CDP command on the browser's own session (Browser.* commands), under `deadline`.
+    pub async fn browser_execute<C: chromiumoxide::types::Command>(
+        &self,
+        cmd: C,
+    ) -> Result<C::Response, CommandError> {
+        let browser = self.browser.lock().await;
+        browser
+            .execute(cmd)
+            .await
+            .map(|r| r.result)
+            .map_err(|e| CommandError::execution(format!("browser command failed: {e}")))
+    }
+
+    /// The page commands run on, replacing it first if its renderer crashed, with where the
+    /// executor's helpers are installed in it and the tools' state for it.
+    pub async fn page_with_state(
+        &self,
+    ) -> Result<(Page, Arc<InstalledHelpers>, Arc<PageState>), CommandError> {
+        self.page().await?;
+        self.slot
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|s| (s.page.clone(), s.helpers.clone(), s.state.clone()))
+            .ok_or_else(|| CommandError::new(ErrorCode::InstanceDisconnected, "instance closed"))
     }
 
     /// The page commands run on, replacing it first if its renderer crashed, with where the
@@ -269,13 +406,16 @@ impl BrowserInstance {
                 .map_err(|_| anyhow!("Chromium did not open a page within 10 s"))?
                 .context("Chromium could not open a page")?
         };
+        let state = Arc::new(PageState::default());
         let watchers = vec![
-            watch_dialogs(&page, self.dialogs.clone()).await?,
+            watch_dialogs(&page, self.dialogs.clone(), state.clone()).await?,
             watch_crash(&page, self.health.clone()).await?,
+            watch_console(&page, state.clone()).await?,
         ];
         *self.slot.lock().unwrap() = Some(PageSlot {
             page,
             helpers: Arc::default(),
+            state,
             watchers,
         });
         self.health.send_if_modified(|h| {
@@ -318,7 +458,13 @@ impl BrowserInstance {
             }
         }
         self.handler.abort();
+        if let Some(task) = self.download_watcher.lock().unwrap().take() {
+            task.abort();
+        }
         let _ = self.health.send(Health::Lost("instance closed".into()));
+        if let Some(dir) = self.download_dir.lock().unwrap().take() {
+            let _ = dir.close();
+        }
         let profile = self.profile.lock().unwrap().take();
         if let Some(profile) = profile {
             remove_profile(profile).await;
@@ -402,10 +548,12 @@ fn spawn_handler_loop(
     })
 }
 
-/// Answers every JavaScript dialog at once (dismiss; accept beforeunload so navigation goes on).
+/// Answers every JavaScript dialog at once, by the page's policy: by default dismiss, but accept
+/// beforeunload so navigation goes on.
 async fn watch_dialogs(
     page: &Page,
     dialogs: Arc<Mutex<Vec<DialogRecord>>>,
+    state: Arc<PageState>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let mut opened = page
         .event_listener::<EventJavascriptDialogOpening>()
@@ -414,7 +562,12 @@ async fn watch_dialogs(
     let page = page.clone();
     Ok(tokio::spawn(async move {
         while let Some(dialog) = opened.next().await {
-            let accept = dialog.r#type == DialogType::Beforeunload;
+            let (policy, prompt_text) = state.dialogs.lock().unwrap().clone();
+            let accept = match policy {
+                DialogPolicy::Default => dialog.r#type == DialogType::Beforeunload,
+                DialogPolicy::Accept => true,
+                DialogPolicy::Dismiss => false,
+            };
             let kind = serde_json::to_value(&dialog.r#type)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
@@ -426,14 +579,130 @@ async fn watch_dialogs(
                 message: dialog.message.clone(),
                 accepted: accept,
             });
-            let answered = timeout(
-                HOUSEKEEPING,
-                page.execute(HandleJavaScriptDialogParams::new(accept)),
-            )
-            .await;
+            let mut answer = HandleJavaScriptDialogParams::new(accept);
+            if accept && dialog.r#type == DialogType::Prompt {
+                answer.prompt_text = prompt_text;
+            }
+            let answered = timeout(HOUSEKEEPING, page.execute(answer)).await;
             if !matches!(answered, Ok(Ok(_))) {
                 tracing::warn!("could not answer a {:?} dialog", dialog.r#type);
             }
+        }
+    }))
+}
+
+/// Keeps the page's console messages and uncaught exceptions, newest last.
+async fn watch_console(page: &Page, state: Arc<PageState>) -> anyhow::Result<JoinHandle<()>> {
+    let mut calls = page
+        .event_listener::<EventConsoleApiCalled>()
+        .await
+        .context("cannot watch the console")?;
+    let mut thrown = page
+        .event_listener::<EventExceptionThrown>()
+        .await
+        .context("cannot watch exceptions")?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                Some(call) = calls.next() => {
+                    let level = serde_json::to_value(&call.r#type)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_else(|| "log".into());
+                    let level = match level.as_str() {
+                        "warning" | "error" | "info" | "debug" => level,
+                        "assert" => "error".into(),
+                        _ => "log".into(),
+                    };
+                    let text = call
+                        .args
+                        .iter()
+                        .map(|arg| match &arg.value {
+                            Some(serde_json::Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => arg
+                                .description
+                                .clone()
+                                .or_else(|| arg.unserializable_value.as_ref().map(|u| u.inner().clone()))
+                                .unwrap_or_else(|| format!("{:?}", arg.r#type).to_lowercase()),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    ConsoleMessage { level, text, timestamp: *call.timestamp.inner() }
+                }
+                Some(ev) = thrown.next() => ConsoleMessage {
+                    level: "error".into(),
+                    text: format!("Uncaught {}", super::executor::exception_text(&ev.exception_details)),
+                    timestamp: *ev.timestamp.inner(),
+                },
+                else => break,
+            };
+            let mut console = state.console.lock().unwrap();
+            if console.len() >= CONSOLE_CAP {
+                console.pop_front();
+            }
+            console.push_back(message);
+        }
+    }))
+}
+
+/// Saves downloads into `dir` and keeps `downloads` up to date from Chromium's events.
+async fn watch_downloads(
+    browser: &Browser,
+    dir: &Path,
+    downloads: Arc<Downloads>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let mut begin = browser
+        .event_listener::<EventDownloadWillBegin>()
+        .await
+        .context("cannot watch downloads")?;
+    let mut progress = browser
+        .event_listener::<EventDownloadProgress>()
+        .await
+        .context("cannot watch downloads")?;
+    let behaviour = SetDownloadBehaviorParams::builder()
+        .behavior(SetDownloadBehaviorBehavior::Allow)
+        .download_path(dir.to_string_lossy().to_string())
+        .events_enabled(true)
+        .build()
+        .map_err(|e| anyhow!(e))?;
+    timeout(HOUSEKEEPING, browser.execute(behaviour))
+        .await
+        .map_err(|_| anyhow!("Browser.setDownloadBehavior got no answer"))?
+        .context("Browser.setDownloadBehavior failed")?;
+    let dir = dir.to_path_buf();
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(ev) = begin.next() => {
+                    downloads.list.lock().unwrap().push(Download {
+                        guid: ev.guid.clone(),
+                        url: ev.url.clone(),
+                        suggested_filename: ev.suggested_filename.clone(),
+                        state: "inProgress".into(),
+                        received_bytes: 0.0,
+                        total_bytes: 0.0,
+                        path: Some(dir.join(&ev.suggested_filename).to_string_lossy().to_string()),
+                        awaited: false,
+                    });
+                }
+                Some(ev) = progress.next() => {
+                    let mut list = downloads.list.lock().unwrap();
+                    if let Some(d) = list.iter_mut().find(|d| d.guid == ev.guid) {
+                        d.state = serde_json::to_value(&ev.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_else(|| format!("{:?}", ev.state));
+                        d.received_bytes = ev.received_bytes;
+                        d.total_bytes = ev.total_bytes;
+                        if let Some(path) = &ev.file_path {
+                            d.path = Some(path.clone());
+                        }
+                    }
+                }
+                else => break,
+            }
+            downloads.changed.send_modify(|n| *n += 1);
         }
     }))
 }

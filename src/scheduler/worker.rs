@@ -267,6 +267,8 @@ async fn capture_failure(
         action: Action::Content(ContentAction::Screenshot {
             selector: None,
             full_page: false,
+            format: crate::task::ImageFormat::Png,
+            quality: None,
         }),
         timeout: Some(Duration::from_secs(5)),
     };

@@ -146,7 +146,7 @@ impl Server {
 }
 
 fn router(state: AppState, access: Arc<Access>, max_body: usize) -> Router {
-    use routes::{health, instances, metrics, root, tasks};
+    use routes::{health, info, instances, metrics, root, tasks, tools};
     Router::new()
         .route("/", get(root::root))
         .route("/tasks", get(tasks::list).post(tasks::submit))
@@ -155,6 +155,10 @@ fn router(state: AppState, access: Arc<Access>, max_body: usize) -> Router {
         .route("/instances/{id}", axum::routing::delete(instances::close))
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
+        .route("/api/tools", get(tools::list))
+        .route("/api/tools/{name}", axum::routing::post(tools::run))
+        .route("/info", get(info::info))
+        .layer(axum::Extension(access.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(security::cors(access.clone()))
         // Outermost: a refused request reaches nothing else.

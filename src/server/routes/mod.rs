@@ -1,10 +1,12 @@
 //! The HTTP routes, one file per resource. Each only translates a request into scheduler calls.
 
 pub mod health;
+pub mod info;
 pub mod instances;
 pub mod metrics;
 pub mod root;
 pub mod tasks;
+pub mod tools;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

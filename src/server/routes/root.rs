@@ -31,7 +31,7 @@ pub async fn root(
             "name": "browser-control",
             "version": env!("CARGO_PKG_VERSION"),
             "websocket": "connect a WebSocket to this URL (task-websocket-protocol.md)",
-            "routes": ["/tasks", "/tasks/{id}", "/instances", "/instances/{id}", "/health", "/metrics"],
+            "routes": ["/tasks", "/tasks/{id}", "/instances", "/instances/{id}", "/health", "/metrics", "/api/tools", "/api/tools/{name}", "/info"],
         }))
         .into_response(),
     }
