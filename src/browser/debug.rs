@@ -103,13 +103,19 @@ async fn download_wait(ctx: &Ctx<'_>) -> Result<ToolResult, CommandError> {
             d.url, d.state
         ))),
         None => {
-            let latest = downloads.list.lock().unwrap().last().cloned();
-            let why = match latest {
+            let pending = downloads
+                .list
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|d| !d.awaited)
+                .cloned();
+            let why = match pending {
                 Some(d) => format!(
                     "{} is still in progress ({} of {} bytes)",
                     d.suggested_filename, d.received_bytes, d.total_bytes
                 ),
-                None => "no download began".to_string(),
+                None => "no download began (since the last download_wait)".to_string(),
             };
             Err(CommandError::new(
                 ErrorCode::CommandTimeout,

@@ -52,6 +52,18 @@ pub async fn run(ctx: &Ctx<'_>, action: &EmulateAction) -> Result<ToolResult, Co
             )))
         }
         EmulateAction::Timezone { timezone_id } => {
+            // Chromium takes an unknown id without complaint; the page's ICU knows the real ones.
+            let probe = format!(
+                "(() => {{ try {{ new Intl.DateTimeFormat('en-US', {{ timeZone: {} }}); return true; }} catch (_) {{ return false; }} }})()",
+                serde_json::Value::from(timezone_id.as_str())
+            );
+            if let Ok(serde_json::Value::Bool(false)) =
+                super::executor::eval_once(&ctx.page, &probe, super::executor::World::Page).await
+            {
+                return Err(CommandError::execution(format!(
+                    "unknown timezoneId '{timezone_id}': expected an IANA time zone such as Europe/Paris"
+                )));
+            }
             ctx.cdp(
                 "Emulation.setTimezoneOverride",
                 json!({ "timezoneId": timezone_id }),

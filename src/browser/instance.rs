@@ -675,7 +675,12 @@ async fn watch_downloads(
         loop {
             tokio::select! {
                 Some(ev) = begin.next() => {
-                    downloads.list.lock().unwrap().push(Download {
+                    let mut list = downloads.list.lock().unwrap();
+                    // Chromium may announce one download on more than one session.
+                    if list.iter().any(|d| d.guid == ev.guid) {
+                        continue;
+                    }
+                    list.push(Download {
                         guid: ev.guid.clone(),
                         url: ev.url.clone(),
                         suggested_filename: ev.suggested_filename.clone(),
