@@ -670,3 +670,131 @@ fn a_download_is_saved_with_the_right_bytes_and_listed() {
         assert!(e.message.contains("no download began"), "{}", e.message);
     });
 }
+
+// ---------------------------------------------------------------- browser_tab
+
+fn tab(args: Value) -> Value {
+    cmd("browser_tab", args)
+}
+
+/// The instance's tabs, once `count` are open (the site's popups open on their own time).
+async fn tabs_when(scheduler: &browser_control::scheduler::Scheduler, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let t = run_on(
+            scheduler,
+            task("list", vec![tab(json!({"action": "list"}))]),
+        )
+        .await;
+        let list = value_of(&t, 0).as_array().unwrap().clone();
+        if list.len() == count || std::time::Instant::now() > deadline {
+            assert_eq!(list.len(), count, "{list:?}");
+            return list;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn tabs_open_switch_and_close_and_site_popups_become_tabs() {
+    block_on(async {
+        let (scheduler, _permit) = private_scheduler().await;
+        let t = run_on(
+            &scheduler,
+            task(
+                "popups",
+                vec![
+                    goto("popup.html"),
+                    tab(json!({"action": "list"})),
+                    interact(json!({"action": "click", "selector": "#open-blank"})),
+                    interact(json!({"action": "click", "selector": "#open-window"})),
+                ],
+            ),
+        )
+        .await;
+        assert_completed(&t);
+        let first = value_of(&t, 1);
+        assert_eq!(first.as_array().unwrap().len(), 1, "{first}");
+        assert_eq!(first[0]["tabId"], "tab_1");
+        assert_eq!(first[0]["active"], true);
+
+        let list = tabs_when(&scheduler, 3).await;
+        let id_of = |page: &str| -> String {
+            let found = list
+                .iter()
+                .find(|t| t["url"].as_str().unwrap_or_default().ends_with(page))
+                .unwrap_or_else(|| panic!("no tab at {page}: {list:?}"));
+            found["tabId"].as_str().unwrap().to_string()
+        };
+        let article = id_of("article.html");
+        let index = id_of("index.html");
+        // The opener stays the active tab.
+        assert!(
+            list.iter()
+                .any(|t| t["tabId"] == "tab_1" && t["active"] == true),
+            "{list:?}"
+        );
+
+        let t = run_on(
+            &scheduler,
+            task(
+                "commands on tabs",
+                vec![
+                    // A command names its tab...
+                    content(json!({"action": "get_text", "selector": "#firstHeading", "tabId": article})),
+                    get_text("#title"),
+                    // ...or acts on the active one.
+                    tab(json!({"action": "activate", "tabId": index})),
+                    get_text("#title"),
+                    tab(json!({"action": "new", "url": url("tools.html")})),
+                    get_text("#title"),
+                    tab(json!({"action": "list"})),
+                    tab(json!({"action": "close"})),
+                    tab(json!({"action": "close_others", "tabId": "tab_1"})),
+                    tab(json!({"action": "list"})),
+                    tab(json!({"action": "close"})),
+                    tab(json!({"action": "list"})),
+                    content(json!({"action": "get_text", "selector": "h1", "tabId": "tab_99"})),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(text_of(&t, 0), "A Long Article");
+        assert_eq!(text_of(&t, 1), "Popups");
+        assert_eq!(text_of(&t, 2), format!("{index} is the active tab"));
+        assert_eq!(text_of(&t, 3), "Fixture Site");
+        assert!(
+            text_of(&t, 4).starts_with("Opened tab_4: Navigated to"),
+            "{}",
+            text_of(&t, 4)
+        );
+        assert_eq!(text_of(&t, 5), "Tools");
+        let four = value_of(&t, 6);
+        assert_eq!(four.as_array().unwrap().len(), 4, "{four}");
+        assert!(four
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["tabId"] == "tab_4" && t["active"] == true));
+        assert!(
+            text_of(&t, 7).starts_with("Closed tab_4"),
+            "{}",
+            text_of(&t, 7)
+        );
+        let one = value_of(&t, 9);
+        assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
+        assert_eq!(one[0]["tabId"], "tab_1");
+        assert_eq!(one[0]["active"], true);
+        // Closing the last tab leaves a fresh blank one.
+        let last = value_of(&t, 11);
+        assert_eq!(last.as_array().unwrap().len(), 1, "{last}");
+        assert_eq!(last[0]["tabId"], "tab_5");
+        assert_eq!(last[0]["url"], "about:blank");
+        let e = error_of(&t, 12);
+        assert!(e.message.contains("unknown tab 'tab_99'"), "{}", e.message);
+        scheduler.shutdown().await;
+
+        let err = rejected(vec![tab(json!({"action": "activate"}))]);
+        assert!(err.contains("commands[0].args.tabId"), "{err}");
+    });
+}

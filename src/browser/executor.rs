@@ -16,7 +16,7 @@ use tokio::time::{sleep, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::instance::{BrowserInstance, PageState};
-use super::{content, debug, emulate, execute, interact, navigate, network};
+use super::{content, debug, emulate, execute, interact, navigate, network, tab};
 use crate::events::DialogRecord;
 use crate::task::{Action, CommandError, ErrorCode, NavigateAction, ParsedArgs, ToolResult};
 
@@ -54,7 +54,7 @@ pub struct Ctx<'a> {
     fresh_page: Arc<AtomicBool>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// Runs a CDP command given by name on the page's session and returns its JSON result.
     /// For commands chromiumoxide has no type for, or whose typed builder would only add noise.
     pub async fn cdp(&self, method: &'static str, params: Value) -> Result<Value, CommandError> {
@@ -63,6 +63,20 @@ impl Ctx<'_> {
             .await
             .map(|r| r.result)
             .map_err(|e| cdp_error(method, e))
+    }
+
+    /// The same command's context on the page of another tab (same deadline).
+    pub async fn for_tab(&self, tab: &str) -> Result<Ctx<'a>, CommandError> {
+        let (page, helpers, state) = self.instance.page_with_state(Some(tab)).await?;
+        Ok(Ctx {
+            page,
+            state,
+            instance: self.instance,
+            helpers,
+            deadline: self.deadline,
+            budget: self.budget,
+            fresh_page: self.fresh_page.clone(),
+        })
     }
 
     /// Asks for the page to be replaced once the command ends: it was left unusable.
@@ -116,7 +130,7 @@ impl Executor {
             // First, so a page whose renderer crashed earlier is replaced before the command
             // and the crash is not blamed on it; from then on, a crash or a lost browser ends
             // the command.
-            let (page, helpers, state) = instance.page_with_state().await?;
+            let (page, helpers, state) = instance.page_with_state(args.tab_id.as_deref()).await?;
             let ctx = Ctx {
                 page,
                 state,
@@ -129,7 +143,7 @@ impl Executor {
             tokio::select! {
                 biased;
                 error = instance.broken() => Err(error),
-                done = dispatch(&ctx, &args.action) => done,
+                done = dispatch(&ctx, &args.action, args.tab_id.as_deref()) => done,
             }
         };
         let result = tokio::select! {
@@ -145,10 +159,11 @@ impl Executor {
             Some(Ok(_)) => false,
         };
         let goto = matches!(args.action, Action::Navigate(NavigateAction::Goto { .. }));
+        let tab = args.tab_id.as_deref();
         if fresh_page.load(Ordering::Relaxed) || (unfinished && goto) {
-            instance.reset_page().await;
+            instance.reset_page(tab).await;
         } else if unfinished {
-            instance.recover().await;
+            instance.recover(tab).await;
         }
         Outcome {
             result,
@@ -157,7 +172,11 @@ impl Executor {
     }
 }
 
-async fn dispatch(ctx: &Ctx<'_>, action: &Action) -> Result<ToolResult, CommandError> {
+async fn dispatch(
+    ctx: &Ctx<'_>,
+    action: &Action,
+    tab_id: Option<&str>,
+) -> Result<ToolResult, CommandError> {
     match action {
         Action::Navigate(a) => navigate::run(ctx, a).await,
         Action::Interact(a) => interact::run(ctx, a).await,
@@ -166,6 +185,7 @@ async fn dispatch(ctx: &Ctx<'_>, action: &Action) -> Result<ToolResult, CommandE
         Action::Network(a) => network::run(ctx, a).await,
         Action::Emulate(a) => emulate::run(ctx, a).await,
         Action::Debug(a) => debug::run(ctx, a).await,
+        Action::Tab(a) => tab::run(ctx, a, tab_id).await,
         Action::Instance(_) => Err(CommandError::execution(
             "browser_instance actions are answered by the scheduler, not a page",
         )),

@@ -42,11 +42,40 @@ pub enum Health {
     Lost(String),
 }
 
+/// One tab: its page and what watches it.
 struct PageSlot {
+    tab_id: String,
     page: Page,
     helpers: Arc<InstalledHelpers>,
     state: Arc<PageState>,
     watchers: Vec<JoinHandle<()>>,
+    /// Its renderer crashed: replaced before the next command.
+    crashed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The instance's tabs, in the order they opened, and which one commands act on by default.
+#[derive(Default)]
+struct Tabs {
+    slots: Vec<PageSlot>,
+    active: String,
+    opened: u64,
+    /// Targets of tabs we closed: chromiumoxide may still list them for a moment, and they
+    /// must not come back as popups.
+    closed: std::collections::HashSet<String>,
+}
+
+impl Tabs {
+    fn next_id(&mut self) -> String {
+        self.opened += 1;
+        format!("tab_{}", self.opened)
+    }
+
+    fn active_slot(&self) -> Option<&PageSlot> {
+        self.slots
+            .iter()
+            .find(|s| s.tab_id == self.active)
+            .or(self.slots.last())
+    }
 }
 
 /// At most this many console messages are kept per page (the oldest go first).
@@ -119,7 +148,7 @@ pub struct BrowserInstance {
     id: String,
     source: BrowserSource,
     browser: tokio::sync::Mutex<Browser>,
-    slot: Mutex<Option<PageSlot>>,
+    tabs: Mutex<Tabs>,
     health: watch::Sender<Health>,
     dialogs: Arc<Mutex<Vec<DialogRecord>>>,
     handler: JoinHandle<()>,
@@ -193,7 +222,7 @@ impl BrowserInstance {
             id,
             source,
             browser: tokio::sync::Mutex::new(browser),
-            slot: Mutex::new(None),
+            tabs: Mutex::new(Tabs::default()),
             health,
             dialogs: Arc::new(Mutex::new(Vec::new())),
             handler,
@@ -203,7 +232,7 @@ impl BrowserInstance {
             download_dir: Mutex::new(download_dir),
             download_watcher: Mutex::new(download_watcher),
         };
-        if let Err(e) = instance.open_page().await {
+        if let Err(e) = instance.open_page(None).await {
             instance.close().await;
             return Err(e);
         }
@@ -278,46 +307,89 @@ impl BrowserInstance {
             .map_err(|e| CommandError::execution(format!("browser command failed: {e}")))
     }
 
-    /// The page commands run on, replacing it first if its renderer crashed, with where the
-    /// executor's helpers are installed in it and the tools' state for it.
+    /// The page of tab `tab` (the active tab when `None`), replacing crashed pages first, with
+    /// where the executor's helpers are installed in it and the tools' state for it. Pages the
+    /// site opened (window.open, target=_blank) become tabs first, so they can be named.
     pub async fn page_with_state(
         &self,
+        tab: Option<&str>,
     ) -> Result<(Page, Arc<InstalledHelpers>, Arc<PageState>), CommandError> {
-        self.page().await?;
-        self.slot
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|s| (s.page.clone(), s.helpers.clone(), s.state.clone()))
-            .ok_or_else(|| CommandError::new(ErrorCode::InstanceDisconnected, "instance closed"))
+        self.ready().await?;
+        if tab.is_some_and(|t| !self.has_tab(t)) {
+            self.adopt_popups().await;
+        }
+        let tabs = self.tabs.lock().unwrap();
+        let slot = match tab {
+            Some(id) => tabs.slots.iter().find(|s| s.tab_id == id).ok_or_else(|| {
+                let open: Vec<&str> = tabs.slots.iter().map(|s| s.tab_id.as_str()).collect();
+                CommandError::execution(format!(
+                    "unknown tab '{id}'; the open tabs are {}",
+                    open.join(", ")
+                ))
+            })?,
+            None => tabs.active_slot().ok_or_else(|| {
+                CommandError::new(ErrorCode::InstanceDisconnected, "instance closed")
+            })?,
+        };
+        Ok((slot.page.clone(), slot.helpers.clone(), slot.state.clone()))
     }
 
-    /// The page commands run on, replacing it first if its renderer crashed, with where the
-    /// executor's helpers are installed in it.
+    /// The active tab's page, replacing crashed pages first, with where the executor's helpers
+    /// are installed in it.
     pub async fn page(&self) -> Result<(Page, Arc<InstalledHelpers>), CommandError> {
+        let (page, helpers, _) = self.page_with_state(None).await?;
+        Ok((page, helpers))
+    }
+
+    /// Fails when the browser is lost; replaces every page whose renderer crashed.
+    async fn ready(&self) -> Result<(), CommandError> {
         match self.health() {
-            Health::Lost(reason) => {
-                return Err(CommandError::new(
-                    ErrorCode::InstanceDisconnected,
-                    format!("browser disconnected: {reason}"),
-                ))
-            }
+            Health::Lost(reason) => Err(CommandError::new(
+                ErrorCode::InstanceDisconnected,
+                format!("browser disconnected: {reason}"),
+            )),
             Health::PageCrashed => {
-                self.open_page().await.map_err(|e| {
-                    CommandError::new(
-                        ErrorCode::InstanceDisconnected,
-                        format!("cannot replace the crashed page: {e:#}"),
-                    )
-                })?;
+                let crashed: Vec<String> = self
+                    .tabs
+                    .lock()
+                    .unwrap()
+                    .slots
+                    .iter()
+                    .filter(|s| s.crashed.load(std::sync::atomic::Ordering::Relaxed))
+                    .map(|s| s.tab_id.clone())
+                    .collect();
+                let crashed = if crashed.is_empty() {
+                    vec![self.active_tab()]
+                } else {
+                    crashed
+                };
+                for tab in crashed {
+                    self.open_page(Some(&tab)).await.map_err(|e| {
+                        CommandError::new(
+                            ErrorCode::InstanceDisconnected,
+                            format!("cannot replace the crashed page: {e:#}"),
+                        )
+                    })?;
+                }
+                Ok(())
             }
-            Health::Alive => {}
+            Health::Alive => Ok(()),
         }
-        self.slot
+    }
+
+    fn has_tab(&self, id: &str) -> bool {
+        self.tabs
             .lock()
             .unwrap()
-            .as_ref()
-            .map(|s| (s.page.clone(), s.helpers.clone()))
-            .ok_or_else(|| CommandError::new(ErrorCode::InstanceDisconnected, "instance closed"))
+            .slots
+            .iter()
+            .any(|s| s.tab_id == id)
+    }
+
+    /// The id of the active tab.
+    pub fn active_tab(&self) -> String {
+        let tabs = self.tabs.lock().unwrap();
+        tabs.active.clone()
     }
 
     /// Dialogs answered since the last call.
@@ -328,10 +400,11 @@ impl BrowserInstance {
     /// After a command timed out the page may be stuck in a script that never ends or in a
     /// navigation that does not commit: check it answers, stop both if not, and as a last
     /// resort replace the page.
-    pub async fn recover(&self) {
-        let Ok((page, _)) = self.page().await else {
+    pub async fn recover(&self, tab: Option<&str>) {
+        let Ok((page, _, _)) = self.page_with_state(tab).await else {
             return;
         };
+        let tab = tab.map(String::from).unwrap_or_else(|| self.active_tab());
         let probe = || async {
             matches!(
                 timeout(
@@ -362,7 +435,7 @@ impl BrowserInstance {
             return;
         }
         tracing::warn!(instance = %self.id, "page still unresponsive: replacing it");
-        if let Err(e) = self.open_page().await {
+        if let Err(e) = self.open_page(Some(&tab)).await {
             tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
         }
     }
@@ -371,11 +444,12 @@ impl BrowserInstance {
     /// at a time per page and holds the next until the previous one's load completes (or 30 s
     /// pass), and Chromium holds a page's renderer-bound commands while a navigation is pending:
     /// a page left mid-navigation would stall every later command. A fresh page has neither.
-    pub async fn reset_page(&self) {
+    pub async fn reset_page(&self, tab: Option<&str>) {
         if matches!(self.health(), Health::Lost(_)) {
             return;
         }
-        if let Ok((page, _)) = self.page().await {
+        let tab = tab.map(String::from).unwrap_or_else(|| self.active_tab());
+        if let Ok((page, _, _)) = self.page_with_state(Some(&tab)).await {
             // A hung script would keep a core busy until the old renderer goes away.
             let _ = timeout(
                 Duration::from_secs(1),
@@ -384,19 +458,27 @@ impl BrowserInstance {
             .await;
         }
         tracing::info!(instance = %self.id, "replacing the page after an unfinished navigation");
-        if let Err(e) = self.open_page().await {
+        if let Err(e) = self.open_page(Some(&tab)).await {
             tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
         }
     }
 
-    /// Opens a fresh page (closing the previous one) and starts its watchers.
-    async fn open_page(&self) -> anyhow::Result<()> {
-        let old = self.slot.lock().unwrap().take();
-        if let Some(old) = old {
+    /// Opens a fresh page as tab `tab` (closing the page it had; the tab keeps its id and
+    /// place), or as a new tab, which becomes the active one. Starts its watchers.
+    async fn open_page(&self, tab: Option<&str>) -> anyhow::Result<String> {
+        let old = tab.and_then(|id| {
+            let mut tabs = self.tabs.lock().unwrap();
+            let at = tabs.slots.iter().position(|s| s.tab_id == id)?;
+            Some(tabs.slots.remove(at))
+        });
+        if let Some(old) = &old {
             old.watchers.iter().for_each(JoinHandle::abort);
+            let target = old.page.target_id().inner().clone();
+            self.tabs.lock().unwrap().closed.insert(target);
+            let page = old.page.clone();
             // A hung or crashed page may never answer its close: do not wait for it.
             tokio::spawn(async move {
-                let _ = timeout(HOUSEKEEPING, old.page.close()).await;
+                let _ = timeout(HOUSEKEEPING, page.close()).await;
             });
         }
         let page = {
@@ -406,18 +488,18 @@ impl BrowserInstance {
                 .map_err(|_| anyhow!("Chromium did not open a page within 10 s"))?
                 .context("Chromium could not open a page")?
         };
-        let state = Arc::new(PageState::default());
-        let watchers = vec![
-            watch_dialogs(&page, self.dialogs.clone(), state.clone()).await?,
-            watch_crash(&page, self.health.clone()).await?,
-            watch_console(&page, state.clone()).await?,
-        ];
-        *self.slot.lock().unwrap() = Some(PageSlot {
-            page,
-            helpers: Arc::default(),
-            state,
-            watchers,
-        });
+        let tab_id = match &old {
+            Some(old) => old.tab_id.clone(),
+            None => self.tabs.lock().unwrap().next_id(),
+        };
+        let slot = self.watch_page(page, tab_id.clone()).await?;
+        {
+            let mut tabs = self.tabs.lock().unwrap();
+            tabs.slots.push(slot);
+            if old.is_none() {
+                tabs.active = tab_id.clone();
+            }
+        }
         self.health.send_if_modified(|h| {
             let crashed = *h == Health::PageCrashed;
             if crashed {
@@ -425,14 +507,155 @@ impl BrowserInstance {
             }
             crashed
         });
+        Ok(tab_id)
+    }
+
+    /// A tab for `page`, with its dialog, crash and console watchers running.
+    async fn watch_page(&self, page: Page, tab_id: String) -> anyhow::Result<PageSlot> {
+        let state = Arc::new(PageState::default());
+        let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watchers = vec![
+            watch_dialogs(&page, self.dialogs.clone(), state.clone()).await?,
+            watch_crash(&page, self.health.clone(), crashed.clone()).await?,
+            watch_console(&page, state.clone()).await?,
+        ];
+        Ok(PageSlot {
+            tab_id,
+            page,
+            helpers: Arc::default(),
+            state,
+            watchers,
+            crashed,
+        })
+    }
+
+    /// Adds the pages the instance's tabs opened (window.open, target=_blank) as tabs, and
+    /// forgets tabs whose page is gone (window.close()).
+    pub async fn adopt_popups(&self) {
+        let pages = {
+            let browser = self.browser.lock().await;
+            match timeout(HOUSEKEEPING, browser.pages()).await {
+                Ok(Ok(pages)) => pages,
+                _ => return,
+            }
+        };
+        let live: std::collections::HashSet<String> = pages
+            .iter()
+            .map(|p| p.target_id().inner().clone())
+            .collect();
+        let mut ours: std::collections::HashSet<String> = {
+            let mut tabs = self.tabs.lock().unwrap();
+            let before = tabs.slots.len();
+            tabs.slots.retain(|s| {
+                let alive = live.contains(s.page.target_id().inner());
+                if !alive {
+                    s.watchers.iter().for_each(JoinHandle::abort);
+                }
+                alive
+            });
+            if tabs.slots.len() != before && !tabs.slots.iter().any(|s| s.tab_id == tabs.active) {
+                tabs.active = tabs
+                    .slots
+                    .last()
+                    .map(|s| s.tab_id.clone())
+                    .unwrap_or_default();
+            }
+            tabs.slots
+                .iter()
+                .map(|s| s.page.target_id().inner().clone())
+                .chain(tabs.closed.iter().cloned())
+                .collect()
+        };
+        // Openers first: a popup of a popup is adopted once its opener is.
+        loop {
+            let found: Vec<&Page> = pages
+                .iter()
+                .filter(|p| !ours.contains(p.target_id().inner()))
+                .filter(|p| {
+                    p.opener_id()
+                        .as_ref()
+                        .is_some_and(|o| ours.contains(o.inner()))
+                })
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            for page in found {
+                ours.insert(page.target_id().inner().clone());
+                let tab_id = self.tabs.lock().unwrap().next_id();
+                match self.watch_page(page.clone(), tab_id).await {
+                    Ok(slot) => self.tabs.lock().unwrap().slots.push(slot),
+                    Err(e) => tracing::warn!("cannot watch a page the site opened: {e:#}"),
+                }
+            }
+        }
+        if self.tabs.lock().unwrap().slots.is_empty() {
+            let _ = self.open_page(None).await;
+        }
+    }
+
+    /// The tabs as `(tab id, page, active)`, after adopting the pages the site opened.
+    pub async fn tabs(&self) -> Vec<(String, Page, bool)> {
+        self.adopt_popups().await;
+        let tabs = self.tabs.lock().unwrap();
+        tabs.slots
+            .iter()
+            .map(|s| (s.tab_id.clone(), s.page.clone(), s.tab_id == tabs.active))
+            .collect()
+    }
+
+    /// Opens a new tab (it becomes the active one); returns its id.
+    pub async fn new_tab(&self) -> Result<String, CommandError> {
+        self.open_page(None)
+            .await
+            .map_err(|e| CommandError::execution(format!("cannot open a tab: {e:#}")))
+    }
+
+    /// Makes `tab` the one commands act on by default.
+    pub async fn activate_tab(&self, tab: &str) -> Result<Page, CommandError> {
+        let (page, _, _) = self.page_with_state(Some(tab)).await?;
+        self.tabs.lock().unwrap().active = tab.to_string();
+        Ok(page)
+    }
+
+    /// Closes `tab`. The instance always keeps a tab: closing the last one leaves a fresh blank
+    /// one. When the active tab closes, the last remaining one becomes active.
+    pub async fn close_tab(&self, tab: &str) -> Result<(), CommandError> {
+        self.page_with_state(Some(tab)).await?;
+        let removed = {
+            let mut tabs = self.tabs.lock().unwrap();
+            let at = tabs.slots.iter().position(|s| s.tab_id == tab);
+            let removed = at.map(|i| tabs.slots.remove(i));
+            if let Some(slot) = &removed {
+                let target = slot.page.target_id().inner().clone();
+                tabs.closed.insert(target);
+            }
+            if tabs.active == tab {
+                tabs.active = tabs
+                    .slots
+                    .last()
+                    .map(|s| s.tab_id.clone())
+                    .unwrap_or_default();
+            }
+            removed
+        };
+        if let Some(slot) = removed {
+            slot.watchers.iter().for_each(JoinHandle::abort);
+            let _ = timeout(HOUSEKEEPING, slot.page.close()).await;
+        }
+        if self.tabs.lock().unwrap().slots.is_empty() {
+            self.open_page(None)
+                .await
+                .map_err(|e| CommandError::execution(format!("cannot open a tab: {e:#}")))?;
+        }
         Ok(())
     }
 
     /// Closes the browser (or, when attached, only this instance's page) and removes the
     /// profile folder. Leaves no process behind; safe to call twice.
     pub async fn close(&self) {
-        let slot = self.slot.lock().unwrap().take();
-        if let Some(slot) = slot {
+        let slots = std::mem::take(&mut self.tabs.lock().unwrap().slots);
+        for slot in slots {
             slot.watchers.iter().for_each(JoinHandle::abort);
             if matches!(self.source, BrowserSource::Attach(_)) {
                 let _ = timeout(Duration::from_secs(3), slot.page.close()).await;
@@ -712,7 +935,11 @@ async fn watch_downloads(
     }))
 }
 
-async fn watch_crash(page: &Page, health: watch::Sender<Health>) -> anyhow::Result<JoinHandle<()>> {
+async fn watch_crash(
+    page: &Page,
+    health: watch::Sender<Health>,
+    crashed_flag: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<JoinHandle<()>> {
     let mut crashed = page
         .event_listener::<EventTargetCrashed>()
         .await
@@ -720,6 +947,7 @@ async fn watch_crash(page: &Page, health: watch::Sender<Health>) -> anyhow::Resu
     Ok(tokio::spawn(async move {
         if crashed.next().await.is_some() {
             tracing::warn!("renderer crashed");
+            crashed_flag.store(true, std::sync::atomic::Ordering::Relaxed);
             health.send_if_modified(|h| {
                 if *h == Health::Alive {
                     *h = Health::PageCrashed;

@@ -11,6 +11,7 @@ pub mod instance;
 pub mod interact;
 pub mod navigate;
 pub mod network;
+pub mod tab;
 
 pub use chrome::{find_chrome, BrowserSource, LaunchOptions};
 pub use executor::{Executor, Outcome};

@@ -168,7 +168,7 @@ const SUPERSEDED: &str = "net::ERR_ABORTED";
 /// Goes to `url`. A navigation the page starts itself (a script or meta redirect) can reach
 /// Chromium just after ours and replace it; ours is then tried once more, as the user asked
 /// for this page, not the one the old page wanted.
-async fn goto(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolResult, CommandError> {
+pub async fn goto(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolResult, CommandError> {
     match goto_once(ctx, url, until).await {
         Err(Attempt::Superseded(_)) => {
             tracing::debug!("navigation to {url} was superseded by the page's own: trying again");

@@ -46,7 +46,8 @@ pub fn describe_command(command: &TaskCommand) -> String {
         | Action::Content(_)
         | Action::Network(_)
         | Action::Emulate(_)
-        | Action::Debug(_) => {
+        | Action::Debug(_)
+        | Action::Tab(_) => {
             let args = &command.args;
             [
                 "url",

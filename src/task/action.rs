@@ -19,10 +19,11 @@ pub enum Tool {
     Network,
     Emulate,
     Debug,
+    Tab,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 8] = [
+    pub const ALL: [Tool; 9] = [
         Tool::Navigate,
         Tool::Interact,
         Tool::Content,
@@ -31,6 +32,7 @@ impl Tool {
         Tool::Network,
         Tool::Emulate,
         Tool::Debug,
+        Tool::Tab,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Tool {
             Tool::Network => "browser_network",
             Tool::Emulate => "browser_emulate",
             Tool::Debug => "browser_debug",
+            Tool::Tab => "browser_tab",
         }
     }
 
@@ -569,6 +572,22 @@ pub enum DebugAction {
     DownloadWait,
 }
 
+/// browser_tab: the instance's tabs. `close`, `close_others` and `activate` act on the tab named
+/// by the command's `tabId` (`activate` requires it; the others default to the active tab).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum TabAction {
+    List,
+    /// Opens a tab (at `url`, else blank); it becomes the active one.
+    New {
+        #[serde(default)]
+        url: Option<String>,
+    },
+    Close,
+    CloseOthers,
+    Activate,
+}
+
 /// Console levels, as CDP's console API types them (`warn` is `warning`).
 pub const CONSOLE_LEVELS: [&str; 5] = ["log", "debug", "info", "warning", "error"];
 
@@ -626,6 +645,7 @@ pub enum Action {
     Network(NetworkAction),
     Emulate(EmulateAction),
     Debug(DebugAction),
+    Tab(TabAction),
 }
 
 impl Action {
@@ -639,6 +659,7 @@ impl Action {
             Action::Network(_) => Tool::Network,
             Action::Emulate(_) => Tool::Emulate,
             Action::Debug(_) => Tool::Debug,
+            Action::Tab(_) => Tool::Tab,
         }
     }
 
@@ -706,16 +727,25 @@ impl Action {
                 DebugAction::Downloads => "downloads",
                 DebugAction::DownloadWait => "download_wait",
             },
+            Action::Tab(a) => match a {
+                TabAction::List => "list",
+                TabAction::New { .. } => "new",
+                TabAction::Close => "close",
+                TabAction::CloseOthers => "close_others",
+                TabAction::Activate => "activate",
+            },
         }
     }
 }
 
 /// A command's parsed arguments: the action plus the optional per-command deadline
-/// (`timeout`, in ms, accepted on every action).
+/// (`timeout`, in ms, accepted on every action) and the tab it acts on (`tabId`, accepted on
+/// every action of a page; the instance's active tab when absent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedArgs {
     pub action: Action,
     pub timeout: Option<Duration>,
+    pub tab_id: Option<String>,
 }
 
 /// Why a command's `args` could not be used. `field` is relative to `args` (e.g. `url`).
@@ -758,6 +788,22 @@ pub fn parse_args(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
             }
         },
     };
+    let tab_id = match map.get("tabId").or_else(|| map.get("tab_id")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(_) => {
+            return Err(ArgsError::new(
+                "tabId",
+                "must be a tab id (a non-empty string such as tab_2)",
+            ))
+        }
+    };
+    if tab_id.is_some() && tool == Tool::Instance {
+        return Err(ArgsError::new(
+            "tabId",
+            "browser_instance acts on the pool, not on a tab",
+        ));
+    }
     let action = match tool {
         Tool::Navigate => typed(args, Action::Navigate, tool),
         Tool::Interact => typed(args, Action::Interact, tool),
@@ -767,7 +813,11 @@ pub fn parse_args(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
         Tool::Network => typed(args, Action::Network, tool),
         Tool::Emulate => typed(args, Action::Emulate, tool),
         Tool::Debug => typed(args, Action::Debug, tool),
+        Tool::Tab => typed(args, Action::Tab, tool),
     }?;
+    if action == Action::Tab(TabAction::Activate) && tab_id.is_none() {
+        return Err(ArgsError::new("tabId", "is required"));
+    }
     check_values(&action)?;
     if let (Action::Navigate(NavigateAction::Sleep { duration }), Some(t)) = (&action, timeout) {
         if *duration > t.as_secs_f64() * 1000.0 {
@@ -780,7 +830,11 @@ pub fn parse_args(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
             ));
         }
     }
-    Ok(ParsedArgs { action, timeout })
+    Ok(ParsedArgs {
+        action,
+        timeout,
+        tab_id,
+    })
 }
 
 fn typed<T: serde::de::DeserializeOwned>(
@@ -995,6 +1049,7 @@ fn check_values(action: &Action) -> Result<(), ArgsError> {
             ArgsError::new("viewport", "width and height must be between 100 and 10000"),
         ),
         Action::Network(a) => check_network(a),
+        Action::Tab(TabAction::New { url: Some(url) }) => non_empty("url", url),
         Action::Emulate(a) => check_emulate(a),
         Action::Debug(DebugAction::Console {
             level: Some(level), ..

@@ -62,6 +62,13 @@ const TIMEOUT: FieldDoc = FieldDoc {
     description: "Deadline for this command in milliseconds (default 30000)",
 };
 
+/// Accepted by every action that acts on a page: the tab it acts on.
+const TAB_ID: FieldDoc = FieldDoc {
+    name: "tabId",
+    schema: non_empty_string,
+    description: "Tab to act on, e.g. tab_2 (default: the instance's active tab; see browser_tab)",
+};
+
 pub const TOOLS: &[ToolDoc] = &[
     ToolDoc {
         tool: Tool::Navigate,
@@ -800,6 +807,55 @@ pub const TOOLS: &[ToolDoc] = &[
             },
         ],
     },
+    ToolDoc {
+        tool: Tool::Tab,
+        description: "The instance's tabs: list them, open one, close one or all others, choose \
+                      the active one. Pages the site opens (window.open, target=_blank) are \
+                      tabs too. Every page command acts on the active tab unless it names a tabId.",
+        actions: &[
+            ActionDoc {
+                name: "list",
+                description: "The tabs with their id, URL, title and which one is active (JSON)",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"list"}"#,
+            },
+            ActionDoc {
+                name: "new",
+                description: "Open a tab (at url, else blank); it becomes the active one",
+                required: &[],
+                optional: &["url"],
+                example: r#"{"action":"new","url":"https://example.com"}"#,
+            },
+            ActionDoc {
+                name: "close",
+                description: "Close the tab tabId (default: the active one); the last tab is \
+                              replaced by a blank one",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"close","tabId":"tab_2"}"#,
+            },
+            ActionDoc {
+                name: "close_others",
+                description: "Close every tab but tabId (default: the active one)",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"close_others"}"#,
+            },
+            ActionDoc {
+                name: "activate",
+                description: "Make tabId the active tab",
+                required: &["tabId"],
+                optional: &[],
+                example: r#"{"action":"activate","tabId":"tab_1"}"#,
+            },
+        ],
+        fields: &[FieldDoc {
+            name: "url",
+            schema: non_empty_string,
+            description: "URL to open in the new tab",
+        }],
+    },
 ];
 
 /// The description of `tool`.
@@ -815,9 +871,20 @@ impl ToolDoc {
         self.actions.iter().find(|a| a.name == name)
     }
 
+    /// The fields every action of this tool accepts: `timeout`, and `tabId` for tools that
+    /// act on a page.
+    fn common(&self) -> &'static [FieldDoc] {
+        if self.tool == Tool::Instance {
+            std::slice::from_ref(&TIMEOUT)
+        } else {
+            const BOTH: [FieldDoc; 2] = [TIMEOUT, TAB_ID];
+            &BOTH
+        }
+    }
+
     fn field(&self, name: &str) -> &'static FieldDoc {
-        if name == TIMEOUT.name {
-            return &TIMEOUT;
+        if let Some(common) = self.common().iter().find(|f| f.name == name) {
+            return common;
         }
         self.fields
             .iter()
@@ -859,7 +926,7 @@ impl ToolDoc {
                 "description": summary,
             }),
         );
-        for field in self.fields.iter().chain([&TIMEOUT]) {
+        for field in self.fields.iter().chain(self.common()) {
             properties.insert(field.name.into(), self.property(field.name));
         }
         json!({
@@ -876,12 +943,8 @@ impl ToolDoc {
             "action".into(),
             json!({"const": action.name, "description": action.description}),
         );
-        for name in action
-            .required
-            .iter()
-            .chain(action.optional)
-            .chain([&TIMEOUT.name])
-        {
+        let common: Vec<&str> = self.common().iter().map(|f| f.name).collect();
+        for name in action.required.iter().chain(action.optional).chain(&common) {
             properties.insert((*name).into(), self.property(name));
         }
         let mut required = vec!["action"];

@@ -11,7 +11,7 @@ pub mod validate;
 pub use action::{
     Action, ContentAction, DebugAction, DialogPolicy, EmulateAction, ExecuteAction, ImageFormat,
     InstanceAction, InteractAction, InterceptMode, NavigateAction, NetworkAction, Paper,
-    ParsedArgs, SameSite, ScrollDirection, StorageKind, Tool, ViewportSize, WaitUntil,
+    ParsedArgs, SameSite, ScrollDirection, StorageKind, TabAction, Tool, ViewportSize, WaitUntil,
 };
 pub use id::now_ms;
 pub use model::{
