@@ -87,10 +87,36 @@ fn every_fixture_task_meets_its_expectation() {
         .collect();
     assert!(shots.len() >= 5, "{shots:?}");
     for shot in &shots {
+        let bytes = std::fs::read(shot).unwrap();
+        let magic_ok = match shot.extension().and_then(|e| e.to_str()) {
+            Some("png") => bytes.starts_with(PNG_MAGIC),
+            Some("jpg") => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+            Some("webp") => bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP",
+            _ => false,
+        };
+        assert!(magic_ok, "{}", shot.display());
+    }
+    assert!(
+        shots.iter().any(|s| s.extension().unwrap() == "jpg"),
+        "{shots:?}"
+    );
+    // PDFs are saved as files too.
+    let pdfs: Vec<PathBuf> = report
+        .iter()
+        .flat_map(|c| {
+            c["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| PathBuf::from(p.as_str().unwrap()))
+        })
+        .collect();
+    assert!(!pdfs.is_empty());
+    for pdf in &pdfs {
         assert!(
-            std::fs::read(shot).unwrap().starts_with(PNG_MAGIC),
+            std::fs::read(pdf).unwrap().starts_with(b"%PDF-"),
             "{}",
-            shot.display()
+            pdf.display()
         );
     }
 

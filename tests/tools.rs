@@ -78,8 +78,11 @@ fn wait_until_networkidle_waits_for_late_requests_and_domcontentloaded_does_not_
                 get_text("#late"),
                 nav(json!({"action": "goto", "url": url("netidle.html"), "waitUntil": "networkidle"})),
                 get_text("#late"),
-                nav(json!({"action": "goto", "url": url("tools.html"), "waitUntil": "domcontentloaded"})),
+                nav(json!({"action": "goto", "url": url("slowload.html"), "waitUntil": "domcontentloaded"})),
+                execute("return document.readyState"),
                 get_text("#title"),
+                nav(json!({"action": "goto", "url": url("slowload.html")})),
+                execute("return document.readyState"),
                 nav(json!({"action": "reload", "waitUntil": "domcontentloaded"})),
                 get_text("#title"),
             ],
@@ -90,14 +93,24 @@ fn wait_until_networkidle_waits_for_late_requests_and_domcontentloaded_does_not_
         assert_eq!(text_of(&t, 1), "waiting");
         assert!(text_of(&t, 2).contains("idle after"), "{}", text_of(&t, 2));
         assert_eq!(text_of(&t, 3), "done");
+        // The image holds the load event 1.5 s: domcontentloaded does not wait for it, the
+        // default (load) does.
         assert!(
             text_of(&t, 4).contains("DOMContentLoaded"),
             "{}",
             text_of(&t, 4)
         );
         assert!(text_of(&t, 4).contains("HTTP 200"), "{}", text_of(&t, 4));
-        assert_eq!(text_of(&t, 5), "Tools");
-        assert_eq!(text_of(&t, 7), "Tools");
+        let c = &t.commands[4];
+        let took = c.completed_at.unwrap() - c.started_at.unwrap();
+        assert!(took < 1400, "domcontentloaded took {took} ms");
+        assert_eq!(value_of(&t, 5), "interactive");
+        assert_eq!(text_of(&t, 6), "Slow load");
+        let c = &t.commands[7];
+        let took = c.completed_at.unwrap() - c.started_at.unwrap();
+        assert!(took >= 1400, "load took {took} ms");
+        assert_eq!(value_of(&t, 8), "complete");
+        assert_eq!(text_of(&t, 10), "Slow load");
 
         let err = rejected(vec![nav(
             json!({"action": "goto", "url": url("tools.html"), "waitUntil": "whenever"}),
@@ -510,6 +523,10 @@ fn emulation_changes_what_the_page_sees() {
                     execute(fetch_ms),
                     emulate(json!({"action": "throttle", "preset": "none"})),
                     execute(fetch_ms),
+                    emulate(json!({"action": "device", "name": "Pixel 7"})),
+                    emulate(json!({"action": "timezone", "timezoneId": "Asia/Tokyo"})),
+                    emulate(json!({"action": "reset"})),
+                    execute("return [innerWidth, devicePixelRatio, navigator.userAgent.includes('Android'), Intl.DateTimeFormat().resolvedOptions().timeZone === 'Asia/Tokyo']"),
                     emulate(json!({"action": "timezone", "timezoneId": "Not/AZone"})),
                 ],
             ),
@@ -522,7 +539,12 @@ fn emulation_changes_what_the_page_sees() {
         assert!(slow >= 550, "a 600 ms latency fetch took {slow} ms");
         let fast = value_of(&t, 9).as_i64().unwrap();
         assert!(fast < slow, "unthrottled {fast} ms, throttled {slow} ms");
-        let e = error_of(&t, 10);
+        let reset = value_of(&t, 13);
+        assert_eq!(reset[0], json!(1280), "{reset}");
+        assert_eq!(reset[1], json!(1), "{reset}");
+        assert_eq!(reset[2], json!(false), "{reset}");
+        assert_eq!(reset[3], json!(false), "{reset}");
+        let e = error_of(&t, 14);
         assert_eq!(e.code, ErrorCode::ExecutionError);
         assert!(e.message.contains("Not/AZone"), "{}", e.message);
         scheduler.shutdown().await;

@@ -58,8 +58,9 @@ pub async fn run(ctx: &Ctx<'_>, action: &DebugAction) -> Result<ToolResult, Comm
     }
 }
 
-/// Waits until a download no earlier download_wait reported has finished: completed is a
-/// success (with its path and size), canceled an error. With none, waits for one to begin.
+/// Waits until a download begun since the previous command started (the click that starts it),
+/// and not reported by an earlier download_wait, has finished: completed is a success (with its
+/// path and size), canceled an error. With none, waits for one to begin.
 async fn download_wait(ctx: &Ctx<'_>) -> Result<ToolResult, CommandError> {
     let downloads = ctx.instance.downloads();
     if downloads.dir.is_none() {
@@ -67,6 +68,7 @@ async fn download_wait(ctx: &Ctx<'_>) -> Result<ToolResult, CommandError> {
             "downloads are not tracked on an attached browser (it saves files on its own machine)",
         ));
     }
+    let since = *downloads.since.lock().unwrap();
     let mut changed = downloads.changed.subscribe();
     let waited = ctx
         .in_time(async {
@@ -75,7 +77,7 @@ async fn download_wait(ctx: &Ctx<'_>) -> Result<ToolResult, CommandError> {
                     let mut list = downloads.list.lock().unwrap();
                     let done = list
                         .iter_mut()
-                        .find(|d| !d.awaited && d.state != "inProgress");
+                        .find(|d| !d.awaited && d.began >= since && d.state != "inProgress");
                     if let Some(d) = done {
                         d.awaited = true;
                         return d.clone();
@@ -108,14 +110,14 @@ async fn download_wait(ctx: &Ctx<'_>) -> Result<ToolResult, CommandError> {
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|d| !d.awaited)
+                .find(|d| !d.awaited && d.began >= since)
                 .cloned();
             let why = match pending {
                 Some(d) => format!(
                     "{} is still in progress ({} of {} bytes)",
                     d.suggested_filename, d.received_bytes, d.total_bytes
                 ),
-                None => "no download began (since the last download_wait)".to_string(),
+                None => "no download began since the previous command".to_string(),
             };
             Err(CommandError::new(
                 ErrorCode::CommandTimeout,

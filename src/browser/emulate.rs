@@ -102,6 +102,25 @@ pub async fn run(ctx: &Ctx<'_>, action: &EmulateAction) -> Result<ToolResult, Co
                 if d.touch { ", touch" } else { "" }
             )))
         }
+        EmulateAction::Reset => {
+            for (method, params) in [
+                ("Emulation.clearDeviceMetricsOverride", json!({})),
+                // An empty user agent or time zone removes the override.
+                ("Emulation.setUserAgentOverride", json!({ "userAgent": "" })),
+                ("Emulation.setTimezoneOverride", json!({ "timezoneId": "" })),
+                ("Emulation.clearGeolocationOverride", json!({})),
+                (
+                    "Emulation.setTouchEmulationEnabled",
+                    json!({ "enabled": false }),
+                ),
+            ] {
+                ctx.cdp(method, params).await?;
+            }
+            network_conditions(ctx, NetConditions::default()).await?;
+            Ok(ToolResult::text(
+                "Emulation reset: viewport, user agent, touch, geolocation, time zone and network are the browser's own",
+            ))
+        }
         EmulateAction::Offline { enabled } => {
             let mut conditions = *ctx.state.network.lock().unwrap();
             conditions.offline = *enabled;

@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use super::instance::{BrowserInstance, PageState};
 use super::{content, debug, emulate, execute, interact, navigate, network, tab};
 use crate::events::DialogRecord;
-use crate::task::{Action, CommandError, ErrorCode, NavigateAction, ParsedArgs, ToolResult};
+use crate::task::{
+    Action, CommandError, DebugAction, ErrorCode, NavigateAction, ParsedArgs, ToolResult,
+};
 
 /// What running one command came to.
 #[derive(Debug)]
@@ -123,6 +125,12 @@ impl Executor {
         args: &ParsedArgs,
         cancel: &CancellationToken,
     ) -> Outcome {
+        if !matches!(
+            args.action,
+            Action::Debug(DebugAction::DownloadWait | DebugAction::Downloads)
+        ) {
+            *instance.downloads().since.lock().unwrap() = std::time::Instant::now();
+        }
         let budget = args.timeout.unwrap_or(self.default_timeout);
         let deadline = Instant::now() + budget;
         let fresh_page = Arc::new(AtomicBool::new(false));

@@ -133,6 +133,8 @@ pub struct Download {
     /// Already reported by a download_wait.
     #[serde(skip)]
     pub awaited: bool,
+    #[serde(skip)]
+    pub began: std::time::Instant,
 }
 
 /// The instance's downloads, in the order they began; `changed` ticks on every update.
@@ -142,6 +144,9 @@ pub struct Downloads {
     pub changed: watch::Sender<u64>,
     /// Folder files are saved in (removed when the instance ends); `None` when attached.
     pub dir: Option<PathBuf>,
+    /// When the last command other than download_wait and downloads started: download_wait
+    /// waits for downloads begun since (the click that starts one comes before it).
+    pub since: Mutex<std::time::Instant>,
 }
 
 pub struct BrowserInstance {
@@ -207,6 +212,7 @@ impl BrowserInstance {
             list: Mutex::new(Vec::new()),
             changed: watch::channel(0).0,
             dir: download_dir.as_ref().map(|d| d.path().to_path_buf()),
+            since: Mutex::new(std::time::Instant::now()),
         });
         let download_watcher = match &downloads.dir {
             Some(dir) => match watch_downloads(&browser, dir, downloads.clone()).await {
@@ -912,6 +918,7 @@ async fn watch_downloads(
                         total_bytes: 0.0,
                         path: Some(dir.join(&ev.suggested_filename).to_string_lossy().to_string()),
                         awaited: false,
+                        began: std::time::Instant::now(),
                     });
                 }
                 Some(ev) = progress.next() => {

@@ -529,6 +529,8 @@ pub enum EmulateAction {
         #[serde(default)]
         latency: Option<f64>,
     },
+    /// Undoes every emulation: viewport, user agent, touch, geolocation, time zone, network.
+    Reset,
 }
 
 fn default_scale() -> f64 {
@@ -719,6 +721,7 @@ impl Action {
                 EmulateAction::Device { .. } => "device",
                 EmulateAction::Offline { .. } => "offline",
                 EmulateAction::Throttle { .. } => "throttle",
+                EmulateAction::Reset => "reset",
             },
             Action::Debug(a) => match a {
                 DebugAction::Console { .. } => "console",
@@ -1223,7 +1226,7 @@ fn check_emulate(action: &EmulateAction) -> Result<(), ArgsError> {
                 _ => Ok(()),
             }
         }
-        EmulateAction::Offline { .. } => Ok(()),
+        EmulateAction::Offline { .. } | EmulateAction::Reset => Ok(()),
     }
 }
 

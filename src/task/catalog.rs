@@ -661,6 +661,14 @@ pub const TOOLS: &[ToolDoc] = &[
                 optional: &["preset", "downloadKbps", "uploadKbps", "latency"],
                 example: r#"{"action":"throttle","preset":"slow-3g"}"#,
             },
+            ActionDoc {
+                name: "reset",
+                description: "Undo every emulation: viewport, user agent, touch, geolocation, \
+                              time zone, offline and throttling",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"reset"}"#,
+            },
         ],
         fields: &[
             FieldDoc {
