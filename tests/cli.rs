@@ -142,6 +142,28 @@ fn every_fixture_task_meets_its_expectation() {
 }
 
 #[test]
+fn schema_prints_the_task_file_json_schema_with_every_tool() {
+    let out = browser_control(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "browser-control task");
+    let tools: Vec<&str> = schema["properties"]["commands"]["items"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["properties"]["tool_name"]["const"].as_str().unwrap())
+        .collect();
+    for tool in [
+        "browser_tab",
+        "browser_network",
+        "browser_emulate",
+        "browser_debug",
+    ] {
+        assert!(tools.contains(&tool), "{tool} missing from {tools:?}");
+    }
+}
+
+#[test]
 fn an_unmet_expectation_exits_1_with_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(

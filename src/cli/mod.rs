@@ -57,4 +57,9 @@ pub enum Command {
     /// /health and /metrics are plain HTTP on the same port. Prints `listening on URL` once
     /// ready. SIGINT or SIGTERM cancels running tasks, closes every browser and exits 0.
     Serve(serve::ServeArgs),
+    /// Print the JSON Schema of a task file (every tool, action and field) on stdout.
+    ///
+    /// Editors and CI can validate task files with it; MCP and GET /api/tools describe the
+    /// tools from the same catalog.
+    Schema,
 }

@@ -451,4 +451,18 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["a.yml", "b.json"]);
     }
+
+    #[test]
+    fn task_dir_becomes_the_task_files_absolute_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "upload.yaml",
+            "task_name: Up\ncommands:\n  - tool_name: browser_interact\n    args: { action: upload, selector: '#f', files: ['{{task_dir}}/upload.yaml'] }\n",
+        );
+        let cases = load_file(&file, "http://h").unwrap();
+        let files = &cases[0].submission["commands"][0]["args"]["files"][0];
+        let expected = dir.path().canonicalize().unwrap().join("upload.yaml");
+        assert_eq!(files.as_str().unwrap(), expected.to_str().unwrap());
+    }
 }
