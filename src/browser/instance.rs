@@ -475,8 +475,12 @@ impl BrowserInstance {
         let old = tab.and_then(|id| {
             let mut tabs = self.tabs.lock().unwrap();
             let at = tabs.slots.iter().position(|s| s.tab_id == id)?;
-            Some(tabs.slots.remove(at))
+            Some((at, tabs.slots.remove(at)))
         });
+        let (place, old) = match old {
+            Some((at, slot)) => (Some(at), Some(slot)),
+            None => (None, None),
+        };
         if let Some(old) = &old {
             old.watchers.iter().for_each(JoinHandle::abort);
             let target = old.page.target_id().inner().clone();
@@ -501,9 +505,15 @@ impl BrowserInstance {
         let slot = self.watch_page(page, tab_id.clone()).await?;
         {
             let mut tabs = self.tabs.lock().unwrap();
-            tabs.slots.push(slot);
-            if old.is_none() {
-                tabs.active = tab_id.clone();
+            match place {
+                Some(at) => {
+                    let at = at.min(tabs.slots.len());
+                    tabs.slots.insert(at, slot);
+                }
+                None => {
+                    tabs.slots.push(slot);
+                    tabs.active = tab_id.clone();
+                }
             }
         }
         self.health.send_if_modified(|h| {

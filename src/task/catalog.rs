@@ -1084,4 +1084,26 @@ mod tests {
         assert!(schema["properties"]["timeout"].is_object());
         assert!(schema["properties"].get("direction").is_none());
     }
+
+    #[test]
+    fn the_readme_shows_every_action_with_its_example() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        for doc in TOOLS {
+            assert!(
+                readme.contains(&format!("| {} |", doc.tool)),
+                "{}",
+                doc.tool
+            );
+            for action in doc.actions {
+                assert!(
+                    readme.contains(&format!("`{}`", action.example)),
+                    "README lacks the example of {} {}: {}",
+                    doc.tool,
+                    action.name,
+                    action.example
+                );
+            }
+        }
+    }
 }
