@@ -1,7 +1,7 @@
 //! What every tool accepts, written once as data: its actions, the fields each action requires
 //! or allows, and what they mean. MCP's tool list, REST's `/api/tools` and the task-file JSON
 //! Schema are renderings of it. The tests parse each action's example with the typed parser, so
-//! this description and `action.rs` cannot drift apart.
+//! this description and `action/` cannot drift apart.
 
 use serde_json::{json, Map, Value};
 
