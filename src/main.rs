@@ -34,6 +34,14 @@ fn main() -> ExitCode {
             Command::Run(args) => browser_control::cli::run::run(args).await,
             Command::Serve(args) => browser_control::cli::serve::serve(args).await,
             Command::Mcp(args) => browser_control::cli::mcp::mcp(args).await,
+            Command::Schema => {
+                let schema = browser_control::task::catalog::task_file_schema();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&schema).expect("a schema is JSON")
+                );
+                ExitCode::SUCCESS
+            }
         }
     })
 }

@@ -87,10 +87,36 @@ fn every_fixture_task_meets_its_expectation() {
         .collect();
     assert!(shots.len() >= 5, "{shots:?}");
     for shot in &shots {
+        let bytes = std::fs::read(shot).unwrap();
+        let magic_ok = match shot.extension().and_then(|e| e.to_str()) {
+            Some("png") => bytes.starts_with(PNG_MAGIC),
+            Some("jpg") => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+            Some("webp") => bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP",
+            _ => false,
+        };
+        assert!(magic_ok, "{}", shot.display());
+    }
+    assert!(
+        shots.iter().any(|s| s.extension().unwrap() == "jpg"),
+        "{shots:?}"
+    );
+    // PDFs are saved as files too.
+    let pdfs: Vec<PathBuf> = report
+        .iter()
+        .flat_map(|c| {
+            c["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| PathBuf::from(p.as_str().unwrap()))
+        })
+        .collect();
+    assert!(!pdfs.is_empty());
+    for pdf in &pdfs {
         assert!(
-            std::fs::read(shot).unwrap().starts_with(PNG_MAGIC),
+            std::fs::read(pdf).unwrap().starts_with(b"%PDF-"),
             "{}",
-            shot.display()
+            pdf.display()
         );
     }
 
@@ -113,6 +139,28 @@ fn every_fixture_task_meets_its_expectation() {
         stdout.contains(&format!("{} passed, 0 failed", report.len())),
         "{stdout}"
     );
+}
+
+#[test]
+fn schema_prints_the_task_file_json_schema_with_every_tool() {
+    let out = browser_control(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "browser-control task");
+    let tools: Vec<&str> = schema["properties"]["commands"]["items"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["properties"]["tool_name"]["const"].as_str().unwrap())
+        .collect();
+    for tool in [
+        "browser_tab",
+        "browser_network",
+        "browser_emulate",
+        "browser_debug",
+    ] {
+        assert!(tools.contains(&tool), "{tool} missing from {tools:?}");
+    }
 }
 
 #[test]

@@ -127,12 +127,16 @@ async fn own_instance(session: &Session) -> Value {
     own[0].clone()
 }
 
-const ALL_TOOLS: [&str; 7] = [
+const ALL_TOOLS: [&str; 11] = [
     "browser_navigate",
     "browser_interact",
     "browser_content",
     "browser_execute",
     "browser_instance",
+    "browser_network",
+    "browser_emulate",
+    "browser_debug",
+    "browser_tab",
     "browser_snapshot",
     "browser_task",
 ];
@@ -153,7 +157,7 @@ async fn check_tools(session: &Session) {
     assert_eq!(navigate["required"], json!(["action"]));
     assert_eq!(
         navigate["properties"]["action"]["enum"],
-        json!(["goto", "reload", "back", "forward", "wait_for"])
+        json!(["goto", "reload", "back", "forward", "wait_for", "sleep"])
     );
     assert!(navigate["properties"]["action"]["description"]
         .as_str()
@@ -164,7 +168,7 @@ async fn check_tools(session: &Session) {
     assert!(interact["properties"]["action"]["description"]
         .as_str()
         .unwrap()
-        .contains("click: Click the element (requires selector or ref)"));
+        .contains("type: Focus the field and type text into it (replacing its content) (requires selector or ref, text)"));
     assert_eq!(
         interact["properties"]["direction"]["enum"],
         json!(["up", "down", "left", "right"])
@@ -181,7 +185,7 @@ async fn check_tools(session: &Session) {
     assert_eq!(task["required"], json!(["commands"]));
     assert_eq!(
         task["properties"]["commands"]["items"]["properties"]["tool_name"]["enum"],
-        json!(ALL_TOOLS[..5])
+        json!(ALL_TOOLS[..9])
     );
     assert!(schema("browser_instance")["properties"]["action"]["enum"]
         .as_array()
@@ -390,6 +394,29 @@ async fn exercise_page_tools(session: &Session) {
         .await,
         "\"/login.html\""
     );
+    // The parity tools are on this door too.
+    let tabs = ok(session, "browser_tab", json!({"action": "list"})).await;
+    assert!(
+        tabs.contains("login.html") && tabs.contains("\"active\":true"),
+        "{tabs}"
+    );
+    let emulated = ok(
+        session,
+        "browser_emulate",
+        json!({"action": "viewport", "width": 555, "height": 444}),
+    )
+    .await;
+    assert!(!emulated.is_empty());
+    assert_eq!(
+        ok(
+            session,
+            "browser_execute",
+            json!({"action": "evaluate", "script": "innerWidth"})
+        )
+        .await,
+        "555"
+    );
+    ok(session, "browser_emulate", json!({"action": "reset"})).await;
     // A ref from the previous document is gone.
     let stale = fails(
         session,
@@ -408,7 +435,7 @@ async fn exercise_page_tools(session: &Session) {
     );
     assert_eq!(
         fails(session, "browser_interact", json!({"action": "click"})).await,
-        "INVALID_ARGUMENTS: selector: is required (or ref, from browser_snapshot)"
+        "INVALID_ARGUMENTS: selector: is required (or ref, from browser_snapshot; or give x and y for a point)"
     );
     assert_eq!(
         fails(

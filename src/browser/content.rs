@@ -5,15 +5,50 @@ use chromiumoxide::cdp::browser_protocol::page::{
 };
 use serde_json::{json, Value};
 
-use super::executor::{cdp_error, helper, require_ok, Ctx};
-use crate::task::{CommandError, ContentAction, ToolResult};
+use super::executor::{cdp_error, helper, require_ok, Ctx, World};
+use crate::task::{
+    CommandError, Content, ContentAction, EmbeddedResource, ImageFormat, Paper, ToolResult,
+};
 
-pub async fn run(ctx: &Ctx, action: &ContentAction) -> Result<ToolResult, CommandError> {
+pub async fn run(ctx: &Ctx<'_>, action: &ContentAction) -> Result<ToolResult, CommandError> {
     match action {
         ContentAction::Screenshot {
             selector,
             full_page,
-        } => screenshot(ctx, selector.as_deref(), *full_page).await,
+            format,
+            quality,
+        } => screenshot(ctx, selector.as_deref(), *full_page, *format, *quality).await,
+        ContentAction::Pdf {
+            paper,
+            landscape,
+            background,
+        } => pdf(ctx, *paper, *landscape, *background).await,
+        ContentAction::Attribute { selector, name } => {
+            let answer: Value = helper(
+                ctx,
+                "attribute",
+                json!({ "selector": selector, "name": name }),
+            )
+            .await?;
+            let state = answer["state"].as_str().unwrap_or("missing");
+            require_ok(selector, state, answer["detail"].as_str())?;
+            // JSON: a string, or null when the element has no such attribute.
+            Ok(ToolResult::text(answer["value"].to_string()))
+        }
+        ContentAction::Query { selector, limit } => {
+            let mut answer: Value = helper(
+                ctx,
+                "query",
+                json!({ "selector": selector, "limit": limit }),
+            )
+            .await?;
+            let state = answer["state"].as_str().unwrap_or("missing").to_string();
+            require_ok(selector, &state, answer["detail"].as_str())?;
+            if let Value::Object(map) = &mut answer {
+                map.remove("state");
+            }
+            Ok(ToolResult::text(answer.to_string()))
+        }
         ContentAction::GetText { selector } => {
             let answer: Value = helper(ctx, "text", json!({ "selector": selector })).await?;
             read_field(selector, &answer, "text")
@@ -85,14 +120,23 @@ struct Region {
 /// coordinates with `captureBeyondViewport`, which leaves the emulated viewport as it was
 /// (chromiumoxide's own full-page and element shots do not).
 async fn screenshot(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     selector: Option<&str>,
     full_page: bool,
+    format: ImageFormat,
+    quality: Option<u32>,
 ) -> Result<ToolResult, CommandError> {
-    // Fast PNG encoding: a somewhat larger file for a much cheaper capture.
+    // Fast encoding: a somewhat larger file for a much cheaper capture.
     let mut params = CaptureScreenshotParams::builder()
-        .format(CaptureScreenshotFormat::Png)
+        .format(match format {
+            ImageFormat::Png => CaptureScreenshotFormat::Png,
+            ImageFormat::Jpeg => CaptureScreenshotFormat::Jpeg,
+            ImageFormat::Webp => CaptureScreenshotFormat::Webp,
+        })
         .optimize_for_speed(true);
+    if let Some(quality) = quality {
+        params = params.quality(i64::from(quality));
+    }
     let region = match (selector, full_page) {
         (Some(selector), _) => {
             let region: Region = helper(ctx, "rect", json!({ "selector": selector })).await?;
@@ -125,5 +169,54 @@ async fn screenshot(
         .await
         .map_err(|e| cdp_error("Page.captureScreenshot", e))?;
     let data: &str = shot.result.data.as_ref();
-    Ok(ToolResult::png(data.to_string()))
+    Ok(ToolResult::image(data.to_string(), format.mime_type()))
+}
+
+/// Page.printToPDF (headless Chromium only). The PDF comes back as an embedded resource, with a
+/// line saying its size.
+async fn pdf(
+    ctx: &Ctx<'_>,
+    paper: Paper,
+    landscape: bool,
+    background: bool,
+) -> Result<ToolResult, CommandError> {
+    let (width, height) = paper.inches();
+    let answer = ctx
+        .cdp(
+            "Page.printToPDF",
+            json!({
+                "paperWidth": width,
+                "paperHeight": height,
+                "landscape": landscape,
+                "printBackground": background,
+            }),
+        )
+        .await
+        .map_err(|e| {
+            CommandError::execution(format!("{} (PDF needs headless Chromium)", e.message))
+        })?;
+    let data = answer["data"].as_str().unwrap_or_default().to_string();
+    let bytes = data.len() / 4 * 3;
+    let url = match super::executor::eval_once(&ctx.page, "location.href", World::Page).await {
+        Ok(Value::String(url)) => url,
+        _ => "about:blank".into(),
+    };
+    Ok(ToolResult {
+        content: vec![
+            Content::Text {
+                text: format!(
+                    "PDF of {url}: about {bytes} bytes, {}{}",
+                    format!("{paper:?}").to_lowercase(),
+                    if landscape { ", landscape" } else { "" }
+                ),
+            },
+            Content::Resource {
+                resource: EmbeddedResource {
+                    uri: format!("{url}#pdf"),
+                    mime_type: "application/pdf".into(),
+                    blob: data,
+                },
+            },
+        ],
+    })
 }

@@ -4,7 +4,7 @@ use super::executor::{eval_once, Ctx, EvalFailure, World};
 use crate::task::{CommandError, ExecuteAction, ToolResult};
 use std::time::Duration;
 
-pub async fn run(ctx: &Ctx, action: &ExecuteAction) -> Result<ToolResult, CommandError> {
+pub async fn run(ctx: &Ctx<'_>, action: &ExecuteAction) -> Result<ToolResult, CommandError> {
     let ExecuteAction::Evaluate { script } = action;
     let expression = wrap_script(script);
     loop {

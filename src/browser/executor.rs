@@ -15,11 +15,13 @@ use serde_json::Value;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::instance::BrowserInstance;
-use super::{content, execute, interact, navigate};
+use super::instance::{BrowserInstance, PageState};
+use super::{content, debug, emulate, execute, interact, navigate, network, tab};
 use crate::events::DialogRecord;
 use crate::task::action::REF_SELECTOR_PREFIX;
-use crate::task::{Action, CommandError, ErrorCode, NavigateAction, ParsedArgs, ToolResult};
+use crate::task::{
+    Action, CommandError, DebugAction, ErrorCode, NavigateAction, ParsedArgs, ToolResult,
+};
 
 /// What running one command came to.
 #[derive(Debug)]
@@ -44,16 +46,42 @@ impl Default for Executor {
     }
 }
 
-/// What a tool's code gets: the page and the command's deadline.
-pub struct Ctx {
+/// What a tool's code gets: the page, its state, the instance and the command's deadline.
+pub struct Ctx<'a> {
     pub page: Page,
+    pub state: Arc<PageState>,
+    pub instance: &'a BrowserInstance,
     helpers: Arc<InstalledHelpers>,
     pub deadline: Instant,
     pub budget: Duration,
     fresh_page: Arc<AtomicBool>,
 }
 
-impl Ctx {
+impl<'a> Ctx<'a> {
+    /// Runs a CDP command given by name on the page's session and returns its JSON result.
+    /// For commands chromiumoxide has no type for, or whose typed builder would only add noise.
+    pub async fn cdp(&self, method: &'static str, params: Value) -> Result<Value, CommandError> {
+        self.page
+            .execute(RawCommand { method, params })
+            .await
+            .map(|r| r.result)
+            .map_err(|e| cdp_error(method, e))
+    }
+
+    /// The same command's context on the page of another tab (same deadline).
+    pub async fn for_tab(&self, tab: &str) -> Result<Ctx<'a>, CommandError> {
+        let (page, helpers, state) = self.instance.page_with_state(Some(tab)).await?;
+        Ok(Ctx {
+            page,
+            state,
+            instance: self.instance,
+            helpers,
+            deadline: self.deadline,
+            budget: self.budget,
+            fresh_page: self.fresh_page.clone(),
+        })
+    }
+
     /// Asks for the page to be replaced once the command ends: it was left unusable.
     pub fn request_fresh_page(&self) {
         self.fresh_page.store(true, Ordering::Relaxed);
@@ -98,6 +126,12 @@ impl Executor {
         args: &ParsedArgs,
         cancel: &CancellationToken,
     ) -> Outcome {
+        if !matches!(
+            args.action,
+            Action::Debug(DebugAction::DownloadWait | DebugAction::Downloads)
+        ) {
+            *instance.downloads().since.lock().unwrap() = std::time::Instant::now();
+        }
         let budget = args.timeout.unwrap_or(self.default_timeout);
         let deadline = Instant::now() + budget;
         let fresh_page = Arc::new(AtomicBool::new(false));
@@ -105,9 +139,11 @@ impl Executor {
             // First, so a page whose renderer crashed earlier is replaced before the command
             // and the crash is not blamed on it; from then on, a crash or a lost browser ends
             // the command.
-            let (page, helpers) = instance.page().await?;
+            let (page, helpers, state) = instance.page_with_state(args.tab_id.as_deref()).await?;
             let ctx = Ctx {
                 page,
+                state,
+                instance,
                 helpers,
                 deadline,
                 budget,
@@ -116,7 +152,7 @@ impl Executor {
             tokio::select! {
                 biased;
                 error = instance.broken() => Err(error),
-                done = dispatch(&ctx, &args.action) => done,
+                done = dispatch(&ctx, &args.action, args.tab_id.as_deref()) => done,
             }
         };
         let result = tokio::select! {
@@ -132,10 +168,11 @@ impl Executor {
             Some(Ok(_)) => false,
         };
         let goto = matches!(args.action, Action::Navigate(NavigateAction::Goto { .. }));
+        let tab = args.tab_id.as_deref();
         if fresh_page.load(Ordering::Relaxed) || (unfinished && goto) {
-            instance.reset_page().await;
+            instance.reset_page(tab).await;
         } else if unfinished {
-            instance.recover().await;
+            instance.recover(tab).await;
         }
         Outcome {
             result,
@@ -144,16 +181,47 @@ impl Executor {
     }
 }
 
-async fn dispatch(ctx: &Ctx, action: &Action) -> Result<ToolResult, CommandError> {
+async fn dispatch(
+    ctx: &Ctx<'_>,
+    action: &Action,
+    tab_id: Option<&str>,
+) -> Result<ToolResult, CommandError> {
     match action {
         Action::Navigate(a) => navigate::run(ctx, a).await,
         Action::Interact(a) => interact::run(ctx, a).await,
         Action::Content(a) => content::run(ctx, a).await,
         Action::Execute(a) => execute::run(ctx, a).await,
+        Action::Network(a) => network::run(ctx, a).await,
+        Action::Emulate(a) => emulate::run(ctx, a).await,
+        Action::Debug(a) => debug::run(ctx, a).await,
+        Action::Tab(a) => tab::run(ctx, a, tab_id).await,
         Action::Instance(_) => Err(CommandError::execution(
             "browser_instance actions are answered by the scheduler, not a page",
         )),
     }
+}
+
+/// Any CDP command, by name, with JSON parameters and a JSON result.
+#[derive(Debug, Clone)]
+pub struct RawCommand {
+    pub method: &'static str,
+    pub params: Value,
+}
+
+impl serde::Serialize for RawCommand {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.params.serialize(s)
+    }
+}
+
+impl chromiumoxide::types::Method for RawCommand {
+    fn identifier(&self) -> chromiumoxide::types::MethodId {
+        self.method.into()
+    }
+}
+
+impl chromiumoxide::types::Command for RawCommand {
+    type Response = Value;
 }
 
 pub fn timed_out(budget: Duration, what: &str) -> CommandError {
@@ -257,7 +325,7 @@ pub struct InstalledHelpers(Mutex<Option<ExecutionContextId>>);
 /// Runs one of page_helpers.js's operations and decodes its answer. Retried while the page is
 /// between documents, so only for operations that are safe to run twice.
 pub async fn helper<T: DeserializeOwned>(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     op: &str,
     args: Value,
 ) -> Result<T, CommandError> {
@@ -302,7 +370,7 @@ pub async fn helper<T: DeserializeOwned>(
 
 /// One helper call (`call` is its argument list), in one round trip. The ~10 KB source goes
 /// along only into a context that has not seen it yet, and stays there for later calls.
-async fn helper_once(ctx: &Ctx, call: &str) -> Result<Value, EvalFailure> {
+async fn helper_once(ctx: &Ctx<'_>, call: &str) -> Result<Value, EvalFailure> {
     let key = &*HELPERS_KEY;
     // Asked on every call (chromiumoxide answers from memory): the context changes with each
     // new document, and its ids are only unique within one renderer process.
@@ -410,7 +478,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// hit at its centre; returns the probe with the point to act on. A missing or hidden element
 /// is waited for until the deadline; one that is there but blocked for `BLOCKED_GRACE`.
 pub async fn wait_actionable(
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     selector: &str,
     need: Actionable,
 ) -> Result<Probe, CommandError> {

@@ -7,11 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use chromiumoxide::cdp::browser_protocol::browser::{
+    EventDownloadProgress, EventDownloadWillBegin, SetDownloadBehaviorBehavior,
+    SetDownloadBehaviorParams,
+};
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::page::{
     DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams, StopLoadingParams,
 };
-use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, TerminateExecutionParams};
+use chromiumoxide::cdp::js_protocol::runtime::{
+    EvaluateParams, EventConsoleApiCalled, EventExceptionThrown, TerminateExecutionParams,
+};
 use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::{Browser, BrowserConfig, Page};
 use futures::StreamExt;
@@ -22,7 +28,7 @@ use tokio::time::timeout;
 use super::chrome::{extra_flags, find_chrome, needs_no_sandbox, BrowserSource, LaunchOptions};
 use super::executor::InstalledHelpers;
 use crate::events::DialogRecord;
-use crate::task::{CommandError, ErrorCode};
+use crate::task::{CommandError, DialogPolicy, ErrorCode};
 
 /// Deadline for the housekeeping calls the instance makes on its own (new page, close, probes).
 const HOUSEKEEPING: Duration = Duration::from_secs(10);
@@ -36,22 +42,126 @@ pub enum Health {
     Lost(String),
 }
 
+/// One tab: its page and what watches it.
 struct PageSlot {
+    tab_id: String,
     page: Page,
     helpers: Arc<InstalledHelpers>,
+    state: Arc<PageState>,
     watchers: Vec<JoinHandle<()>>,
+    /// Its renderer crashed: replaced before the next command.
+    crashed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The instance's tabs, in the order they opened, and which one commands act on by default.
+#[derive(Default)]
+struct Tabs {
+    slots: Vec<PageSlot>,
+    active: String,
+    opened: u64,
+    /// Targets of tabs we closed: chromiumoxide may still list them for a moment, and they
+    /// must not come back as popups.
+    closed: std::collections::HashSet<String>,
+}
+
+impl Tabs {
+    fn next_id(&mut self) -> String {
+        self.opened += 1;
+        format!("tab_{}", self.opened)
+    }
+
+    fn active_slot(&self) -> Option<&PageSlot> {
+        self.slots
+            .iter()
+            .find(|s| s.tab_id == self.active)
+            .or(self.slots.last())
+    }
+}
+
+/// At most this many console messages are kept per page (the oldest go first).
+const CONSOLE_CAP: usize = 1000;
+
+/// One console message (or uncaught exception, as level `error`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsoleMessage {
+    pub level: String,
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: f64,
+}
+
+/// The page's network conditions, kept so offline and throttle do not undo each other.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NetConditions {
+    pub offline: bool,
+    pub latency_ms: f64,
+    pub download_kbps: f64,
+    pub upload_kbps: f64,
+}
+
+/// What the tools keep per page: its console, its dialog policy, its interception, its network
+/// conditions. A fresh page (after a crash or an unfinished goto) starts with none of it.
+#[derive(Debug, Default)]
+pub struct PageState {
+    pub console: Mutex<std::collections::VecDeque<ConsoleMessage>>,
+    pub dialogs: Mutex<(DialogPolicy, Option<String>)>,
+    pub intercept: Mutex<Option<JoinHandle<()>>>,
+    pub network: Mutex<NetConditions>,
+}
+
+impl Drop for PageState {
+    fn drop(&mut self) {
+        if let Some(task) = self.intercept.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+}
+
+/// One download of the instance.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Download {
+    pub guid: String,
+    pub url: String,
+    pub suggested_filename: String,
+    /// inProgress, completed or canceled.
+    pub state: String,
+    pub received_bytes: f64,
+    pub total_bytes: f64,
+    /// Where the file is (or will be) saved.
+    pub path: Option<String>,
+    /// Already reported by a download_wait.
+    #[serde(skip)]
+    pub awaited: bool,
+    #[serde(skip)]
+    pub began: std::time::Instant,
+}
+
+/// The instance's downloads, in the order they began; `changed` ticks on every update.
+#[derive(Debug)]
+pub struct Downloads {
+    pub list: Mutex<Vec<Download>>,
+    pub changed: watch::Sender<u64>,
+    /// Folder files are saved in (removed when the instance ends); `None` when attached.
+    pub dir: Option<PathBuf>,
+    /// When the last command other than download_wait and downloads started: download_wait
+    /// waits for downloads begun since (the click that starts one comes before it).
+    pub since: Mutex<std::time::Instant>,
 }
 
 pub struct BrowserInstance {
     id: String,
     source: BrowserSource,
     browser: tokio::sync::Mutex<Browser>,
-    slot: Mutex<Option<PageSlot>>,
+    tabs: Mutex<Tabs>,
     health: watch::Sender<Health>,
     dialogs: Arc<Mutex<Vec<DialogRecord>>>,
     handler: JoinHandle<()>,
     pid: Option<u32>,
     profile: Mutex<Option<tempfile::TempDir>>,
+    downloads: Arc<Downloads>,
+    download_dir: Mutex<Option<tempfile::TempDir>>,
+    download_watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for BrowserInstance {
@@ -87,18 +197,48 @@ impl BrowserInstance {
 
         let (health, _) = watch::channel(Health::Alive);
         let handler = spawn_handler_loop(handler, health.clone());
+        // Downloads go to a folder of the instance's own (only for browsers we launched: an
+        // attached browser saves on its own machine, where our folder does not exist).
+        let download_dir = match &source {
+            BrowserSource::Launch(_) => Some(
+                tempfile::Builder::new()
+                    .prefix("browser-control-downloads-")
+                    .tempdir()
+                    .context("cannot create a download folder")?,
+            ),
+            BrowserSource::Attach(_) => None,
+        };
+        let downloads = Arc::new(Downloads {
+            list: Mutex::new(Vec::new()),
+            changed: watch::channel(0).0,
+            dir: download_dir.as_ref().map(|d| d.path().to_path_buf()),
+            since: Mutex::new(std::time::Instant::now()),
+        });
+        let download_watcher = match &downloads.dir {
+            Some(dir) => match watch_downloads(&browser, dir, downloads.clone()).await {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    tracing::warn!("downloads will not be tracked: {e:#}");
+                    None
+                }
+            },
+            None => None,
+        };
         let instance = BrowserInstance {
             id,
             source,
             browser: tokio::sync::Mutex::new(browser),
-            slot: Mutex::new(None),
+            tabs: Mutex::new(Tabs::default()),
             health,
             dialogs: Arc::new(Mutex::new(Vec::new())),
             handler,
             pid,
             profile: Mutex::new(profile),
+            downloads,
+            download_dir: Mutex::new(download_dir),
+            download_watcher: Mutex::new(download_watcher),
         };
-        if let Err(e) = instance.open_page().await {
+        if let Err(e) = instance.open_page(None).await {
             instance.close().await;
             return Err(e);
         }
@@ -155,32 +295,107 @@ impl BrowserInstance {
         let _ = rx.wait_for(|h| matches!(h, Health::Lost(_))).await;
     }
 
-    /// The page commands run on, replacing it first if its renderer crashed, with where the
-    /// executor's helpers are installed in it.
-    pub async fn page(&self) -> Result<(Page, Arc<InstalledHelpers>), CommandError> {
-        match self.health() {
-            Health::Lost(reason) => {
-                return Err(CommandError::new(
-                    ErrorCode::InstanceDisconnected,
-                    format!("browser disconnected: {reason}"),
-                ))
-            }
-            Health::PageCrashed => {
-                self.open_page().await.map_err(|e| {
-                    CommandError::new(
-                        ErrorCode::InstanceDisconnected,
-                        format!("cannot replace the crashed page: {e:#}"),
-                    )
-                })?;
-            }
-            Health::Alive => {}
+    /// The instance's downloads.
+    pub fn downloads(&self) -> &Arc<Downloads> {
+        &self.downloads
+    }
+
+    /// Runs a CDP command on the browser's own session (Browser.* commands), under `deadline`.
+    pub async fn browser_execute<C: chromiumoxide::types::Command>(
+        &self,
+        cmd: C,
+    ) -> Result<C::Response, CommandError> {
+        let browser = self.browser.lock().await;
+        browser
+            .execute(cmd)
+            .await
+            .map(|r| r.result)
+            .map_err(|e| CommandError::execution(format!("browser command failed: {e}")))
+    }
+
+    /// The page of tab `tab` (the active tab when `None`), replacing crashed pages first, with
+    /// where the executor's helpers are installed in it and the tools' state for it. Pages the
+    /// site opened (window.open, target=_blank) become tabs first, so they can be named.
+    pub async fn page_with_state(
+        &self,
+        tab: Option<&str>,
+    ) -> Result<(Page, Arc<InstalledHelpers>, Arc<PageState>), CommandError> {
+        self.ready().await?;
+        if tab.is_some_and(|t| !self.has_tab(t)) {
+            self.adopt_popups().await;
         }
-        self.slot
+        let tabs = self.tabs.lock().unwrap();
+        let slot = match tab {
+            Some(id) => tabs.slots.iter().find(|s| s.tab_id == id).ok_or_else(|| {
+                let open: Vec<&str> = tabs.slots.iter().map(|s| s.tab_id.as_str()).collect();
+                CommandError::execution(format!(
+                    "unknown tab '{id}'; the open tabs are {}",
+                    open.join(", ")
+                ))
+            })?,
+            None => tabs.active_slot().ok_or_else(|| {
+                CommandError::new(ErrorCode::InstanceDisconnected, "instance closed")
+            })?,
+        };
+        Ok((slot.page.clone(), slot.helpers.clone(), slot.state.clone()))
+    }
+
+    /// The active tab's page, replacing crashed pages first, with where the executor's helpers
+    /// are installed in it.
+    pub async fn page(&self) -> Result<(Page, Arc<InstalledHelpers>), CommandError> {
+        let (page, helpers, _) = self.page_with_state(None).await?;
+        Ok((page, helpers))
+    }
+
+    /// Fails when the browser is lost; replaces every page whose renderer crashed.
+    async fn ready(&self) -> Result<(), CommandError> {
+        match self.health() {
+            Health::Lost(reason) => Err(CommandError::new(
+                ErrorCode::InstanceDisconnected,
+                format!("browser disconnected: {reason}"),
+            )),
+            Health::PageCrashed => {
+                let crashed: Vec<String> = self
+                    .tabs
+                    .lock()
+                    .unwrap()
+                    .slots
+                    .iter()
+                    .filter(|s| s.crashed.load(std::sync::atomic::Ordering::Relaxed))
+                    .map(|s| s.tab_id.clone())
+                    .collect();
+                let crashed = if crashed.is_empty() {
+                    vec![self.active_tab()]
+                } else {
+                    crashed
+                };
+                for tab in crashed {
+                    self.open_page(Some(&tab)).await.map_err(|e| {
+                        CommandError::new(
+                            ErrorCode::InstanceDisconnected,
+                            format!("cannot replace the crashed page: {e:#}"),
+                        )
+                    })?;
+                }
+                Ok(())
+            }
+            Health::Alive => Ok(()),
+        }
+    }
+
+    fn has_tab(&self, id: &str) -> bool {
+        self.tabs
             .lock()
             .unwrap()
-            .as_ref()
-            .map(|s| (s.page.clone(), s.helpers.clone()))
-            .ok_or_else(|| CommandError::new(ErrorCode::InstanceDisconnected, "instance closed"))
+            .slots
+            .iter()
+            .any(|s| s.tab_id == id)
+    }
+
+    /// The id of the active tab.
+    pub fn active_tab(&self) -> String {
+        let tabs = self.tabs.lock().unwrap();
+        tabs.active.clone()
     }
 
     /// Dialogs answered since the last call.
@@ -191,10 +406,11 @@ impl BrowserInstance {
     /// After a command timed out the page may be stuck in a script that never ends or in a
     /// navigation that does not commit: check it answers, stop both if not, and as a last
     /// resort replace the page.
-    pub async fn recover(&self) {
-        let Ok((page, _)) = self.page().await else {
+    pub async fn recover(&self, tab: Option<&str>) {
+        let Ok((page, _, _)) = self.page_with_state(tab).await else {
             return;
         };
+        let tab = tab.map(String::from).unwrap_or_else(|| self.active_tab());
         let probe = || async {
             matches!(
                 timeout(
@@ -225,7 +441,7 @@ impl BrowserInstance {
             return;
         }
         tracing::warn!(instance = %self.id, "page still unresponsive: replacing it");
-        if let Err(e) = self.open_page().await {
+        if let Err(e) = self.open_page(Some(&tab)).await {
             tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
         }
     }
@@ -234,11 +450,12 @@ impl BrowserInstance {
     /// at a time per page and holds the next until the previous one's load completes (or 30 s
     /// pass), and Chromium holds a page's renderer-bound commands while a navigation is pending:
     /// a page left mid-navigation would stall every later command. A fresh page has neither.
-    pub async fn reset_page(&self) {
+    pub async fn reset_page(&self, tab: Option<&str>) {
         if matches!(self.health(), Health::Lost(_)) {
             return;
         }
-        if let Ok((page, _)) = self.page().await {
+        let tab = tab.map(String::from).unwrap_or_else(|| self.active_tab());
+        if let Ok((page, _, _)) = self.page_with_state(Some(&tab)).await {
             // A hung script would keep a core busy until the old renderer goes away.
             let _ = timeout(
                 Duration::from_secs(1),
@@ -247,19 +464,31 @@ impl BrowserInstance {
             .await;
         }
         tracing::info!(instance = %self.id, "replacing the page after an unfinished navigation");
-        if let Err(e) = self.open_page().await {
+        if let Err(e) = self.open_page(Some(&tab)).await {
             tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
         }
     }
 
-    /// Opens a fresh page (closing the previous one) and starts its watchers.
-    async fn open_page(&self) -> anyhow::Result<()> {
-        let old = self.slot.lock().unwrap().take();
-        if let Some(old) = old {
+    /// Opens a fresh page as tab `tab` (closing the page it had; the tab keeps its id and
+    /// place), or as a new tab, which becomes the active one. Starts its watchers.
+    async fn open_page(&self, tab: Option<&str>) -> anyhow::Result<String> {
+        let old = tab.and_then(|id| {
+            let mut tabs = self.tabs.lock().unwrap();
+            let at = tabs.slots.iter().position(|s| s.tab_id == id)?;
+            Some((at, tabs.slots.remove(at)))
+        });
+        let (place, old) = match old {
+            Some((at, slot)) => (Some(at), Some(slot)),
+            None => (None, None),
+        };
+        if let Some(old) = &old {
             old.watchers.iter().for_each(JoinHandle::abort);
+            let target = old.page.target_id().inner().clone();
+            self.tabs.lock().unwrap().closed.insert(target);
+            let page = old.page.clone();
             // A hung or crashed page may never answer its close: do not wait for it.
             tokio::spawn(async move {
-                let _ = timeout(HOUSEKEEPING, old.page.close()).await;
+                let _ = timeout(HOUSEKEEPING, page.close()).await;
             });
         }
         let page = {
@@ -269,15 +498,24 @@ impl BrowserInstance {
                 .map_err(|_| anyhow!("Chromium did not open a page within 10 s"))?
                 .context("Chromium could not open a page")?
         };
-        let watchers = vec![
-            watch_dialogs(&page, self.dialogs.clone()).await?,
-            watch_crash(&page, self.health.clone()).await?,
-        ];
-        *self.slot.lock().unwrap() = Some(PageSlot {
-            page,
-            helpers: Arc::default(),
-            watchers,
-        });
+        let tab_id = match &old {
+            Some(old) => old.tab_id.clone(),
+            None => self.tabs.lock().unwrap().next_id(),
+        };
+        let slot = self.watch_page(page, tab_id.clone()).await?;
+        {
+            let mut tabs = self.tabs.lock().unwrap();
+            match place {
+                Some(at) => {
+                    let at = at.min(tabs.slots.len());
+                    tabs.slots.insert(at, slot);
+                }
+                None => {
+                    tabs.slots.push(slot);
+                    tabs.active = tab_id.clone();
+                }
+            }
+        }
         self.health.send_if_modified(|h| {
             let crashed = *h == Health::PageCrashed;
             if crashed {
@@ -285,14 +523,155 @@ impl BrowserInstance {
             }
             crashed
         });
+        Ok(tab_id)
+    }
+
+    /// A tab for `page`, with its dialog, crash and console watchers running.
+    async fn watch_page(&self, page: Page, tab_id: String) -> anyhow::Result<PageSlot> {
+        let state = Arc::new(PageState::default());
+        let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watchers = vec![
+            watch_dialogs(&page, self.dialogs.clone(), state.clone()).await?,
+            watch_crash(&page, self.health.clone(), crashed.clone()).await?,
+            watch_console(&page, state.clone()).await?,
+        ];
+        Ok(PageSlot {
+            tab_id,
+            page,
+            helpers: Arc::default(),
+            state,
+            watchers,
+            crashed,
+        })
+    }
+
+    /// Adds the pages the instance's tabs opened (window.open, target=_blank) as tabs, and
+    /// forgets tabs whose page is gone (window.close()).
+    pub async fn adopt_popups(&self) {
+        let pages = {
+            let browser = self.browser.lock().await;
+            match timeout(HOUSEKEEPING, browser.pages()).await {
+                Ok(Ok(pages)) => pages,
+                _ => return,
+            }
+        };
+        let live: std::collections::HashSet<String> = pages
+            .iter()
+            .map(|p| p.target_id().inner().clone())
+            .collect();
+        let mut ours: std::collections::HashSet<String> = {
+            let mut tabs = self.tabs.lock().unwrap();
+            let before = tabs.slots.len();
+            tabs.slots.retain(|s| {
+                let alive = live.contains(s.page.target_id().inner());
+                if !alive {
+                    s.watchers.iter().for_each(JoinHandle::abort);
+                }
+                alive
+            });
+            if tabs.slots.len() != before && !tabs.slots.iter().any(|s| s.tab_id == tabs.active) {
+                tabs.active = tabs
+                    .slots
+                    .last()
+                    .map(|s| s.tab_id.clone())
+                    .unwrap_or_default();
+            }
+            tabs.slots
+                .iter()
+                .map(|s| s.page.target_id().inner().clone())
+                .chain(tabs.closed.iter().cloned())
+                .collect()
+        };
+        // Openers first: a popup of a popup is adopted once its opener is.
+        loop {
+            let found: Vec<&Page> = pages
+                .iter()
+                .filter(|p| !ours.contains(p.target_id().inner()))
+                .filter(|p| {
+                    p.opener_id()
+                        .as_ref()
+                        .is_some_and(|o| ours.contains(o.inner()))
+                })
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            for page in found {
+                ours.insert(page.target_id().inner().clone());
+                let tab_id = self.tabs.lock().unwrap().next_id();
+                match self.watch_page(page.clone(), tab_id).await {
+                    Ok(slot) => self.tabs.lock().unwrap().slots.push(slot),
+                    Err(e) => tracing::warn!("cannot watch a page the site opened: {e:#}"),
+                }
+            }
+        }
+        if self.tabs.lock().unwrap().slots.is_empty() {
+            let _ = self.open_page(None).await;
+        }
+    }
+
+    /// The tabs as `(tab id, page, active)`, after adopting the pages the site opened.
+    pub async fn tabs(&self) -> Vec<(String, Page, bool)> {
+        self.adopt_popups().await;
+        let tabs = self.tabs.lock().unwrap();
+        tabs.slots
+            .iter()
+            .map(|s| (s.tab_id.clone(), s.page.clone(), s.tab_id == tabs.active))
+            .collect()
+    }
+
+    /// Opens a new tab (it becomes the active one); returns its id.
+    pub async fn new_tab(&self) -> Result<String, CommandError> {
+        self.open_page(None)
+            .await
+            .map_err(|e| CommandError::execution(format!("cannot open a tab: {e:#}")))
+    }
+
+    /// Makes `tab` the one commands act on by default.
+    pub async fn activate_tab(&self, tab: &str) -> Result<Page, CommandError> {
+        let (page, _, _) = self.page_with_state(Some(tab)).await?;
+        self.tabs.lock().unwrap().active = tab.to_string();
+        Ok(page)
+    }
+
+    /// Closes `tab`. The instance always keeps a tab: closing the last one leaves a fresh blank
+    /// one. When the active tab closes, the last remaining one becomes active.
+    pub async fn close_tab(&self, tab: &str) -> Result<(), CommandError> {
+        self.page_with_state(Some(tab)).await?;
+        let removed = {
+            let mut tabs = self.tabs.lock().unwrap();
+            let at = tabs.slots.iter().position(|s| s.tab_id == tab);
+            let removed = at.map(|i| tabs.slots.remove(i));
+            if let Some(slot) = &removed {
+                let target = slot.page.target_id().inner().clone();
+                tabs.closed.insert(target);
+            }
+            if tabs.active == tab {
+                tabs.active = tabs
+                    .slots
+                    .last()
+                    .map(|s| s.tab_id.clone())
+                    .unwrap_or_default();
+            }
+            removed
+        };
+        if let Some(slot) = removed {
+            slot.watchers.iter().for_each(JoinHandle::abort);
+            let _ = timeout(HOUSEKEEPING, slot.page.close()).await;
+        }
+        if self.tabs.lock().unwrap().slots.is_empty() {
+            self.open_page(None)
+                .await
+                .map_err(|e| CommandError::execution(format!("cannot open a tab: {e:#}")))?;
+        }
         Ok(())
     }
 
     /// Closes the browser (or, when attached, only this instance's page) and removes the
     /// profile folder. Leaves no process behind; safe to call twice.
     pub async fn close(&self) {
-        let slot = self.slot.lock().unwrap().take();
-        if let Some(slot) = slot {
+        let slots = std::mem::take(&mut self.tabs.lock().unwrap().slots);
+        for slot in slots {
             slot.watchers.iter().for_each(JoinHandle::abort);
             if matches!(self.source, BrowserSource::Attach(_)) {
                 let _ = timeout(Duration::from_secs(3), slot.page.close()).await;
@@ -318,7 +697,13 @@ impl BrowserInstance {
             }
         }
         self.handler.abort();
+        if let Some(task) = self.download_watcher.lock().unwrap().take() {
+            task.abort();
+        }
         let _ = self.health.send(Health::Lost("instance closed".into()));
+        if let Some(dir) = self.download_dir.lock().unwrap().take() {
+            let _ = dir.close();
+        }
         let profile = self.profile.lock().unwrap().take();
         if let Some(profile) = profile {
             remove_profile(profile).await;
@@ -402,10 +787,12 @@ fn spawn_handler_loop(
     })
 }
 
-/// Answers every JavaScript dialog at once (dismiss; accept beforeunload so navigation goes on).
+/// Answers every JavaScript dialog at once, by the page's policy: by default dismiss, but accept
+/// beforeunload so navigation goes on.
 async fn watch_dialogs(
     page: &Page,
     dialogs: Arc<Mutex<Vec<DialogRecord>>>,
+    state: Arc<PageState>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let mut opened = page
         .event_listener::<EventJavascriptDialogOpening>()
@@ -414,7 +801,12 @@ async fn watch_dialogs(
     let page = page.clone();
     Ok(tokio::spawn(async move {
         while let Some(dialog) = opened.next().await {
-            let accept = dialog.r#type == DialogType::Beforeunload;
+            let (policy, prompt_text) = state.dialogs.lock().unwrap().clone();
+            let accept = match policy {
+                DialogPolicy::Default => dialog.r#type == DialogType::Beforeunload,
+                DialogPolicy::Accept => true,
+                DialogPolicy::Dismiss => false,
+            };
             let kind = serde_json::to_value(&dialog.r#type)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
@@ -426,11 +818,11 @@ async fn watch_dialogs(
                 message: dialog.message.clone(),
                 accepted: accept,
             });
-            let answered = timeout(
-                HOUSEKEEPING,
-                page.execute(HandleJavaScriptDialogParams::new(accept)),
-            )
-            .await;
+            let mut answer = HandleJavaScriptDialogParams::new(accept);
+            if accept && dialog.r#type == DialogType::Prompt {
+                answer.prompt_text = prompt_text;
+            }
+            let answered = timeout(HOUSEKEEPING, page.execute(answer)).await;
             if !matches!(answered, Ok(Ok(_))) {
                 tracing::warn!("could not answer a {:?} dialog", dialog.r#type);
             }
@@ -438,7 +830,133 @@ async fn watch_dialogs(
     }))
 }
 
-async fn watch_crash(page: &Page, health: watch::Sender<Health>) -> anyhow::Result<JoinHandle<()>> {
+/// Keeps the page's console messages and uncaught exceptions, newest last.
+async fn watch_console(page: &Page, state: Arc<PageState>) -> anyhow::Result<JoinHandle<()>> {
+    let mut calls = page
+        .event_listener::<EventConsoleApiCalled>()
+        .await
+        .context("cannot watch the console")?;
+    let mut thrown = page
+        .event_listener::<EventExceptionThrown>()
+        .await
+        .context("cannot watch exceptions")?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                Some(call) = calls.next() => {
+                    let level = serde_json::to_value(&call.r#type)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_else(|| "log".into());
+                    let level = match level.as_str() {
+                        "warning" | "error" | "info" | "debug" => level,
+                        "assert" => "error".into(),
+                        _ => "log".into(),
+                    };
+                    let text = call
+                        .args
+                        .iter()
+                        .map(|arg| match &arg.value {
+                            Some(serde_json::Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => arg
+                                .description
+                                .clone()
+                                .or_else(|| arg.unserializable_value.as_ref().map(|u| u.inner().clone()))
+                                .unwrap_or_else(|| format!("{:?}", arg.r#type).to_lowercase()),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    ConsoleMessage { level, text, timestamp: *call.timestamp.inner() }
+                }
+                Some(ev) = thrown.next() => ConsoleMessage {
+                    level: "error".into(),
+                    text: format!("Uncaught {}", super::executor::exception_text(&ev.exception_details)),
+                    timestamp: *ev.timestamp.inner(),
+                },
+                else => break,
+            };
+            let mut console = state.console.lock().unwrap();
+            if console.len() >= CONSOLE_CAP {
+                console.pop_front();
+            }
+            console.push_back(message);
+        }
+    }))
+}
+
+/// Saves downloads into `dir` and keeps `downloads` up to date from Chromium's events.
+async fn watch_downloads(
+    browser: &Browser,
+    dir: &Path,
+    downloads: Arc<Downloads>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let mut begin = browser
+        .event_listener::<EventDownloadWillBegin>()
+        .await
+        .context("cannot watch downloads")?;
+    let mut progress = browser
+        .event_listener::<EventDownloadProgress>()
+        .await
+        .context("cannot watch downloads")?;
+    let behaviour = SetDownloadBehaviorParams::builder()
+        .behavior(SetDownloadBehaviorBehavior::Allow)
+        .download_path(dir.to_string_lossy().to_string())
+        .events_enabled(true)
+        .build()
+        .map_err(|e| anyhow!(e))?;
+    timeout(HOUSEKEEPING, browser.execute(behaviour))
+        .await
+        .map_err(|_| anyhow!("Browser.setDownloadBehavior got no answer"))?
+        .context("Browser.setDownloadBehavior failed")?;
+    let dir = dir.to_path_buf();
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(ev) = begin.next() => {
+                    let mut list = downloads.list.lock().unwrap();
+                    // Chromium may announce one download on more than one session.
+                    if list.iter().any(|d| d.guid == ev.guid) {
+                        continue;
+                    }
+                    list.push(Download {
+                        guid: ev.guid.clone(),
+                        url: ev.url.clone(),
+                        suggested_filename: ev.suggested_filename.clone(),
+                        state: "inProgress".into(),
+                        received_bytes: 0.0,
+                        total_bytes: 0.0,
+                        path: Some(dir.join(&ev.suggested_filename).to_string_lossy().to_string()),
+                        awaited: false,
+                        began: std::time::Instant::now(),
+                    });
+                }
+                Some(ev) = progress.next() => {
+                    let mut list = downloads.list.lock().unwrap();
+                    if let Some(d) = list.iter_mut().find(|d| d.guid == ev.guid) {
+                        d.state = serde_json::to_value(&ev.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_else(|| format!("{:?}", ev.state));
+                        d.received_bytes = ev.received_bytes;
+                        d.total_bytes = ev.total_bytes;
+                        if let Some(path) = &ev.file_path {
+                            d.path = Some(path.clone());
+                        }
+                    }
+                }
+                else => break,
+            }
+            downloads.changed.send_modify(|n| *n += 1);
+        }
+    }))
+}
+
+async fn watch_crash(
+    page: &Page,
+    health: watch::Sender<Health>,
+    crashed_flag: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<JoinHandle<()>> {
     let mut crashed = page
         .event_listener::<EventTargetCrashed>()
         .await
@@ -446,6 +964,7 @@ async fn watch_crash(page: &Page, health: watch::Sender<Health>) -> anyhow::Resu
     Ok(tokio::spawn(async move {
         if crashed.next().await.is_some() {
             tracing::warn!("renderer crashed");
+            crashed_flag.store(true, std::sync::atomic::Ordering::Relaxed);
             health.send_if_modified(|h| {
                 if *h == Health::Alive {
                     *h = Health::PageCrashed;

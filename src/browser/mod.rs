@@ -3,11 +3,15 @@
 
 pub mod chrome;
 pub mod content;
+pub mod debug;
+pub mod emulate;
 pub mod execute;
 pub mod executor;
 pub mod instance;
 pub mod interact;
 pub mod navigate;
+pub mod network;
+pub mod tab;
 
 pub use chrome::{find_chrome, BrowserSource, LaunchOptions};
 pub use executor::{Executor, Outcome};

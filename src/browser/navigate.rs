@@ -7,9 +7,9 @@ use chromiumoxide::cdp::browser_protocol::network::{
     ResourceType,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
-    EventFrameNavigated, EventLoadEventFired, EventNavigatedWithinDocument, FrameId,
-    GetNavigationHistoryParams, NavigateParams, NavigateToHistoryEntryParams, NavigationType,
-    ReloadParams,
+    EventDomContentEventFired, EventFrameNavigated, EventLoadEventFired,
+    EventNavigatedWithinDocument, FrameId, GetNavigationHistoryParams, NavigateParams,
+    NavigateToHistoryEntryParams, NavigationType, ReloadParams,
 };
 use chromiumoxide::listeners::EventStream;
 use chromiumoxide::Page;
@@ -17,24 +17,128 @@ use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
 use super::executor::{cdp_error, helper, lookup_error, Ctx, Probe};
-use crate::task::{CommandError, ErrorCode, NavigateAction, ToolResult};
+use crate::task::{CommandError, ErrorCode, NavigateAction, ToolResult, WaitUntil};
 
-pub async fn run(ctx: &Ctx, action: &NavigateAction) -> Result<ToolResult, CommandError> {
+pub async fn run(ctx: &Ctx<'_>, action: &NavigateAction) -> Result<ToolResult, CommandError> {
     match action {
-        NavigateAction::Goto { url } => goto(ctx, url).await,
-        NavigateAction::Reload => {
-            let url = in_history(ctx, 0).await?;
-            Ok(ToolResult::text(format!("Reloaded {url}")))
+        NavigateAction::Goto { url, wait_until } => {
+            // Subscribed before navigating, so no request of the new page slips past.
+            let idle = match wait_until {
+                WaitUntil::NetworkIdle => Some(NetworkIdle::watch(&ctx.page).await?),
+                _ => None,
+            };
+            let mut done = goto(ctx, url, *wait_until).await?;
+            if let Some(idle) = idle {
+                let ms = idle.wait(ctx).await?;
+                done.push_text(format!("The network was idle after {ms} ms"));
+            }
+            Ok(done)
+        }
+        NavigateAction::Reload { wait_until } => {
+            let idle = match wait_until {
+                WaitUntil::NetworkIdle => Some(NetworkIdle::watch(&ctx.page).await?),
+                _ => None,
+            };
+            let url = in_history(ctx, 0, *wait_until).await?;
+            let mut done = ToolResult::text(format!("Reloaded {url}"));
+            if let Some(idle) = idle {
+                let ms = idle.wait(ctx).await?;
+                done.push_text(format!("The network was idle after {ms} ms"));
+            }
+            Ok(done)
         }
         NavigateAction::Back => {
-            let url = in_history(ctx, -1).await?;
+            let url = in_history(ctx, -1, WaitUntil::Load).await?;
             Ok(ToolResult::text(format!("Went back to {url}")))
         }
         NavigateAction::Forward => {
-            let url = in_history(ctx, 1).await?;
+            let url = in_history(ctx, 1, WaitUntil::Load).await?;
             Ok(ToolResult::text(format!("Went forward to {url}")))
         }
         NavigateAction::WaitFor { selector } => wait_for(ctx, selector).await,
+        NavigateAction::Sleep { duration } => {
+            let wanted = Duration::from_secs_f64(duration / 1000.0);
+            if wanted > ctx.remaining() {
+                return Err(CommandError::new(
+                    ErrorCode::CommandTimeout,
+                    format!(
+                        "sleep of {duration} ms is longer than the command's {} ms deadline",
+                        ctx.budget.as_millis()
+                    ),
+                ));
+            }
+            tokio::time::sleep(wanted).await;
+            Ok(ToolResult::text(format!("Slept {duration} ms")))
+        }
+    }
+}
+
+/// How long the network must be quiet for `networkidle`.
+const IDLE_QUIET: Duration = Duration::from_millis(500);
+
+/// Counts the page's requests in flight, from events subscribed before the navigation.
+struct NetworkIdle {
+    started: Instant,
+    requests: EventStream<EventRequestWillBeSent>,
+    finished: EventStream<EventLoadingFinished>,
+    failed: EventStream<EventLoadingFailed>,
+}
+
+impl NetworkIdle {
+    async fn watch(page: &Page) -> Result<Self, CommandError> {
+        Ok(NetworkIdle {
+            started: Instant::now(),
+            requests: listen(page).await?,
+            finished: listen(page).await?,
+            failed: listen(page).await?,
+        })
+    }
+
+    /// Waits until no request has been in flight for 500 ms; returns the milliseconds since
+    /// the navigation began.
+    async fn wait(mut self, ctx: &Ctx<'_>) -> Result<u128, CommandError> {
+        let mut inflight: std::collections::HashMap<String, String> = Default::default();
+        let done = ctx
+            .in_time(async {
+                loop {
+                    let quiet = async {
+                        if inflight.is_empty() {
+                            tokio::time::sleep(IDLE_QUIET).await
+                        } else {
+                            std::future::pending().await
+                        }
+                    };
+                    tokio::select! {
+                        biased;
+                        Some(ev) = self.requests.next() => {
+                            inflight.insert(ev.request_id.inner().clone(), ev.request.url.clone());
+                        }
+                        Some(ev) = self.finished.next() => {
+                            inflight.remove(ev.request_id.inner());
+                        }
+                        Some(ev) = self.failed.next() => {
+                            inflight.remove(ev.request_id.inner());
+                        }
+                        _ = quiet => return,
+                    }
+                }
+            })
+            .await;
+        match done {
+            Some(()) => Ok(self.started.elapsed().as_millis()),
+            None => {
+                let urls: Vec<&str> = inflight.values().map(String::as_str).take(5).collect();
+                Err(CommandError::new(
+                    ErrorCode::CommandTimeout,
+                    format!(
+                        "the network did not go idle within {} ms: {} request(s) still in flight ({})",
+                        ctx.budget.as_millis(),
+                        inflight.len(),
+                        urls.join(", ")
+                    ),
+                ))
+            }
+        }
     }
 }
 
@@ -64,11 +168,13 @@ const SUPERSEDED: &str = "net::ERR_ABORTED";
 /// Goes to `url`. A navigation the page starts itself (a script or meta redirect) can reach
 /// Chromium just after ours and replace it; ours is then tried once more, as the user asked
 /// for this page, not the one the old page wanted.
-async fn goto(ctx: &Ctx, url: &str) -> Result<ToolResult, CommandError> {
-    match goto_once(ctx, url).await {
+pub async fn goto(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolResult, CommandError> {
+    match goto_once(ctx, url, until).await {
         Err(Attempt::Superseded(_)) => {
             tracing::debug!("navigation to {url} was superseded by the page's own: trying again");
-            goto_once(ctx, url).await.map_err(Attempt::into_error)
+            goto_once(ctx, url, until)
+                .await
+                .map_err(Attempt::into_error)
         }
         done => done.map_err(Attempt::into_error),
     }
@@ -95,16 +201,43 @@ impl From<CommandError> for Attempt {
     }
 }
 
-async fn goto_once(ctx: &Ctx, url: &str) -> Result<ToolResult, Attempt> {
+async fn goto_once(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolResult, Attempt> {
     // Subscribed before navigating, so the document's response cannot slip past.
     let mut responses = listen::<EventResponseReceived>(&ctx.page).await?;
     let abandoned = AbandonedNavigation::watch(&ctx.page).await?;
+    let parsed = match until {
+        WaitUntil::DomContentLoaded => Some(DocumentParsed::watch(&ctx.page).await?),
+        _ => None,
+    };
+    let parsed = async move {
+        match parsed {
+            Some(p) => p.wait().await,
+            None => std::future::pending().await,
+        }
+    };
     // chromiumoxide resolves Page.navigate once the new document has loaded; a navigation that
     // never makes a new document (a 204, a download) it would wait out: race it.
     let navigate = ctx.page.execute(NavigateParams::new(url));
     let navigated = tokio::select! {
         biased;
         done = navigate => done.map_err(|e| cdp_error(&format!("navigation to {url}"), e))?.result,
+        // waitUntil=domcontentloaded: the new document is committed and parsed. chromiumoxide
+        // keeps waiting for its load on its own; the next goto waits for that.
+        _ = parsed => {
+            let mut document = None;
+            while let Some(Some(event)) = responses.next().now_or_never() {
+                if event.r#type == ResourceType::Document {
+                    document = Some(event);
+                }
+            }
+            return Ok(ToolResult::text(match document {
+                Some(ev) => format!(
+                    "Navigated to {} (HTTP {}; DOMContentLoaded)",
+                    ev.response.url, ev.response.status
+                ),
+                None => format!("Navigated to {url} (DOMContentLoaded)"),
+            }));
+        }
         error = abandoned.wait() => {
             // The page's navigation slot in chromiumoxide stays taken: start afresh.
             ctx.request_fresh_page();
@@ -167,6 +300,44 @@ async fn goto_once(ctx: &Ctx, url: &str) -> Result<ToolResult, Attempt> {
         None => format!("Navigated to {url}"),
     };
     Ok(ToolResult::text(text))
+}
+
+/// Resolves once the main frame commits a new document and that document fires
+/// DOMContentLoaded.
+struct DocumentParsed {
+    main_frame: Option<FrameId>,
+    committed: EventStream<EventFrameNavigated>,
+    parsed: EventStream<EventDomContentEventFired>,
+}
+
+impl DocumentParsed {
+    async fn watch(page: &Page) -> Result<Self, CommandError> {
+        Ok(DocumentParsed {
+            main_frame: page.mainframe().await.ok().flatten(),
+            committed: listen(page).await?,
+            parsed: listen(page).await?,
+        })
+    }
+
+    async fn wait(mut self) {
+        loop {
+            let Some(ev) = self.committed.next().await else {
+                return std::future::pending().await;
+            };
+            let main = match &self.main_frame {
+                Some(id) => ev.frame.id == *id,
+                None => ev.frame.parent_id.is_none(),
+            };
+            if main {
+                break;
+            }
+        }
+        // Events of the old document came before the commit: drop them.
+        while let Some(Some(_)) = self.parsed.next().now_or_never() {}
+        if self.parsed.next().await.is_none() {
+            std::future::pending::<()>().await
+        }
+    }
 }
 
 async fn listen<T: chromiumoxide::cdp::IntoEventKind + Unpin + std::fmt::Debug>(
@@ -276,7 +447,7 @@ fn is_commit_of(ev: &EventFrameNavigated, main: &FrameId, loader: Option<&str>) 
 
 /// Reload (`step` 0) or move `step` entries through the session history, then wait for the
 /// page to load. Returns the URL arrived at.
-async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
+async fn in_history(ctx: &Ctx<'_>, step: i64, until: WaitUntil) -> Result<String, CommandError> {
     let history = ctx
         .page
         .execute(GetNavigationHistoryParams::default())
@@ -306,6 +477,18 @@ async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
         .event_listener::<EventLoadEventFired>()
         .await
         .map_err(|e| cdp_error("Page.loadEventFired", e))?;
+    let mut parsed = ctx
+        .page
+        .event_listener::<EventDomContentEventFired>()
+        .await
+        .map_err(|e| cdp_error("Page.domContentEventFired", e))?;
+    let parsed = async move {
+        if until == WaitUntil::DomContentLoaded {
+            parsed.next().await;
+        } else {
+            std::future::pending::<()>().await
+        }
+    };
     let mut in_document = ctx
         .page
         .event_listener::<EventNavigatedWithinDocument>()
@@ -339,13 +522,14 @@ async fn in_history(ctx: &Ctx, step: i64) -> Result<String, CommandError> {
     }
     tokio::select! {
         _ = loads.next() => {}
+        _ = parsed => {}
         _ = in_document.next() => {}
         _ = restored => {}
     }
     Ok(entry.url.clone())
 }
 
-async fn wait_for(ctx: &Ctx, selector: &str) -> Result<ToolResult, CommandError> {
+async fn wait_for(ctx: &Ctx<'_>, selector: &str) -> Result<ToolResult, CommandError> {
     let started = Instant::now();
     let poll = Duration::from_millis(50);
     let mut reason = "the page did not answer".to_string();

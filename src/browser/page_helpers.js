@@ -538,6 +538,34 @@
         }
         return { state: 'ok', url: location.href, title: document.title, snapshot: text, lines: lines.length, truncated };
       }
+      case 'attribute': {
+        const f = lookup(a.selector);
+        if (!f.el) return f;
+        return { state: 'ok', desc: describe(f.el), value: f.el.getAttribute(a.name) };
+      }
+      // How many elements match, and a short description of the first `limit`.
+      case 'query': {
+        let all;
+        try {
+          all = document.querySelectorAll(a.selector);
+        } catch (e) {
+          return { state: 'invalid', detail: e.message };
+        }
+        const items = [];
+        for (const el of Array.from(all).slice(0, a.limit)) {
+          const text = (el.innerText ?? el.textContent ?? '').replace(/\s+/g, ' ').trim();
+          items.push({ element: describe(el), text: text.slice(0, 80), visible: isVisible(el) });
+        }
+        return { state: 'ok', count: all.length, items };
+      }
+      // Is the element an <input type=file>? (It may be hidden: file inputs often are.)
+      case 'file_input': {
+        const f = lookup(a.selector);
+        if (!f.el) return f;
+        const el = f.el;
+        const ok = el.tagName === 'INPUT' && el.type === 'file';
+        return { state: ok ? 'ok' : 'not_file', desc: describe(el), multiple: ok && el.multiple, disabled: ok && el.disabled };
+      }
       default:
         return { state: 'invalid', detail: 'unknown helper ' + op };
     }

@@ -66,4 +66,9 @@ pub enum Command {
     /// when the host disconnects (stdin closes); --shared-instance uses a pool instead. Logs go
     /// to stderr.
     Mcp(mcp::McpArgs),
+    /// Print the JSON Schema of a task file (every tool, action and field) on stdout.
+    ///
+    /// Editors and CI can validate task files with it; MCP and GET /api/tools describe the
+    /// tools from the same catalog.
+    Schema,
 }

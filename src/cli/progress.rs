@@ -41,16 +41,32 @@ pub struct Progress {
 /// A short label for a command: tool, action and its main argument.
 pub fn describe_command(command: &TaskCommand) -> String {
     let target = match &command.parsed.action {
-        Action::Navigate(_) | Action::Interact(_) | Action::Content(_) => {
+        Action::Navigate(_)
+        | Action::Interact(_)
+        | Action::Content(_)
+        | Action::Network(_)
+        | Action::Emulate(_)
+        | Action::Debug(_)
+        | Action::Tab(_) => {
             let args = &command.args;
             if let Some(reference) = args.get("ref").and_then(Value::as_str) {
                 format!(" ref={}", clip(reference, 20))
             } else {
-                ["url", "selector", "key", "text", "direction"]
-                    .iter()
-                    .find_map(|k| args.get(*k).and_then(Value::as_str))
-                    .map(|s| format!(" {}", clip(s, 60)))
-                    .unwrap_or_default()
+                [
+                    "url",
+                    "selector",
+                    "key",
+                    "text",
+                    "direction",
+                    "name",
+                    "preset",
+                    "level",
+                    "policy",
+                ]
+                .iter()
+                .find_map(|k| args.get(*k).and_then(Value::as_str))
+                .map(|s| format!(" {}", clip(s, 60)))
+                .unwrap_or_default()
             }
         }
         Action::Execute(_) => command

@@ -19,7 +19,7 @@ use super::site::SiteServer;
 use super::taskfile::{self, TaskCase};
 use crate::events::EventKind;
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::task::Task;
+use crate::task::{Content, Task};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -264,8 +264,8 @@ fn slug(name: &str) -> String {
     s.chars().take(60).collect()
 }
 
-/// Screenshots under OUT/NN-task-name/cmd-I.png (cmd-I-failure.png: the page when command I
-/// failed), OUT/report.json, and the JUnit file.
+/// Screenshots under OUT/NN-task-name/cmd-I.png (.jpg, .webp as taken; cmd-I-failure.png: the
+/// page when command I failed), PDFs as cmd-I.pdf, OUT/report.json, and the JUnit file.
 fn write_outputs(args: &RunArgs, cases: &[TaskCase], verdicts: &[Verdict]) -> std::io::Result<()> {
     std::fs::create_dir_all(&args.out)?;
     let mut report = Vec::new();
@@ -283,17 +283,34 @@ fn write_outputs(args: &RunArgs, cases: &[TaskCase], verdicts: &[Verdict]) -> st
             Ok(path)
         };
         let mut shots = Vec::new();
+        let mut files = Vec::new();
         for (index, command) in task.commands.iter().enumerate() {
             let Some(result) = &command.result else {
                 continue;
             };
-            for (n, data) in result.images().enumerate() {
+            let mut n = 0;
+            for item in &result.content {
                 let suffix = if n == 0 {
                     String::new()
                 } else {
                     format!("-{n}")
                 };
-                shots.push(save(format!("cmd-{index}{suffix}.png"), data)?);
+                match item {
+                    Content::Image { data, mime_type } => {
+                        let ext = match mime_type.as_str() {
+                            "image/jpeg" => "jpg",
+                            "image/webp" => "webp",
+                            _ => "png",
+                        };
+                        shots.push(save(format!("cmd-{index}{suffix}.{ext}"), data)?);
+                        n += 1;
+                    }
+                    Content::Resource { resource } if resource.mime_type == "application/pdf" => {
+                        files.push(save(format!("cmd-{index}{suffix}.pdf"), &resource.blob)?);
+                        n += 1;
+                    }
+                    _ => {}
+                }
             }
         }
         let failure_screenshot = match &verdict.failure_shot {
@@ -303,7 +320,7 @@ fn write_outputs(args: &RunArgs, cases: &[TaskCase], verdicts: &[Verdict]) -> st
         report.push(json!({
             "file": case.file, "line": case.line, "name": case.name,
             "passed": verdict.mismatches.is_empty(), "mismatches": verdict.mismatches,
-            "expectation": case.expect.describe(), "screenshots": shots,
+            "expectation": case.expect.describe(), "screenshots": shots, "files": files,
             "failure_screenshot": failure_screenshot,
             "task": without_images(task),
         }));
@@ -343,7 +360,10 @@ fn without_images(task: &Task) -> serde_json::Value {
             if let Some(content) = c["result"]["content"].as_array_mut() {
                 for item in content {
                     if item["type"] == "image" {
-                        item["data"] = json!("(saved as a PNG file)");
+                        item["data"] = json!("(saved as an image file)");
+                    }
+                    if item["type"] == "resource" {
+                        item["resource"]["blob"] = json!("(saved as a file)");
                     }
                 }
             }

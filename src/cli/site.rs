@@ -1,6 +1,7 @@
-//! Serves fixtures/site on an ephemeral loopback port for `run` and the tests, plus three
+//! Serves fixtures/site on an ephemeral loopback port for `run` and the tests, plus four
 //! dynamic routes: `/slow?ms=N` answers a page after N ms, `/status?code=N` answers status N
-//! with no body, `/download` answers a file to save rather than a page.
+//! with no body, `/download` answers a file to save rather than a page, `/echo` answers a page
+//! showing the request's headers and cookies (what the browser really sent).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -56,6 +57,36 @@ async fn download() -> impl axum::response::IntoResponse {
     )
 }
 
+/// A page listing the request's headers (`#headers`, one `name: value` a line, names lower
+/// case and sorted) and its Cookie header (`#cookies`), also as JSON in `#json`.
+async fn echo(headers: axum::http::HeaderMap) -> Html<String> {
+    let mut lines: Vec<String> = headers
+        .iter()
+        .map(|(k, v)| format!("{}: {}", k.as_str(), v.to_str().unwrap_or("?")))
+        .collect();
+    lines.sort();
+    let cookies = headers
+        .get(axum::http::header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let json: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("?").into()))
+        .collect();
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    Html(format!(
+        "<!doctype html><title>Echo</title><link rel=\"icon\" href=\"data:,\">\
+         <pre id=\"headers\">{}</pre><pre id=\"cookies\">{}</pre><pre id=\"json\">{}</pre>",
+        escape(&lines.join("\n")),
+        escape(cookies),
+        escape(&serde_json::Value::Object(json).to_string())
+    ))
+}
+
 impl SiteServer {
     /// Serves `root` on 127.0.0.1 at a port the OS picks.
     pub async fn start(root: &Path) -> std::io::Result<SiteServer> {
@@ -69,6 +100,7 @@ impl SiteServer {
             .route("/slow", get(slow))
             .route("/status", get(status))
             .route("/download", get(download))
+            .route("/echo", get(echo))
             .fallback_service(ServeDir::new(root));
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;

@@ -240,6 +240,14 @@ pub fn load_file(file: &Path, base_url: &str) -> Result<Vec<TaskCase>, InputErro
     if tasks.is_empty() {
         return Err(error(1, "the file holds no tasks".into()));
     }
+    // `{{task_dir}}`: the task file's folder, absolute, for files a task uploads.
+    let task_dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .map(|p| p.to_string_lossy().to_string())
+        .unwrap_or_default();
     let mut search_from = 0;
     tasks
         .into_iter()
@@ -257,7 +265,8 @@ pub fn load_file(file: &Path, base_url: &str) -> Result<Vec<TaskCase>, InputErro
                 Some(v) => serde_json::from_value(v)
                     .map_err(|e| error(line, format!("{label}: expect: {e}")))?,
             };
-            substitute(&mut task, base_url);
+            substitute(&mut task, "{{base_url}}", base_url.trim_end_matches('/'));
+            substitute(&mut task, "{{task_dir}}", &task_dir);
             let spec =
                 validate_submission(&task).map_err(|e| error(line, format!("{label}: {e}")))?;
             if let Some(i) = expect.failed_command {
@@ -311,14 +320,18 @@ fn line_of(text: &str, name: &str, from: &mut usize) -> usize {
     }
 }
 
-/// Replaces `{{base_url}}` in every string of the task's commands.
-fn substitute(value: &mut Value, base_url: &str) {
+/// Replaces `placeholder` (`{{base_url}}`, `{{task_dir}}`) in every string of the task.
+fn substitute(value: &mut Value, placeholder: &str, by: &str) {
     match value {
-        Value::String(s) if s.contains("{{base_url}}") => {
-            *s = s.replace("{{base_url}}", base_url.trim_end_matches('/'));
+        Value::String(s) if s.contains(placeholder) => {
+            *s = s.replace(placeholder, by);
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| substitute(v, base_url)),
-        Value::Object(map) => map.values_mut().for_each(|v| substitute(v, base_url)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| substitute(v, placeholder, by)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| substitute(v, placeholder, by)),
         _ => {}
     }
 }
@@ -437,5 +450,19 @@ mod tests {
             .map(|f| f.file_name().unwrap().to_str().unwrap())
             .collect();
         assert_eq!(names, vec!["a.yml", "b.json"]);
+    }
+
+    #[test]
+    fn task_dir_becomes_the_task_files_absolute_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "upload.yaml",
+            "task_name: Up\ncommands:\n  - tool_name: browser_interact\n    args: { action: upload, selector: '#f', files: ['{{task_dir}}/upload.yaml'] }\n",
+        );
+        let cases = load_file(&file, "http://h").unwrap();
+        let files = &cases[0].submission["commands"][0]["args"]["files"][0];
+        let expected = dir.path().canonicalize().unwrap().join("upload.yaml");
+        assert_eq!(files.as_str().unwrap(), expected.to_str().unwrap());
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
-    ServerCapabilities, ServerConfig, Tool as McpTool,
+    ResourceContents, ServerCapabilities, ServerConfig, Tool as McpTool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -348,7 +348,7 @@ fn tool(name: &'static str, description: &'static str, schema: Value) -> McpTool
     McpTool::new(name, description, Arc::new(schema))
 }
 
-/// A result's items as MCP content: text, and images for screenshots.
+/// A result's items as MCP content: text, images for screenshots, embedded files (PDFs).
 fn content_of(result: &ToolResult) -> Vec<ContentBlock> {
     result
         .content
@@ -358,6 +358,10 @@ fn content_of(result: &ToolResult) -> Vec<ContentBlock> {
             Content::Image { data, mime_type } => {
                 ContentBlock::image(data.clone(), mime_type.clone())
             }
+            Content::Resource { resource } => ContentBlock::resource(
+                ResourceContents::blob(resource.blob.clone(), resource.uri.clone())
+                    .with_mime_type(resource.mime_type.clone()),
+            ),
         })
         .collect()
 }
@@ -461,6 +465,10 @@ mod tests {
                 "browser_content",
                 "browser_execute",
                 "browser_instance",
+                "browser_network",
+                "browser_emulate",
+                "browser_debug",
+                "browser_tab",
                 "browser_snapshot",
                 "browser_task"
             ]

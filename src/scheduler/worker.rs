@@ -209,7 +209,9 @@ async fn run_task(
                     },
                 );
                 if let (true, Ok(instance)) = (capture, &instance) {
-                    capture_failure(scheduler, &slot.id, instance, task_id, index, cancel).await;
+                    let tab = command.parsed.tab_id.as_deref();
+                    capture_failure(scheduler, &slot.id, instance, task_id, index, tab, cancel)
+                        .await;
                 }
                 break;
             }
@@ -261,14 +263,18 @@ async fn capture_failure(
     instance: &BrowserInstance,
     task_id: &str,
     index: usize,
+    tab: Option<&str>,
     cancel: &CancellationToken,
 ) {
     let screenshot = ParsedArgs {
         action: Action::Content(ContentAction::Screenshot {
             selector: None,
             full_page: false,
+            format: crate::task::ImageFormat::Png,
+            quality: None,
         }),
         timeout: Some(Duration::from_secs(5)),
+        tab_id: tab.map(String::from),
     };
     let outcome = scheduler
         .inner

@@ -198,7 +198,7 @@ fn router(
         rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
     >,
 ) -> Router {
-    use routes::{dashboard, health, instances, metrics, panel, root, tasks};
+    use routes::{dashboard, health, info, instances, metrics, panel, root, tasks, tools};
     Router::new()
         .route("/", get(root::root))
         .route("/ws", get(panel::panel))
@@ -212,6 +212,10 @@ fn router(
         .route("/metrics", get(metrics::metrics))
         .route_service("/mcp", mcp)
         .merge(crate::mcp::sse::router(state.sse.clone()))
+        .route("/api/tools", get(tools::list))
+        .route("/api/tools/{name}", axum::routing::post(tools::run))
+        .route("/info", get(info::info))
+        .layer(axum::Extension(access.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(security::cors(access.clone()))
         // Outermost: a refused request reaches nothing else.

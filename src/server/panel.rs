@@ -113,7 +113,7 @@ impl PanelView {
                 Content::Image { data, mime_type } => {
                     Some(format!("data:{mime_type};base64,{data}"))
                 }
-                Content::Text { .. } => None,
+                Content::Text { .. } | Content::Resource { .. } => None,
             })
             .or_else(|| self.failure_shots.get(&index).cloned());
         if let Some(url) = screenshot {

@@ -1,7 +1,7 @@
 //! What every tool accepts, written once as data: its actions, the fields each action requires
 //! or allows, and what they mean. MCP's tool list, REST's `/api/tools` and the task-file JSON
 //! Schema are renderings of it. The tests parse each action's example with the typed parser, so
-//! this description and `action.rs` cannot drift apart.
+//! this description and `action/` cannot drift apart.
 
 use serde_json::{json, Map, Value};
 
@@ -73,6 +73,13 @@ const TIMEOUT: FieldDoc = FieldDoc {
     description: "Deadline for this command in milliseconds (default 30000)",
 };
 
+/// Accepted by every action that acts on a page: the tab it acts on.
+const TAB_ID: FieldDoc = FieldDoc {
+    name: "tabId",
+    schema: non_empty_string,
+    description: "Tab to act on, e.g. tab_2 (default: the instance's active tab; see browser_tab)",
+};
+
 pub const TOOLS: &[ToolDoc] = &[
     ToolDoc {
         tool: Tool::Navigate,
@@ -83,15 +90,15 @@ pub const TOOLS: &[ToolDoc] = &[
                 name: "goto",
                 description: "Navigate to a URL and wait for it to load",
                 required: &["url"],
-                optional: &[],
-                example: r#"{"action":"goto","url":"https://example.com"}"#,
+                optional: &["waitUntil"],
+                example: r#"{"action":"goto","url":"https://example.com","waitUntil":"domcontentloaded"}"#,
             },
             ActionDoc {
                 name: "reload",
                 description: "Reload the current page",
                 required: &[],
-                optional: &[],
-                example: r#"{"action":"reload"}"#,
+                optional: &["waitUntil"],
+                example: r#"{"action":"reload","waitUntil":"networkidle"}"#,
             },
             ActionDoc {
                 name: "back",
@@ -114,6 +121,13 @@ pub const TOOLS: &[ToolDoc] = &[
                 optional: &[],
                 example: r##"{"action":"wait_for","selector":"#results","timeout":5000}"##,
             },
+            ActionDoc {
+                name: "sleep",
+                description: "Wait a fixed time (no longer than the command's deadline)",
+                required: &["duration"],
+                optional: &[],
+                example: r#"{"action":"sleep","duration":250}"#,
+            },
         ],
         fields: &[
             FieldDoc {
@@ -122,6 +136,17 @@ pub const TOOLS: &[ToolDoc] = &[
                 description: "Absolute URL to open (http, https, file, data or about:blank)",
             },
             SELECTOR,
+            FieldDoc {
+                name: "waitUntil",
+                schema: || json!({"type": "string", "enum": ["load", "domcontentloaded", "networkidle"]}),
+                description: "When the navigation is done: the load event (default), \
+                              DOMContentLoaded, or the load event then 500 ms without requests",
+            },
+            FieldDoc {
+                name: "duration",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Milliseconds to wait",
+            },
         ],
     },
     ToolDoc {
@@ -131,9 +156,9 @@ pub const TOOLS: &[ToolDoc] = &[
         actions: &[
             ActionDoc {
                 name: "click",
-                description: "Click the element",
-                required: &[SELECTOR_OR_REF],
-                optional: &[],
+                description: "Click the element, or the point x,y of the viewport",
+                required: &[],
+                optional: &["selector", "ref", "x", "y"],
                 example: r##"{"action":"click","selector":"#login"}"##,
             },
             ActionDoc {
@@ -171,10 +196,52 @@ pub const TOOLS: &[ToolDoc] = &[
                 optional: &[],
                 example: r#"{"action":"hover","selector":".menu"}"#,
             },
+            ActionDoc {
+                name: "move",
+                description: "Move the mouse to the element's centre, or to the point x,y",
+                required: &[],
+                optional: &["selector", "ref", "x", "y"],
+                example: r#"{"action":"move","x":120,"y":80}"#,
+            },
+            ActionDoc {
+                name: "press",
+                description: "Press a key with modifiers held, on whatever has the focus",
+                required: &["key"],
+                optional: &["modifiers"],
+                example: r#"{"action":"press","key":"a","modifiers":["Control"]}"#,
+            },
+            ActionDoc {
+                name: "upload",
+                description: "Put files into an <input type=file> (absolute paths that must exist)",
+                required: &[SELECTOR_OR_REF, "files"],
+                optional: &[],
+                example: r##"{"action":"upload","selector":"#file","files":["/etc/hosts"]}"##,
+            },
         ],
         fields: &[
             SELECTOR,
             REF,
+            FieldDoc {
+                name: "x",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Viewport x coordinate in CSS pixels (with y, instead of selector)",
+            },
+            FieldDoc {
+                name: "y",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Viewport y coordinate in CSS pixels (with x, instead of selector)",
+            },
+            FieldDoc {
+                name: "modifiers",
+                schema: || json!({"type": "array", "items": {"type": "string", "enum": ["Control", "Alt", "Shift", "Meta"]}}),
+                description: "Modifier keys held during the press",
+            },
+            FieldDoc {
+                name: "files",
+                schema: || json!({"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}),
+                description:
+                    "Absolute paths of the files to upload, on the machine running the browser",
+            },
             FieldDoc {
                 name: "text",
                 schema: string,
@@ -211,10 +278,11 @@ pub const TOOLS: &[ToolDoc] = &[
         actions: &[
             ActionDoc {
                 name: "screenshot",
-                description: "Capture a PNG of the viewport, the whole page or one element",
+                description:
+                    "Capture the viewport, the whole page or one element (PNG, JPEG or WebP)",
                 required: &[],
-                optional: &["selector", "ref", "full_page"],
-                example: r#"{"action":"screenshot","full_page":true}"#,
+                optional: &["selector", "ref", "full_page", "format", "quality"],
+                example: r#"{"action":"screenshot","full_page":true,"format":"jpeg","quality":80}"#,
             },
             ActionDoc {
                 name: "get_text",
@@ -246,6 +314,27 @@ pub const TOOLS: &[ToolDoc] = &[
                 optional: &["selector", "ref", "max_length"],
                 example: r#"{"action":"snapshot","max_length":5000}"#,
             },
+            ActionDoc {
+                name: "pdf",
+                description: "Print the page to PDF (base64, as an embedded resource)",
+                required: &[],
+                optional: &["paper", "landscape", "background"],
+                example: r#"{"action":"pdf","paper":"a4","landscape":true,"background":true}"#,
+            },
+            ActionDoc {
+                name: "attribute",
+                description: "The value of an attribute of the element (null when absent)",
+                required: &[SELECTOR_OR_REF, "name"],
+                optional: &[],
+                example: r#"{"action":"attribute","selector":"a.next","name":"href"}"#,
+            },
+            ActionDoc {
+                name: "query",
+                description: "Count the elements matching the selector and describe each briefly",
+                required: &["selector"],
+                optional: &["limit"],
+                example: r#"{"action":"query","selector":"li.item","limit":10}"#,
+            },
         ],
         fields: &[
             SELECTOR,
@@ -260,6 +349,42 @@ pub const TOOLS: &[ToolDoc] = &[
                 schema: || json!({"type": "integer", "minimum": 1}),
                 description: "Largest snapshot in characters (default 20000); a longer one is \
                               cut at a line and says so",
+            },
+            FieldDoc {
+                name: "format",
+                schema: || json!({"type": "string", "enum": ["png", "jpeg", "webp"]}),
+                description: "Image format (default png)",
+            },
+            FieldDoc {
+                name: "quality",
+                schema: || json!({"type": "integer", "minimum": 0, "maximum": 100}),
+                description: "Compression quality for jpeg and webp, 0 to 100",
+            },
+            FieldDoc {
+                name: "paper",
+                schema: || json!({"type": "string", "enum": ["letter", "legal", "tabloid", "a3", "a4", "a5"]}),
+                description: "Paper size (default letter)",
+            },
+            FieldDoc {
+                name: "landscape",
+                schema: boolean,
+                description: "Landscape orientation",
+            },
+            FieldDoc {
+                name: "background",
+                schema: boolean,
+                description: "Print background colours and images",
+            },
+            FieldDoc {
+                name: "name",
+                schema: non_empty_string,
+                description: "Attribute name",
+            },
+            FieldDoc {
+                name: "limit",
+                schema: || json!({"type": "integer", "minimum": 1}),
+                description:
+                    "Describe at most this many matches (default 50; the count is always exact)",
             },
         ],
     },
@@ -355,6 +480,420 @@ pub const TOOLS: &[ToolDoc] = &[
             },
         ],
     },
+    ToolDoc {
+        tool: Tool::Network,
+        description: "Cookies, extra request headers, request blocking, and the page's \
+                      localStorage / sessionStorage.",
+        actions: &[
+            ActionDoc {
+                name: "get_cookies",
+                description: "The cookies of the current page's URL (or of urls)",
+                required: &[],
+                optional: &["urls"],
+                example: r#"{"action":"get_cookies"}"#,
+            },
+            ActionDoc {
+                name: "set_cookie",
+                description: "Set a cookie for a URL or a domain",
+                required: &["name", "value"],
+                optional: &[
+                    "url", "domain", "path", "secure", "httpOnly", "sameSite", "expires",
+                ],
+                example: r#"{"action":"set_cookie","name":"session","value":"abc","url":"https://example.com","httpOnly":true,"sameSite":"Lax"}"#,
+            },
+            ActionDoc {
+                name: "clear_cookies",
+                description: "Delete every cookie of the browser",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"clear_cookies"}"#,
+            },
+            ActionDoc {
+                name: "set_headers",
+                description: "Extra headers sent with every request of the page ({} removes them)",
+                required: &["headers"],
+                optional: &[],
+                example: r#"{"action":"set_headers","headers":{"X-Test":"1"}}"#,
+            },
+            ActionDoc {
+                name: "intercept",
+                description: "Block or fail requests matching URL patterns or resource types; \
+                              enabled=false stops",
+                required: &[],
+                optional: &["enabled", "patterns", "resourceTypes", "mode"],
+                example: r#"{"action":"intercept","patterns":["*.png","*/ads/*"],"resourceTypes":["Image"],"mode":"block"}"#,
+            },
+            ActionDoc {
+                name: "get_storage",
+                description: "The items of localStorage or sessionStorage (or one key's value)",
+                required: &[],
+                optional: &["storage", "key"],
+                example: r#"{"action":"get_storage","storage":"local"}"#,
+            },
+            ActionDoc {
+                name: "set_storage",
+                description: "Set one item of localStorage or sessionStorage",
+                required: &["key", "value"],
+                optional: &["storage"],
+                example: r#"{"action":"set_storage","storage":"session","key":"theme","value":"dark"}"#,
+            },
+            ActionDoc {
+                name: "clear_storage",
+                description: "Remove every item of localStorage or sessionStorage",
+                required: &[],
+                optional: &["storage"],
+                example: r#"{"action":"clear_storage","storage":"local"}"#,
+            },
+        ],
+        fields: &[
+            FieldDoc {
+                name: "urls",
+                schema: || json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
+                description: "URLs whose cookies to return (default: the current page's)",
+            },
+            FieldDoc {
+                name: "name",
+                schema: non_empty_string,
+                description: "Cookie name",
+            },
+            FieldDoc {
+                name: "value",
+                schema: string,
+                description: "Cookie or storage value",
+            },
+            FieldDoc {
+                name: "url",
+                schema: non_empty_string,
+                description: "URL the cookie belongs to (or give domain)",
+            },
+            FieldDoc {
+                name: "domain",
+                schema: non_empty_string,
+                description: "Cookie domain, e.g. .example.com",
+            },
+            FieldDoc {
+                name: "path",
+                schema: string,
+                description: "Cookie path",
+            },
+            FieldDoc {
+                name: "secure",
+                schema: boolean,
+                description: "Send only over https",
+            },
+            FieldDoc {
+                name: "httpOnly",
+                schema: boolean,
+                description: "Hidden from document.cookie",
+            },
+            FieldDoc {
+                name: "sameSite",
+                schema: || json!({"type": "string", "enum": ["Strict", "Lax", "None"]}),
+                description: "SameSite attribute",
+            },
+            FieldDoc {
+                name: "expires",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Expiry in seconds since the Unix epoch (default: a session cookie)",
+            },
+            FieldDoc {
+                name: "headers",
+                schema: || json!({"type": "object", "additionalProperties": {"type": "string"}}),
+                description: "Header names and values",
+            },
+            FieldDoc {
+                name: "enabled",
+                schema: boolean,
+                description: "true (default) to start, false to stop",
+            },
+            FieldDoc {
+                name: "patterns",
+                schema: || json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
+                description: "URL wildcard patterns (* any characters, ? one); a request matching \
+                              any of them is intercepted",
+            },
+            FieldDoc {
+                name: "resourceTypes",
+                schema: || json!({"type": "array", "items": {"type": "string", "enum": crate::task::action::RESOURCE_TYPES}}),
+                description: "Resource types to intercept (Document, Script, Image, XHR, Fetch, …)",
+            },
+            FieldDoc {
+                name: "mode",
+                schema: || json!({"type": "string", "enum": ["block", "fail"]}),
+                description:
+                    "block (net::ERR_BLOCKED_BY_CLIENT, default) or fail (net::ERR_FAILED)",
+            },
+            FieldDoc {
+                name: "storage",
+                schema: || json!({"type": "string", "enum": ["local", "session"]}),
+                description: "localStorage (default) or sessionStorage",
+            },
+            FieldDoc {
+                name: "key",
+                schema: non_empty_string,
+                description: "Storage key",
+            },
+        ],
+    },
+    ToolDoc {
+        tool: Tool::Emulate,
+        description: "Emulate a device, viewport, user agent, place, time zone or network \
+                      conditions for the page.",
+        actions: &[
+            ActionDoc {
+                name: "viewport",
+                description: "Set the viewport size, pixel ratio and mobile mode",
+                required: &["width", "height"],
+                optional: &["deviceScaleFactor", "mobile"],
+                example: r#"{"action":"viewport","width":390,"height":844,"deviceScaleFactor":3,"mobile":true}"#,
+            },
+            ActionDoc {
+                name: "user_agent",
+                description: "Override the User-Agent header and navigator.userAgent",
+                required: &["userAgent"],
+                optional: &[],
+                example: r#"{"action":"user_agent","userAgent":"MyBot/1.0"}"#,
+            },
+            ActionDoc {
+                name: "geolocation",
+                description: "Grant geolocation and report this position",
+                required: &["latitude", "longitude"],
+                optional: &["accuracy"],
+                example: r#"{"action":"geolocation","latitude":48.8584,"longitude":2.2945}"#,
+            },
+            ActionDoc {
+                name: "timezone",
+                description: "Override the time zone (IANA id)",
+                required: &["timezoneId"],
+                optional: &[],
+                example: r#"{"action":"timezone","timezoneId":"Asia/Tokyo"}"#,
+            },
+            ActionDoc {
+                name: "device",
+                description: "Emulate a device preset: iPhone 15, iPhone SE, Pixel 7, Galaxy \
+                              S23, iPad, Desktop",
+                required: &["name"],
+                optional: &[],
+                example: r#"{"action":"device","name":"Pixel 7"}"#,
+            },
+            ActionDoc {
+                name: "offline",
+                description: "Take the page offline (enabled=false brings it back)",
+                required: &[],
+                optional: &["enabled"],
+                example: r#"{"action":"offline","enabled":true}"#,
+            },
+            ActionDoc {
+                name: "throttle",
+                description: "Throttle the network: a preset (slow-3g, fast-3g, 4g, wifi, none) \
+                              or explicit figures",
+                required: &[],
+                optional: &["preset", "downloadKbps", "uploadKbps", "latency"],
+                example: r#"{"action":"throttle","preset":"slow-3g"}"#,
+            },
+            ActionDoc {
+                name: "reset",
+                description: "Undo every emulation: viewport, user agent, touch, geolocation, \
+                              time zone, offline and throttling",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"reset"}"#,
+            },
+        ],
+        fields: &[
+            FieldDoc {
+                name: "width",
+                schema: || json!({"type": "integer", "minimum": 50, "maximum": 10000}),
+                description: "Viewport width in CSS pixels",
+            },
+            FieldDoc {
+                name: "height",
+                schema: || json!({"type": "integer", "minimum": 50, "maximum": 10000}),
+                description: "Viewport height in CSS pixels",
+            },
+            FieldDoc {
+                name: "deviceScaleFactor",
+                schema: || json!({"type": "number", "minimum": 0.1, "maximum": 10}),
+                description: "Device pixel ratio (default 1)",
+            },
+            FieldDoc {
+                name: "mobile",
+                schema: boolean,
+                description: "Emulate a mobile device (meta viewport, overlay scrollbars)",
+            },
+            FieldDoc {
+                name: "userAgent",
+                schema: non_empty_string,
+                description: "User-Agent string",
+            },
+            FieldDoc {
+                name: "latitude",
+                schema: || json!({"type": "number", "minimum": -90, "maximum": 90}),
+                description: "Latitude in degrees",
+            },
+            FieldDoc {
+                name: "longitude",
+                schema: || json!({"type": "number", "minimum": -180, "maximum": 180}),
+                description: "Longitude in degrees",
+            },
+            FieldDoc {
+                name: "accuracy",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Accuracy in metres (default 10)",
+            },
+            FieldDoc {
+                name: "timezoneId",
+                schema: non_empty_string,
+                description: "IANA time zone, e.g. Europe/Paris",
+            },
+            FieldDoc {
+                name: "name",
+                schema: || json!({"type": "string", "enum": ["iPhone 15", "iPhone SE", "Pixel 7", "Galaxy S23", "iPad", "Desktop"]}),
+                description: "Device preset",
+            },
+            FieldDoc {
+                name: "enabled",
+                schema: boolean,
+                description: "true (default) to go offline, false to come back",
+            },
+            FieldDoc {
+                name: "preset",
+                schema: || json!({"type": "string", "enum": ["slow-3g", "fast-3g", "4g", "wifi", "none"]}),
+                description: "Network preset; none removes throttling",
+            },
+            FieldDoc {
+                name: "downloadKbps",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Download throughput in kbit/s (0: unlimited)",
+            },
+            FieldDoc {
+                name: "uploadKbps",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Upload throughput in kbit/s (0: unlimited)",
+            },
+            FieldDoc {
+                name: "latency",
+                schema: || json!({"type": "number", "minimum": 0}),
+                description: "Added round-trip latency in ms",
+            },
+        ],
+    },
+    ToolDoc {
+        tool: Tool::Debug,
+        description: "Debugging aids: console messages, the dialog policy, performance \
+                      metrics, downloads.",
+        actions: &[
+            ActionDoc {
+                name: "console",
+                description: "Console messages since the page opened (JSON), optionally of one \
+                              level, optionally clearing them",
+                required: &[],
+                optional: &["level", "clear"],
+                example: r#"{"action":"console","level":"error","clear":true}"#,
+            },
+            ActionDoc {
+                name: "dialog",
+                description: "How the next dialogs are answered: accept, dismiss, or default \
+                              (dismiss, but accept beforeunload)",
+                required: &["policy"],
+                optional: &["promptText"],
+                example: r#"{"action":"dialog","policy":"accept","promptText":"Ada"}"#,
+            },
+            ActionDoc {
+                name: "performance",
+                description: "The page's performance metrics (JSON)",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"performance"}"#,
+            },
+            ActionDoc {
+                name: "downloads",
+                description: "The instance's downloads with state, size and path (JSON)",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"downloads"}"#,
+            },
+            ActionDoc {
+                name: "download_wait",
+                description: "Wait until the latest download completes (error if it is \
+                              cancelled), within the command's deadline",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"download_wait","timeout":10000}"#,
+            },
+        ],
+        fields: &[
+            FieldDoc {
+                name: "level",
+                schema: || json!({"type": "string", "enum": ["log", "debug", "info", "warning", "error"]}),
+                description: "Only messages of this level (warn is accepted for warning)",
+            },
+            FieldDoc {
+                name: "clear",
+                schema: boolean,
+                description: "Empty the buffer after reading",
+            },
+            FieldDoc {
+                name: "policy",
+                schema: || json!({"type": "string", "enum": ["accept", "dismiss", "default"]}),
+                description: "How dialogs are answered from now on",
+            },
+            FieldDoc {
+                name: "promptText",
+                schema: string,
+                description: "Text a prompt() receives when accepted",
+            },
+        ],
+    },
+    ToolDoc {
+        tool: Tool::Tab,
+        description: "The instance's tabs: list them, open one, close one or all others, choose \
+                      the active one. Pages the site opens (window.open, target=_blank) are \
+                      tabs too. Every page command acts on the active tab unless it names a tabId.",
+        actions: &[
+            ActionDoc {
+                name: "list",
+                description: "The tabs with their id, URL, title and which one is active (JSON)",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"list"}"#,
+            },
+            ActionDoc {
+                name: "new",
+                description: "Open a tab (at url, else blank); it becomes the active one",
+                required: &[],
+                optional: &["url"],
+                example: r#"{"action":"new","url":"https://example.com"}"#,
+            },
+            ActionDoc {
+                name: "close",
+                description: "Close the tab tabId (default: the active one); the last tab is \
+                              replaced by a blank one",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"close","tabId":"tab_2"}"#,
+            },
+            ActionDoc {
+                name: "close_others",
+                description: "Close every tab but tabId (default: the active one)",
+                required: &[],
+                optional: &[],
+                example: r#"{"action":"close_others"}"#,
+            },
+            ActionDoc {
+                name: "activate",
+                description: "Make tabId the active tab",
+                required: &["tabId"],
+                optional: &[],
+                example: r#"{"action":"activate","tabId":"tab_1"}"#,
+            },
+        ],
+        fields: &[FieldDoc {
+            name: "url",
+            schema: non_empty_string,
+            description: "URL to open in the new tab",
+        }],
+    },
 ];
 
 /// The fields a `required` entry names: one, or alternatives joined by `|` (`selector|ref`).
@@ -380,9 +919,20 @@ impl ToolDoc {
         self.actions.iter().find(|a| a.name == name)
     }
 
+    /// The fields every action of this tool accepts: `timeout`, and `tabId` for tools that
+    /// act on a page.
+    fn common(&self) -> &'static [FieldDoc] {
+        if self.tool == Tool::Instance {
+            std::slice::from_ref(&TIMEOUT)
+        } else {
+            const BOTH: [FieldDoc; 2] = [TIMEOUT, TAB_ID];
+            &BOTH
+        }
+    }
+
     fn field(&self, name: &str) -> &'static FieldDoc {
-        if name == TIMEOUT.name {
-            return &TIMEOUT;
+        if let Some(common) = self.common().iter().find(|f| f.name == name) {
+            return common;
         }
         self.fields
             .iter()
@@ -425,7 +975,7 @@ impl ToolDoc {
                 "description": summary,
             }),
         );
-        for field in self.fields.iter().chain([&TIMEOUT]) {
+        for field in self.fields.iter().chain(self.common()) {
             properties.insert(field.name.into(), self.property(field.name));
         }
         json!({
@@ -442,12 +992,13 @@ impl ToolDoc {
             "action".into(),
             json!({"const": action.name, "description": action.description}),
         );
+        let common: Vec<&str> = self.common().iter().map(|f| f.name).collect();
         for name in action
             .required
             .iter()
             .flat_map(|r| alternatives(r))
             .chain(action.optional.iter().copied())
-            .chain([TIMEOUT.name])
+            .chain(common)
         {
             properties.insert(name.into(), self.property(name));
         }
@@ -683,14 +1234,14 @@ mod tests {
     #[test]
     fn selector_or_ref_is_one_of_two_in_action_schemas() {
         let doc = tool_doc(Tool::Interact);
-        let schema = doc.action_schema(doc.action("click").unwrap());
+        let schema = doc.action_schema(doc.action("hover").unwrap());
         assert_eq!(schema["required"], json!(["action"]));
         assert_eq!(
             schema["allOf"],
             json!([{"oneOf": [{"required": ["selector"]}, {"required": ["ref"]}]}])
         );
         assert!(schema["properties"]["ref"].is_object());
-        let err = parse_args(Tool::Interact, &json!({"action": "click"})).unwrap_err();
+        let err = parse_args(Tool::Interact, &json!({"action": "hover"})).unwrap_err();
         assert_eq!(
             (err.field.as_str(), err.message.as_str()),
             ("selector", "is required (or ref, from browser_snapshot)")
@@ -702,7 +1253,7 @@ mod tests {
         let schema = tool_doc(Tool::Content).fixed_action_input_schema("snapshot");
         let mut names: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
         names.sort();
-        assert_eq!(names, ["max_length", "ref", "selector", "timeout"]);
+        assert_eq!(names, ["max_length", "ref", "selector", "tabId", "timeout"]);
         assert_eq!(schema["required"], json!([]));
         let task = task_tool_input_schema();
         assert_eq!(task["required"], json!(["commands"]));
@@ -723,5 +1274,27 @@ mod tests {
         assert_eq!(schema["properties"]["action"]["const"], "type");
         assert!(schema["properties"]["timeout"].is_object());
         assert!(schema["properties"].get("direction").is_none());
+    }
+
+    #[test]
+    fn the_readme_shows_every_action_with_its_example() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        for doc in TOOLS {
+            assert!(
+                readme.contains(&format!("| {} |", doc.tool)),
+                "{}",
+                doc.tool
+            );
+            for action in doc.actions {
+                assert!(
+                    readme.contains(&format!("`{}`", action.example)),
+                    "README lacks the example of {} {}: {}",
+                    doc.tool,
+                    action.name,
+                    action.example
+                );
+            }
+        }
     }
 }

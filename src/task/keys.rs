@@ -33,7 +33,7 @@ impl Modifier {
         }
     }
 
-    fn parse(name: &str) -> Option<Modifier> {
+    pub fn parse(name: &str) -> Option<Modifier> {
         Some(match name.to_ascii_lowercase().as_str() {
             "control" | "ctrl" => Modifier::Control,
             "alt" | "option" => Modifier::Alt,

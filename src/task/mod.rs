@@ -9,12 +9,13 @@ pub mod model;
 pub mod validate;
 
 pub use action::{
-    Action, ContentAction, ExecuteAction, InstanceAction, InteractAction, NavigateAction,
-    ParsedArgs, ScrollDirection, Tool, ViewportSize,
+    Action, ContentAction, DebugAction, DialogPolicy, EmulateAction, ExecuteAction, ImageFormat,
+    InstanceAction, InteractAction, InterceptMode, NavigateAction, NetworkAction, Paper,
+    ParsedArgs, SameSite, ScrollDirection, StorageKind, TabAction, Tool, ViewportSize, WaitUntil,
 };
 pub use id::now_ms;
 pub use model::{
-    CommandError, CommandStatus, Content, ErrorCode, Task, TaskCommand, TaskError, TaskStatus,
-    ToolResult,
+    CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode, Task, TaskCommand,
+    TaskError, TaskStatus, ToolResult,
 };
 pub use validate::{validate_submission, CommandSpec, TaskSpec, ValidationError};

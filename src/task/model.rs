@@ -172,6 +172,19 @@ pub enum Content {
         #[serde(rename = "mimeType")]
         mime_type: String,
     },
+    /// A file that is not an image (a PDF), as MCP embeds one: `{"type":"resource",
+    /// "resource":{"uri","mimeType","blob"}}` with `blob` in base64.
+    Resource {
+        resource: EmbeddedResource,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddedResource {
+    pub uri: String,
+    #[serde(rename = "mimeType")]
+    pub mime_type: String,
+    pub blob: String,
 }
 
 /// A tool's result, shaped as MCP tool results are: `{"content":[...]}`.
@@ -196,6 +209,15 @@ impl ToolResult {
         }
     }
 
+    pub fn image(base64_data: String, mime_type: &str) -> Self {
+        ToolResult {
+            content: vec![Content::Image {
+                data: base64_data,
+                mime_type: mime_type.into(),
+            }],
+        }
+    }
+
     pub fn push_text(&mut self, text: impl Into<String>) {
         self.content.push(Content::Text { text: text.into() });
     }
@@ -207,7 +229,7 @@ impl ToolResult {
             .iter()
             .filter_map(|c| match c {
                 Content::Text { text } => Some(text.as_str()),
-                Content::Image { .. } => None,
+                Content::Image { .. } | Content::Resource { .. } => None,
             })
             .collect();
         texts.join("\n")
@@ -216,7 +238,7 @@ impl ToolResult {
     pub fn images(&self) -> impl Iterator<Item = &str> {
         self.content.iter().filter_map(|c| match c {
             Content::Image { data, .. } => Some(data.as_str()),
-            Content::Text { .. } => None,
+            Content::Text { .. } | Content::Resource { .. } => None,
         })
     }
 }

@@ -2,11 +2,13 @@
 
 pub mod dashboard;
 pub mod health;
+pub mod info;
 pub mod instances;
 pub mod metrics;
 pub mod panel;
 pub mod root;
 pub mod tasks;
+pub mod tools;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

@@ -37,7 +37,8 @@ pub async fn root(
             "websocket": "connect a WebSocket to this URL (task-websocket-protocol.md)",
             "dashboard": "open this URL in a browser",
             "panel": "/ws?taskId=TASK_ID (execution-panel-protocol.md)",
-            "routes": ["/tasks", "/tasks/{id}", "/instances", "/instances/{id}", "/health", "/metrics"],
+            "mcp": ["/mcp (streamable HTTP)", "/sse (legacy HTTP+SSE)"],
+            "routes": ["/tasks", "/tasks/{id}", "/instances", "/instances/{id}", "/health", "/metrics", "/api/tools", "/api/tools/{name}", "/info"],
         }))
         .into_response(),
     }

@@ -1,14 +1,11 @@
 //! Typed actions: each command's `args` parsed once, before any browser work, into an enum per
 //! tool, so the executor never looks up loose JSON at run time.
 
-use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
 
-use super::keys::KeyChord;
-
-/// The five tools of the spec, by their wire names.
+/// The tools, by their wire names: the spec's five and the ones added for tool parity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tool {
     Navigate,
@@ -16,15 +13,23 @@ pub enum Tool {
     Content,
     Execute,
     Instance,
+    Network,
+    Emulate,
+    Debug,
+    Tab,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 5] = [
+    pub const ALL: [Tool; 9] = [
         Tool::Navigate,
         Tool::Interact,
         Tool::Content,
         Tool::Execute,
         Tool::Instance,
+        Tool::Network,
+        Tool::Emulate,
+        Tool::Debug,
+        Tool::Tab,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +39,10 @@ impl Tool {
             Tool::Content => "browser_content",
             Tool::Execute => "browser_execute",
             Tool::Instance => "browser_instance",
+            Tool::Network => "browser_network",
+            Tool::Emulate => "browser_emulate",
+            Tool::Debug => "browser_debug",
+            Tool::Tab => "browser_tab",
         }
     }
 
@@ -48,128 +57,27 @@ impl fmt::Display for Tool {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum NavigateAction {
-    Goto { url: String },
-    Reload,
-    Back,
-    Forward,
-    WaitFor { selector: String },
-}
+mod content;
+mod debug;
+mod emulate;
+mod execute;
+mod instance;
+mod interact;
+mod navigate;
+mod network;
+mod tab;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScrollDirection {
-    Up,
-    Down,
-    Left,
-    Right,
-}
+pub use content::*;
+pub use debug::*;
+pub use emulate::*;
+pub use execute::*;
+pub use instance::*;
+pub use interact::*;
+pub use navigate::*;
+pub use network::*;
+pub use tab::*;
 
-/// Pixels scrolled when a scroll command gives no `amount`.
-pub const DEFAULT_SCROLL_PX: f64 = 500.0;
-
-fn default_scroll() -> f64 {
-    DEFAULT_SCROLL_PX
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum InteractAction {
-    Click {
-        selector: String,
-    },
-    Type {
-        selector: String,
-        text: String,
-    },
-    Keyboard {
-        key: KeyChord,
-    },
-    Scroll {
-        direction: ScrollDirection,
-        #[serde(default = "default_scroll")]
-        amount: f64,
-    },
-    /// `value` matches an option's value or, failing that, its visible label.
-    Select {
-        selector: String,
-        value: String,
-    },
-    Hover {
-        selector: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum ContentAction {
-    Screenshot {
-        #[serde(default)]
-        selector: Option<String>,
-        #[serde(default)]
-        full_page: bool,
-    },
-    GetText {
-        selector: String,
-    },
-    GetHtml {
-        #[serde(default)]
-        selector: Option<String>,
-    },
-    GetViewportDom,
-    /// An accessibility-tree outline of the page (or of one element), each interactive
-    /// element with a ref (`e12`) that `ref` arguments accept in place of a selector.
-    Snapshot {
-        #[serde(default)]
-        selector: Option<String>,
-        #[serde(default)]
-        max_length: Option<usize>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum ExecuteAction {
-    Evaluate { script: String },
-}
-
-/// Instance management: these act on the scheduler's pool, not on a page.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum InstanceAction {
-    List,
-    /// Launches a new browser with its own queue.
-    Create {
-        #[serde(default)]
-        viewport: Option<ViewportSize>,
-        #[serde(default, alias = "userAgent")]
-        user_agent: Option<String>,
-        #[serde(default = "default_headless")]
-        headless: bool,
-        /// Extra Chromium command-line flags, e.g. `--lang=fr`.
-        #[serde(default)]
-        args: Vec<String>,
-    },
-    /// Closes an instance: its queued tasks are cancelled, its browser closed.
-    Close {
-        #[serde(alias = "instanceId")]
-        instance_id: String,
-    },
-    /// Adds an already-running browser (`ws://…` or `http://host:port`) to the pool.
-    Attach {
-        endpoint: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct ViewportSize {
-    pub width: u32,
-    pub height: u32,
-}
-
-fn default_headless() -> bool {
+fn default_true() -> bool {
     true
 }
 
@@ -180,6 +88,10 @@ pub enum Action {
     Content(ContentAction),
     Execute(ExecuteAction),
     Instance(InstanceAction),
+    Network(NetworkAction),
+    Emulate(EmulateAction),
+    Debug(DebugAction),
+    Tab(TabAction),
 }
 
 impl Action {
@@ -190,6 +102,10 @@ impl Action {
             Action::Content(_) => Tool::Content,
             Action::Execute(_) => Tool::Execute,
             Action::Instance(_) => Tool::Instance,
+            Action::Network(_) => Tool::Network,
+            Action::Emulate(_) => Tool::Emulate,
+            Action::Debug(_) => Tool::Debug,
+            Action::Tab(_) => Tool::Tab,
         }
     }
 
@@ -198,10 +114,11 @@ impl Action {
         match self {
             Action::Navigate(a) => match a {
                 NavigateAction::Goto { .. } => "goto",
-                NavigateAction::Reload => "reload",
+                NavigateAction::Reload { .. } => "reload",
                 NavigateAction::Back => "back",
                 NavigateAction::Forward => "forward",
                 NavigateAction::WaitFor { .. } => "wait_for",
+                NavigateAction::Sleep { .. } => "sleep",
             },
             Action::Interact(a) => match a {
                 InteractAction::Click { .. } => "click",
@@ -210,6 +127,9 @@ impl Action {
                 InteractAction::Scroll { .. } => "scroll",
                 InteractAction::Select { .. } => "select",
                 InteractAction::Hover { .. } => "hover",
+                InteractAction::Move { .. } => "move",
+                InteractAction::Press { .. } => "press",
+                InteractAction::Upload { .. } => "upload",
             },
             Action::Content(a) => match a {
                 ContentAction::Screenshot { .. } => "screenshot",
@@ -217,6 +137,9 @@ impl Action {
                 ContentAction::GetHtml { .. } => "get_html",
                 ContentAction::GetViewportDom => "get_viewport_dom",
                 ContentAction::Snapshot { .. } => "snapshot",
+                ContentAction::Pdf { .. } => "pdf",
+                ContentAction::Attribute { .. } => "attribute",
+                ContentAction::Query { .. } => "query",
             },
             Action::Execute(ExecuteAction::Evaluate { .. }) => "evaluate",
             Action::Instance(a) => match a {
@@ -225,16 +148,52 @@ impl Action {
                 InstanceAction::Close { .. } => "close",
                 InstanceAction::Attach { .. } => "attach",
             },
+            Action::Network(a) => match a {
+                NetworkAction::GetCookies { .. } => "get_cookies",
+                NetworkAction::SetCookie { .. } => "set_cookie",
+                NetworkAction::ClearCookies => "clear_cookies",
+                NetworkAction::SetHeaders { .. } => "set_headers",
+                NetworkAction::Intercept { .. } => "intercept",
+                NetworkAction::GetStorage { .. } => "get_storage",
+                NetworkAction::SetStorage { .. } => "set_storage",
+                NetworkAction::ClearStorage { .. } => "clear_storage",
+            },
+            Action::Emulate(a) => match a {
+                EmulateAction::Viewport { .. } => "viewport",
+                EmulateAction::UserAgent { .. } => "user_agent",
+                EmulateAction::Geolocation { .. } => "geolocation",
+                EmulateAction::Timezone { .. } => "timezone",
+                EmulateAction::Device { .. } => "device",
+                EmulateAction::Offline { .. } => "offline",
+                EmulateAction::Throttle { .. } => "throttle",
+                EmulateAction::Reset => "reset",
+            },
+            Action::Debug(a) => match a {
+                DebugAction::Console { .. } => "console",
+                DebugAction::Dialog { .. } => "dialog",
+                DebugAction::Performance => "performance",
+                DebugAction::Downloads => "downloads",
+                DebugAction::DownloadWait => "download_wait",
+            },
+            Action::Tab(a) => match a {
+                TabAction::List => "list",
+                TabAction::New { .. } => "new",
+                TabAction::Close => "close",
+                TabAction::CloseOthers => "close_others",
+                TabAction::Activate => "activate",
+            },
         }
     }
 }
 
 /// A command's parsed arguments: the action plus the optional per-command deadline
-/// (`timeout`, in ms, accepted on every action).
+/// (`timeout`, in ms, accepted on every action) and the tab it acts on (`tabId`, accepted on
+/// every action of a page; the instance's active tab when absent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedArgs {
     pub action: Action,
     pub timeout: Option<Duration>,
+    pub tab_id: Option<String>,
 }
 
 /// Why a command's `args` could not be used. `field` is relative to `args` (e.g. `url`).
@@ -310,8 +269,12 @@ pub fn parse_args(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
         }
     }
     parse_args_inner(tool, args).map_err(|mut e| {
-        if accepts_ref(tool) && e.field == "selector" && e.message == "is required" {
-            e.message = "is required (or ref, from browser_snapshot)".into();
+        if accepts_ref(tool) && e.field == "selector" {
+            if e.message == "is required" {
+                e.message = "is required (or ref, from browser_snapshot)".into();
+            } else if let Some(other) = e.message.strip_prefix("is required (or ") {
+                e.message = format!("is required (or ref, from browser_snapshot; or {other}");
+            }
         }
         e
     })
@@ -340,15 +303,53 @@ fn parse_args_inner(tool: Tool, args: &Value) -> Result<ParsedArgs, ArgsError> {
             }
         },
     };
+    let tab_id = match map.get("tabId").or_else(|| map.get("tab_id")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(_) => {
+            return Err(ArgsError::new(
+                "tabId",
+                "must be a tab id (a non-empty string such as tab_2)",
+            ))
+        }
+    };
+    if tab_id.is_some() && tool == Tool::Instance {
+        return Err(ArgsError::new(
+            "tabId",
+            "browser_instance acts on the pool, not on a tab",
+        ));
+    }
     let action = match tool {
         Tool::Navigate => typed(args, Action::Navigate, tool),
         Tool::Interact => typed(args, Action::Interact, tool),
         Tool::Content => typed(args, Action::Content, tool),
         Tool::Execute => typed(args, Action::Execute, tool),
         Tool::Instance => typed(args, Action::Instance, tool),
+        Tool::Network => typed(args, Action::Network, tool),
+        Tool::Emulate => typed(args, Action::Emulate, tool),
+        Tool::Debug => typed(args, Action::Debug, tool),
+        Tool::Tab => typed(args, Action::Tab, tool),
     }?;
+    if action == Action::Tab(TabAction::Activate) && tab_id.is_none() {
+        return Err(ArgsError::new("tabId", "is required"));
+    }
     check_values(&action)?;
-    Ok(ParsedArgs { action, timeout })
+    if let (Action::Navigate(NavigateAction::Sleep { duration }), Some(t)) = (&action, timeout) {
+        if *duration > t.as_secs_f64() * 1000.0 {
+            return Err(ArgsError::new(
+                "duration",
+                format!(
+                    "{duration} ms is longer than the command's timeout ({} ms)",
+                    t.as_millis()
+                ),
+            ));
+        }
+    }
+    Ok(ParsedArgs {
+        action,
+        timeout,
+        tab_id,
+    })
 }
 
 fn typed<T: serde::de::DeserializeOwned>(
@@ -360,6 +361,19 @@ fn typed<T: serde::de::DeserializeOwned>(
         .map(wrap)
         .map_err(|e| describe_serde_error(tool, &e.to_string()))
 }
+
+/// Enum fields other than `action`, told apart by one of the values they expect:
+/// (a value serde lists, the field's name).
+const ENUM_FIELDS: [(&str, &str); 8] = [
+    ("`up`", "direction"),
+    ("`load`", "waitUntil"),
+    ("`png`", "format"),
+    ("`letter`", "paper"),
+    ("`local`", "storage"),
+    ("`Strict`", "sameSite"),
+    ("`block`", "mode"),
+    ("`accept`", "policy"),
+];
 
 /// Turns serde's message into one naming the field: serde says "missing field `url`",
 /// "unknown variant `gotoo`, expected one of ...", "invalid type: integer `5`, expected a string".
@@ -382,10 +396,10 @@ fn describe_serde_error(tool: Tool, message: &str) -> ArgsError {
             .split_once("expected ")
             .map(|(_, e)| e.to_string())
             .unwrap_or_default();
-        if expected.contains("`up`") {
+        if let Some((_, field)) = ENUM_FIELDS.iter().find(|(v, _)| expected.contains(v)) {
             return ArgsError::new(
-                "direction",
-                format!("unknown direction '{action}', expected {expected}"),
+                field,
+                format!("unknown {field} '{action}', expected {expected}"),
             );
         }
         return ArgsError::new(
@@ -397,74 +411,38 @@ fn describe_serde_error(tool: Tool, message: &str) -> ArgsError {
     ArgsError::new("", message.to_string())
 }
 
-/// Checks serde cannot express: non-empty selectors, sane amounts.
+fn non_empty(field: &str, v: &str) -> Result<(), ArgsError> {
+    if v.trim().is_empty() {
+        Err(ArgsError::new(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn in_range(field: &str, v: f64, min: f64, max: f64) -> Result<(), ArgsError> {
+    if v.is_finite() && (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(ArgsError::new(
+            field,
+            format!("must be a number from {min} to {max}"),
+        ))
+    }
+}
+
+/// Checks serde cannot express: non-empty selectors, sane amounts, files that exist, known
+/// presets. Each tool's file has its own.
 fn check_values(action: &Action) -> Result<(), ArgsError> {
-    let non_empty = |field: &str, v: &str| {
-        if v.trim().is_empty() {
-            Err(ArgsError::new(field, "must not be empty"))
-        } else {
-            Ok(())
-        }
-    };
     match action {
-        Action::Navigate(NavigateAction::Goto { url }) => non_empty("url", url),
-        Action::Navigate(NavigateAction::WaitFor { selector })
-        | Action::Interact(InteractAction::Click { selector })
-        | Action::Interact(InteractAction::Hover { selector })
-        | Action::Interact(InteractAction::Type { selector, .. })
-        | Action::Interact(InteractAction::Select { selector, .. })
-        | Action::Content(ContentAction::GetText { selector }) => non_empty("selector", selector),
-        Action::Content(ContentAction::Screenshot {
-            selector: Some(selector),
-            ..
-        })
-        | Action::Content(ContentAction::GetHtml {
-            selector: Some(selector),
-        })
-        | Action::Content(ContentAction::Snapshot {
-            selector: Some(selector),
-            ..
-        }) => non_empty("selector", selector),
-        Action::Content(ContentAction::Snapshot {
-            max_length: Some(0),
-            ..
-        }) => Err(ArgsError::new(
-            "max_length",
-            "must be a positive number of characters",
-        )),
-        Action::Interact(InteractAction::Scroll { amount, .. }) => {
-            if amount.is_finite() && *amount >= 0.0 {
-                Ok(())
-            } else {
-                Err(ArgsError::new(
-                    "amount",
-                    "must be a non-negative number of pixels",
-                ))
-            }
-        }
-        Action::Execute(ExecuteAction::Evaluate { script }) => non_empty("script", script),
-        Action::Instance(InstanceAction::Close { instance_id }) => {
-            non_empty("instance_id", instance_id)
-        }
-        Action::Instance(InstanceAction::Attach { endpoint }) => {
-            let scheme_ok = ["ws://", "wss://", "http://", "https://"]
-                .iter()
-                .any(|s| endpoint.starts_with(s));
-            if scheme_ok {
-                Ok(())
-            } else {
-                Err(ArgsError::new(
-                    "endpoint",
-                    "must be a DevTools endpoint: ws://… or http://host:port",
-                ))
-            }
-        }
-        Action::Instance(InstanceAction::Create {
-            viewport: Some(v), ..
-        }) if !(100..=10_000).contains(&v.width) || !(100..=10_000).contains(&v.height) => Err(
-            ArgsError::new("viewport", "width and height must be between 100 and 10000"),
-        ),
-        _ => Ok(()),
+        Action::Navigate(a) => navigate::check(a),
+        Action::Interact(a) => interact::check(a),
+        Action::Content(a) => content::check(a),
+        Action::Execute(a) => execute::check(a),
+        Action::Instance(a) => instance::check(a),
+        Action::Network(a) => network::check(a),
+        Action::Emulate(a) => emulate::check(a),
+        Action::Debug(a) => debug::check(a),
+        Action::Tab(a) => tab::check(a),
     }
 }
 
@@ -556,7 +534,9 @@ mod tests {
             .unwrap(),
             Action::Content(ContentAction::Screenshot {
                 selector: Some(".p".into()),
-                full_page: true
+                full_page: true,
+                format: ImageFormat::Png,
+                quality: None,
             })
         );
         let parsed = parse_args(
@@ -570,8 +550,8 @@ mod tests {
     #[test]
     fn a_ref_stands_for_a_selector() {
         assert_eq!(
-            parse(Tool::Interact, json!({"action": "click", "ref": "e12"})).unwrap(),
-            Action::Interact(InteractAction::Click {
+            parse(Tool::Interact, json!({"action": "hover", "ref": "e12"})).unwrap(),
+            Action::Interact(InteractAction::Hover {
                 selector: "aria-ref=e12".into()
             })
         );
@@ -685,5 +665,228 @@ mod tests {
 
         let err = parse(Tool::Navigate, json!("goto")).unwrap_err();
         assert_eq!(err.message, "must be an object");
+    }
+
+    #[test]
+    fn new_tools_parse_their_typed_values() {
+        assert_eq!(
+            parse(
+                Tool::Navigate,
+                json!({"action":"goto","url":"http://x","waitUntil":"networkidle"})
+            )
+            .unwrap(),
+            Action::Navigate(NavigateAction::Goto {
+                url: "http://x".into(),
+                wait_until: WaitUntil::NetworkIdle
+            })
+        );
+        assert_eq!(
+            parse(Tool::Navigate, json!({"action":"reload"})).unwrap(),
+            Action::Navigate(NavigateAction::Reload {
+                wait_until: WaitUntil::Load
+            })
+        );
+        assert_eq!(
+            parse(
+                Tool::Emulate,
+                json!({"action":"viewport","width":390,"height":844})
+            )
+            .unwrap(),
+            Action::Emulate(EmulateAction::Viewport {
+                width: 390,
+                height: 844,
+                device_scale_factor: 1.0,
+                mobile: false
+            })
+        );
+        assert!(matches!(
+            parse(Tool::Network, json!({"action":"set_cookie","name":"a","value":"b","url":"http://x","sameSite":"Lax","httpOnly":true})).unwrap(),
+            Action::Network(NetworkAction::SetCookie { same_site: Some(SameSite::Lax), http_only: Some(true), .. })
+        ));
+        assert!(matches!(
+            parse(Tool::Interact, json!({"action":"click","x":10,"y":20})).unwrap(),
+            Action::Interact(InteractAction::Click {
+                selector: None,
+                x: Some(_),
+                y: Some(_)
+            })
+        ));
+        assert!(device("iphone-15").is_some());
+        assert!(device("pixel7").is_some());
+        assert_eq!(throttle_preset("slow-3g"), Some((400.0, 400.0, 2000.0)));
+    }
+
+    #[test]
+    fn bad_arguments_of_new_tools_are_named() {
+        let cases = [
+            (
+                Tool::Navigate,
+                json!({"action":"goto","url":"x","waitUntil":"soon"}),
+                "waitUntil",
+            ),
+            (Tool::Navigate, json!({"action":"sleep"}), "duration"),
+            (
+                Tool::Navigate,
+                json!({"action":"sleep","duration":-5}),
+                "duration",
+            ),
+            (
+                Tool::Navigate,
+                json!({"action":"sleep","duration":5000,"timeout":1000}),
+                "duration",
+            ),
+            (Tool::Interact, json!({"action":"click"}), "selector"),
+            (Tool::Interact, json!({"action":"click","x":5}), "y"),
+            (
+                Tool::Interact,
+                json!({"action":"move","selector":"#a","x":1,"y":2}),
+                "selector",
+            ),
+            (
+                Tool::Interact,
+                json!({"action":"press","key":"a","modifiers":["Hyper"]}),
+                "modifiers[0]",
+            ),
+            (
+                Tool::Interact,
+                json!({"action":"upload","selector":"#f","files":[]}),
+                "files",
+            ),
+            (
+                Tool::Interact,
+                json!({"action":"upload","selector":"#f","files":["/no/such/file.txt"]}),
+                "files[0]",
+            ),
+            (
+                Tool::Interact,
+                json!({"action":"upload","selector":"#f","files":["relative.txt"]}),
+                "files[0]",
+            ),
+            (
+                Tool::Content,
+                json!({"action":"screenshot","quality":50}),
+                "quality",
+            ),
+            (
+                Tool::Content,
+                json!({"action":"screenshot","format":"gif"}),
+                "format",
+            ),
+            (
+                Tool::Content,
+                json!({"action":"screenshot","format":"jpeg","quality":101}),
+                "quality",
+            ),
+            (
+                Tool::Content,
+                json!({"action":"pdf","paper":"napkin"}),
+                "paper",
+            ),
+            (
+                Tool::Content,
+                json!({"action":"attribute","selector":"a"}),
+                "name",
+            ),
+            (
+                Tool::Content,
+                json!({"action":"query","selector":"a","limit":0}),
+                "limit",
+            ),
+            (
+                Tool::Network,
+                json!({"action":"set_cookie","name":"a","value":"b"}),
+                "url",
+            ),
+            (
+                Tool::Network,
+                json!({"action":"set_cookie","name":"a","value":"b","url":"http://x","sameSite":"sometimes"}),
+                "sameSite",
+            ),
+            (
+                Tool::Network,
+                json!({"action":"set_headers","headers":{"bad header":"x"}}),
+                "headers",
+            ),
+            (Tool::Network, json!({"action":"intercept"}), "patterns"),
+            (
+                Tool::Network,
+                json!({"action":"intercept","resourceTypes":["Pictures"]}),
+                "resourceTypes[0]",
+            ),
+            (
+                Tool::Network,
+                json!({"action":"intercept","patterns":["*"],"mode":"maybe"}),
+                "mode",
+            ),
+            (
+                Tool::Network,
+                json!({"action":"get_storage","storage":"cookie"}),
+                "storage",
+            ),
+            (
+                Tool::Network,
+                json!({"action":"set_storage","key":"k"}),
+                "value",
+            ),
+            (
+                Tool::Emulate,
+                json!({"action":"viewport","width":10,"height":600}),
+                "width",
+            ),
+            (
+                Tool::Emulate,
+                json!({"action":"viewport","width":400,"height":600,"deviceScaleFactor":0}),
+                "deviceScaleFactor",
+            ),
+            (
+                Tool::Emulate,
+                json!({"action":"geolocation","latitude":91,"longitude":0}),
+                "latitude",
+            ),
+            (
+                Tool::Emulate,
+                json!({"action":"device","name":"Nokia 3310"}),
+                "name",
+            ),
+            (Tool::Emulate, json!({"action":"throttle"}), "preset"),
+            (
+                Tool::Emulate,
+                json!({"action":"throttle","preset":"5g"}),
+                "preset",
+            ),
+            (
+                Tool::Emulate,
+                json!({"action":"throttle","preset":"4g","latency":5}),
+                "preset",
+            ),
+            (Tool::Emulate, json!({"action":"timezone"}), "timezoneId"),
+            (
+                Tool::Debug,
+                json!({"action":"console","level":"shout"}),
+                "level",
+            ),
+            (
+                Tool::Debug,
+                json!({"action":"dialog","policy":"ignore"}),
+                "policy",
+            ),
+            (Tool::Debug, json!({"action":"dialog"}), "policy"),
+        ];
+        for (tool, args, field) in cases {
+            let err = parse(tool, args.clone()).expect_err(&args.to_string());
+            assert_eq!(err.field, field, "{args}: {err:?}");
+        }
+        let err = parse(
+            Tool::Emulate,
+            json!({"action":"device","name":"Nokia 3310"}),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("Pixel 7"), "{err:?}");
+        let err = parse(
+            Tool::Interact,
+            json!({"action":"upload","selector":"#f","files":["/no/such/file.txt"]}),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("/no/such/file.txt"), "{err:?}");
     }
 }
