@@ -63,7 +63,8 @@ fn the_dashboard_shows_tasks_live_and_cancels_a_queued_one() {
                 wait_for(&format!("{} button.cancel", row(&doomed))),
                 wait_for("[data-instance-id][data-state=busy]"),
                 click(&row(&watched)),
-                wait_for("#steps li.step[data-status=pending]"),
+                // All three steps, not only the first to arrive.
+                wait_for("#steps li.step:nth-child(3)[data-status=pending]"),
             ],
         )
         .await;
@@ -101,6 +102,8 @@ fn the_dashboard_shows_tasks_live_and_cancels_a_queued_one() {
             "watch it complete",
             vec![
                 wait_for("#steps[data-task-status=completed]"),
+                // The badge follows the task list, which catches up a moment later.
+                wait_for("#detail-status.completed"),
                 wait_for(&format!("{}[data-status=cancelled]", row(&doomed))),
                 execute(
                     "const steps = [...document.querySelectorAll('#steps li.step')];
@@ -115,7 +118,7 @@ fn the_dashboard_shows_tasks_live_and_cancels_a_queued_one() {
             ],
         )
         .await;
-        let seen: Value = serde_json::from_str(&text_of(&page, 2)).unwrap();
+        let seen: Value = serde_json::from_str(&text_of(&page, 3)).unwrap();
         assert_eq!(
             seen["statuses"],
             json!(["completed", "completed", "completed"])
@@ -130,7 +133,7 @@ fn the_dashboard_shows_tasks_live_and_cancels_a_queued_one() {
         assert_eq!(seen["log"], 6, "an action and an observation per step");
         assert_eq!(seen["badge"], "completed");
         let artifact = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
-        std::fs::write(&artifact, base64_decode(&image_of(&page, 3))).unwrap();
+        std::fs::write(&artifact, base64_decode(&image_of(&page, 4))).unwrap();
         println!("dashboard screenshot: {}", artifact.display());
 
         // The server restarts on the same port: the page notices and reconnects by itself.

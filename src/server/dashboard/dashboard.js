@@ -150,6 +150,7 @@ function renderInstances(instances) {
         h('b', {}, inst.id), ' ',
         h('span', { class: `badge ${s}` }, s), ' ',
         inst.remote ? h('span', { class: 'badge remote' }, 'remote') : null,
+        inst.private ? h('span', { class: 'badge private', title: 'the own browser of an MCP session' }, 'private') : null,
         h('div', { class: 'meta' },
           `queue: ${inst.queued}`,
           inst.runningTaskId ? ` · running ${inst.runningTaskId}` : '',
@@ -288,7 +289,7 @@ function onPanel(msg) {
     case 'status_change':
       panel.status = p.status;
       $('#steps').dataset.taskStatus = p.status;
-      renderDetailHead();
+      refreshSoon(); // the list and the badge catch up with the panel
       break;
     case 'error':
       addLog('error', p.error, new Date().toISOString());
