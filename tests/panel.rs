@@ -176,7 +176,7 @@ fn a_panel_that_connects_while_the_task_waits_sees_it_all() {
         assert!(
             log[0]
                 .1
-                .starts_with("Open the fixture site: browser_navigate goto url="),
+                .starts_with("Open the fixture site: browser_navigate goto http:"),
             "{}",
             log[0].1
         );

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use quick_xml::events::BytesText;
 use quick_xml::Writer;
 
-use super::progress::describe_command;
 use crate::task::{CommandStatus, Task};
 
 /// A task's verdict, as the report shows it.
@@ -41,7 +40,7 @@ fn transcript(task: &Task) -> String {
                     if text.is_empty() {
                         format!("{} image(s)", r.images().count())
                     } else {
-                        super::progress::clip(&text.replace('\n', " "), 200)
+                        crate::task::clip(&text.replace('\n', " "), 200)
                     }
                 })
                 .unwrap_or_default(),
@@ -50,7 +49,7 @@ fn transcript(task: &Task) -> String {
         };
         out.push_str(&format!(
             "{i} {} [{}] {detail}\n",
-            describe_command(c),
+            c.describe(),
             c.status.as_str()
         ));
     }

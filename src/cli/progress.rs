@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::events::{Event, EventKind};
-use crate::task::{Action, Task, TaskCommand};
+use crate::task::{clip, Task, TaskCommand};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -36,60 +36,6 @@ pub struct Progress {
     bars: HashMap<String, ProgressBar>,
     /// Submitted tasks by id, to name what a bare event refers to.
     tasks: HashMap<String, Task>,
-}
-
-/// A short label for a command: tool, action and its main argument.
-pub fn describe_command(command: &TaskCommand) -> String {
-    let target = match &command.parsed.action {
-        Action::Navigate(_)
-        | Action::Interact(_)
-        | Action::Content(_)
-        | Action::Network(_)
-        | Action::Emulate(_)
-        | Action::Debug(_)
-        | Action::Tab(_) => {
-            let args = &command.args;
-            if let Some(reference) = args.get("ref").and_then(Value::as_str) {
-                format!(" ref={}", clip(reference, 20))
-            } else {
-                [
-                    "url",
-                    "selector",
-                    "key",
-                    "text",
-                    "direction",
-                    "name",
-                    "preset",
-                    "level",
-                    "policy",
-                ]
-                .iter()
-                .find_map(|k| args.get(*k).and_then(Value::as_str))
-                .map(|s| format!(" {}", clip(s, 60)))
-                .unwrap_or_default()
-            }
-        }
-        Action::Execute(_) => command
-            .args
-            .get("script")
-            .and_then(Value::as_str)
-            .map(|s| format!(" {}", clip(&s.replace('\n', " "), 60)))
-            .unwrap_or_default(),
-        Action::Instance(_) => String::new(),
-    };
-    format!(
-        "{} {}{target}",
-        command.tool_name,
-        command.parsed.action.name()
-    )
-}
-
-pub fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        s.chars().take(n).collect::<String>() + "…"
-    }
 }
 
 impl Progress {
@@ -144,7 +90,7 @@ impl Progress {
             self.tasks
                 .get(id)
                 .and_then(|t| t.commands.get(index))
-                .map(describe_command)
+                .map(TaskCommand::describe)
                 .unwrap_or_else(|| format!("command {index}"))
         };
         match &event.kind {

@@ -128,7 +128,7 @@ impl Expectation {
                     "expected command {} to output \"{}\", it gave \"{}\"",
                     check.command,
                     check.contains,
-                    clip(&t, 200)
+                    crate::task::clip(&t, 200)
                 )),
                 None => out.push(format!(
                     "expected command {} to output \"{}\", it has no result",
@@ -148,14 +148,6 @@ impl Expectation {
             (TaskStatus::Failed, Some(i), None) => format!("expected to fail at command {i}"),
             (status, _, _) => format!("expected {status}"),
         }
-    }
-}
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        s.chars().take(n).collect::<String>() + "…"
     }
 }
 

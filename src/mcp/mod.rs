@@ -210,7 +210,9 @@ impl BrowserMcp {
             .scheduler
             .submit(&submission)
             .map_err(|e| submit_failure(e, single_command))?;
-        let task_id = submitted.task_id;
+        // The submitted record names each command's action: enough for progress, with no
+        // copy of the live record per event.
+        let (task_id, submitted) = (submitted.task_id, submitted.task);
         let mut cancelled = false;
         loop {
             tokio::select! {
@@ -220,8 +222,7 @@ impl BrowserMcp {
                             return Ok(Task::clone(task));
                         }
                         kind if kind.command().is_some_and(|c| c.task_id == task_id) => {
-                            let task = self.scheduler.store().get(&task_id);
-                            if let Some(param) = task.and_then(|t| on_event(&t, kind)) {
+                            if let Some(param) = on_event(&submitted, kind) {
                                 if let Err(e) = context.peer.notify_progress(param).await {
                                     tracing::debug!("progress notification not sent: {e}");
                                 }

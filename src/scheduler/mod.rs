@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::browser::{BrowserInstance, BrowserSource, Executor, Health, LaunchOptions};
-use crate::events::{EventBus, EventKind};
+use crate::events::{Event, EventBus, EventKind};
 use crate::task::{
     now_ms, validate_submission, CommandError, InstanceAction, Task, ToolResult, ValidationError,
 };
@@ -551,16 +551,30 @@ impl Scheduler {
 
     /// Waits until the task is finished and returns its final record.
     pub async fn wait_finished(&self, task_id: &str) -> Option<Task> {
+        use tokio::sync::broadcast::error::RecvError;
+        // Subscribed before looking: the end cannot slip between the two.
         let mut events = self.inner.events.subscribe();
+        // Read in place: a running task's record (screenshots and all) is not copied.
+        let finished_now =
+            |store: &TaskStore| store.read(task_id, |t| t.status.is_finished().then(|| t.clone()));
+        match finished_now(&self.inner.store) {
+            None => return None,
+            Some(Some(task)) => return Some(task),
+            Some(None) => {}
+        }
         loop {
-            match self.inner.store.get(task_id) {
-                Some(t) if t.status.is_finished() => return Some(t),
-                None => return None,
-                _ => {}
-            }
             match events.recv().await {
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                Ok(Event {
+                    kind: EventKind::TaskFinished { task },
+                    ..
+                }) if task.id == task_id => return Some(Task::clone(&task)),
+                Ok(_) => {}
+                // Missed events: the record says whether the end was among them.
+                Err(RecvError::Lagged(_)) => match finished_now(&self.inner.store) {
+                    Some(None) => {}
+                    gone_or_done => return gone_or_done.flatten(),
+                },
+                Err(RecvError::Closed) => return None,
             }
         }
     }

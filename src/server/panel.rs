@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use super::wire::iso;
-use crate::task::{CommandStatus, Content, Task, TaskCommand, TaskStatus};
+use crate::task::{clip, CommandStatus, Content, Task, TaskCommand, TaskStatus};
 
 /// What a status of ours is on the panel, which knows idle, running, paused, completed and
 /// failed. A cancelled task did not do what it was asked: it is `failed`, with an `error`
@@ -139,42 +139,18 @@ fn step_status(command: &TaskCommand) -> &'static str {
     }
 }
 
-fn action_of(command: &TaskCommand) -> &str {
-    command.args["action"].as_str().unwrap_or("")
-}
-
 /// The intention when the command has one, else the tool and action.
 fn label(command: &TaskCommand) -> String {
     if command.intention.trim().is_empty() {
-        format!("{} {}", command.tool_name, action_of(command))
+        format!("{} {}", command.tool_name, command.parsed.action.name())
     } else {
         command.intention.clone()
     }
 }
 
-/// `goto https://example.com`, `type "hello" into #email`: the command in a line.
-fn describe_call(command: &TaskCommand) -> String {
-    let mut words = vec![action_of(command).to_string()];
-    if let Some(args) = command.args.as_object() {
-        for (key, value) in args {
-            if key == "action" {
-                continue;
-            }
-            let value = match value {
-                Value::String(s) => shorten(s, 80),
-                other => shorten(&other.to_string(), 80),
-            };
-            words.push(format!("{key}={value}"));
-        }
-    }
-    words.join(" ")
-}
-
 fn details(command: &TaskCommand) -> String {
     match command.status {
-        CommandStatus::Pending | CommandStatus::Running => {
-            format!("{} {}", command.tool_name, describe_call(command))
-        }
+        CommandStatus::Pending | CommandStatus::Running => command.describe(),
         CommandStatus::Success => command
             .result
             .as_ref()
@@ -195,7 +171,7 @@ const STOPPED: &str = "Stopped: the task was cancelled while this command ran";
 fn result_summary(result: &crate::task::ToolResult) -> String {
     let text = result.joined_text();
     if !text.is_empty() {
-        return shorten(&text, 300);
+        return clip(&text, 300);
     }
     if result
         .content
@@ -215,14 +191,9 @@ fn log_entries(command: &TaskCommand) -> Vec<(String, &'static str, String, u64)
             format!("{}-action", command.id),
             "action",
             if command.intention.trim().is_empty() {
-                format!("{} {}", command.tool_name, describe_call(command))
+                command.describe()
             } else {
-                format!(
-                    "{}: {} {}",
-                    command.intention,
-                    command.tool_name,
-                    describe_call(command)
-                )
+                format!("{}: {}", command.intention, command.describe())
             },
             started,
         ));
@@ -255,14 +226,6 @@ fn log_entries(command: &TaskCommand) -> Vec<(String, &'static str, String, u64)
         _ => {}
     }
     entries
-}
-
-fn shorten(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max_chars).collect();
-    format!("{cut}…")
 }
 
 #[cfg(test)]
@@ -322,7 +285,7 @@ mod tests {
         );
         assert_eq!(
             messages[3]["payload"]["details"],
-            "browser_interact click selector=#go"
+            "browser_interact click #go"
         );
         assert_eq!(messages[1]["payload"]["id"], t.commands[0].id.as_str());
     }
@@ -347,7 +310,7 @@ mod tests {
         );
         assert_eq!(
             running[2]["payload"]["content"],
-            "Open the site: browser_navigate goto url=http://x/"
+            "Open the site: browser_navigate goto http://x/"
         );
 
         t.succeed_command(0, ToolResult::text("Navigated to http://x/"), 2_500)

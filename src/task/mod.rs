@@ -15,7 +15,7 @@ pub use action::{
 };
 pub use id::now_ms;
 pub use model::{
-    CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode, Task, TaskCommand,
+    clip, CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode, Task, TaskCommand,
     TaskError, TaskStatus, ToolResult,
 };
 pub use validate::{validate_submission, CommandSpec, TaskSpec, ValidationError};

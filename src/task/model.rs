@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
-use super::action::ParsedArgs;
+use super::action::{Action, ParsedArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -260,6 +260,59 @@ pub struct TaskCommand {
     pub result: Option<ToolResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<CommandError>,
+}
+
+impl TaskCommand {
+    /// A short label for a command: tool, action and its main argument.
+    pub fn describe(&self) -> String {
+        let target = match &self.parsed.action {
+            Action::Navigate(_)
+            | Action::Interact(_)
+            | Action::Content(_)
+            | Action::Network(_)
+            | Action::Emulate(_)
+            | Action::Debug(_)
+            | Action::Tab(_) => {
+                let args = &self.args;
+                if let Some(reference) = args.get("ref").and_then(Value::as_str) {
+                    format!(" ref={}", clip(reference, 20))
+                } else {
+                    [
+                        "url",
+                        "selector",
+                        "key",
+                        "text",
+                        "direction",
+                        "name",
+                        "preset",
+                        "level",
+                        "policy",
+                    ]
+                    .iter()
+                    .find_map(|k| args.get(*k).and_then(Value::as_str))
+                    .map(|s| format!(" {}", clip(s, 60)))
+                    .unwrap_or_default()
+                }
+            }
+            Action::Execute(_) => self
+                .args
+                .get("script")
+                .and_then(Value::as_str)
+                .map(|s| format!(" {}", clip(&s.replace('\n', " "), 60)))
+                .unwrap_or_default(),
+            Action::Instance(_) => String::new(),
+        };
+        format!("{} {}{target}", self.tool_name, self.parsed.action.name())
+    }
+}
+
+/// `text` cut to `n` characters, with `…` when it was longer.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n).collect::<String>() + "…"
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
