@@ -60,7 +60,8 @@ pub enum EventKind {
         /// The action's wire name (`goto`, `click`, ...).
         action: &'static str,
         intention: String,
-        result: ToolResult,
+        /// Shared with the record and every receiver: a screenshot is not copied per watcher.
+        result: Arc<ToolResult>,
         duration_ms: u64,
     },
     CommandFailed {
@@ -94,12 +95,13 @@ pub enum EventKind {
     InstanceRelaunched,
     /// The instance left the pool (`browser_instance close`); its queue was cancelled.
     InstanceClosed,
-    /// The page as it was when command `index` failed (with `capture_on_failure`).
+    /// The page as it was when command `index` failed (with `capture_on_failure`); also kept
+    /// with the record.
     FailureScreenshot {
         task_id: String,
         index: usize,
         /// Base64 PNG of the viewport.
-        png: String,
+        png: Arc<String>,
     },
 }
 

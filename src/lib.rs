@@ -12,4 +12,6 @@ pub mod events;
 pub mod mcp;
 pub mod scheduler;
 pub mod server;
+pub mod store;
 pub mod task;
+pub mod wire;

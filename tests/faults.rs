@@ -536,6 +536,7 @@ async fn cancel_once_started(
     let cancelled_at = Instant::now();
     scheduler
         .cancel(id)
+        .await
         .expect("a running task can be cancelled");
     let finished = next_event(
         events,
@@ -559,10 +560,11 @@ fn cancel_a_running_goto() {
         let scheduler = &env().shared;
         let mut events = scheduler.events().subscribe();
         let id = scheduler
-            .submit(&task(
+            .submit_json(&task(
                 "slow goto",
                 vec![goto("index.html"), goto("slow?ms=8000"), get_text("#slow")],
             ))
+            .await
             .unwrap()
             .task_id;
         let t = cancel_once_started(scheduler, &mut events, &id, 1).await;
@@ -611,11 +613,11 @@ fn cancel_a_running_task() {
         let scheduler = &env().shared;
         let mut events = scheduler.events().subscribe();
         let submitted = scheduler
-            .submit(&task("forever", vec![
+            .submit_json(&task("forever", vec![
                 goto("index.html"),
                 cmd("browser_execute", json!({"action": "evaluate", "script": "return new Promise(() => {})", "timeout": 60000})),
                 get_text("#title"),
-            ]))
+            ])).await
             .unwrap();
         let id = submitted.task_id.clone();
         let t = cancel_once_started(scheduler, &mut events, &id, 1).await;
@@ -625,7 +627,7 @@ fn cancel_a_running_task() {
         assert!(t.commands[1].started_at.is_some() && t.commands[1].completed_at.is_some());
         assert!(t.commands[2].started_at.is_none());
         assert_eq!(
-            scheduler.cancel(&id),
+            scheduler.cancel(&id).await,
             Err(browser_control::scheduler::CancelError)
         );
         check_instance_works(scheduler, Duration::from_secs(5)).await;
@@ -638,35 +640,38 @@ fn cancel_a_queued_task() {
         let (scheduler, _permit) = private_scheduler().await;
         let mut events = scheduler.events().subscribe();
         let long = scheduler
-            .submit(&task("long", vec![
+            .submit_json(&task("long", vec![
                 goto("index.html"),
                 cmd("browser_execute", json!({"action": "evaluate", "script": "return new Promise(r => setTimeout(() => r('done'), 1500))"})),
-            ]))
+            ])).await
             .unwrap();
         let queued = scheduler
-            .submit(&task(
+            .submit_json(&task(
                 "queued",
                 vec![goto("index.html"), get_text("#title")],
             ))
+            .await
             .unwrap();
         let last = scheduler
-            .submit(&task(
+            .submit_json(&task(
                 "last",
                 vec![goto("playground.html"), get_text("#counter-btn")],
             ))
+            .await
             .unwrap();
         assert_eq!((queued.queue_position, last.queue_position), (1, 2));
         let qid = queued.task_id.clone();
         scheduler
             .cancel(&qid)
+            .await
             .expect("a queued task can be cancelled");
-        let t = scheduler.store().get(&qid).unwrap();
+        let t = scheduler.tasks().get(&qid).await.unwrap();
         assert_eq!(t.status, TaskStatus::Cancelled);
         assert_eq!(statuses(&t), ["skipped", "skipped"]);
         assert!(t.started_at.is_none());
         assert_eq!(t.error.as_ref().map(|e| e.code), Some(ErrorCode::Cancelled));
         assert!(
-            scheduler.cancel(&qid).is_err(),
+            scheduler.cancel(&qid).await.is_err(),
             "a finished task cannot be cancelled"
         );
 
@@ -677,7 +682,7 @@ fn cancel_a_queued_task() {
         assert_completed(&last_done);
         assert_eq!(text_of(&last_done, 1), "Clicked 0");
         assert!(
-            scheduler.cancel(&last.task_id).is_err(),
+            scheduler.cancel(&last.task_id).await.is_err(),
             "a completed task cannot be cancelled"
         );
 
@@ -695,7 +700,7 @@ fn cancel_a_queued_task() {
         }
         assert_eq!(kinds, ["queued", "skipped", "skipped", "finished"]);
         assert!(
-            scheduler.cancel("task_0_0").is_err(),
+            scheduler.cancel("task_0_0").await.is_err(),
             "an unknown task cannot be cancelled"
         );
         scheduler.shutdown().await;

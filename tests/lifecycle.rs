@@ -61,19 +61,21 @@ fn browser_killed_mid_command() {
     block_on(async {
         let (scheduler, _permit) = private_scheduler().await;
         let mut events = scheduler.events().subscribe();
-        let old_pid = scheduler.instances()[0]
+        let old_pid = scheduler.instances().await[0]
             .pid
             .expect("a launched browser has a pid");
         let profile = scheduler.instance("inst_1").unwrap().profile_dir().unwrap();
 
         let victim = scheduler
-            .submit(&task(
+            .submit_json(&task(
                 "victim",
                 vec![goto("index.html"), never_resolves(), get_text("#title")],
             ))
+            .await
             .unwrap();
         let next = scheduler
-            .submit(&task("next", vec![goto("index.html"), get_text("#title")]))
+            .submit_json(&task("next", vec![goto("index.html"), get_text("#title")]))
+            .await
             .unwrap();
         next_event(&mut events, started(&victim.task_id, 1)).await;
 
@@ -102,11 +104,11 @@ fn browser_killed_mid_command() {
             next_event(&mut events, |k| matches!(k, EventKind::InstanceLost { .. })).await;
         assert_eq!(lost.instance_id, "inst_1");
         next_event(&mut events, |k| matches!(k, EventKind::InstanceRelaunched)).await;
-        let new_pid = scheduler.instances()[0]
+        let new_pid = scheduler.instances().await[0]
             .pid
             .expect("relaunched browser has a pid");
         assert_ne!(new_pid, old_pid);
-        assert_eq!(scheduler.instances()[0].status, "ready");
+        assert_eq!(scheduler.instances().await[0].status, "ready");
 
         let t = scheduler.wait_finished(&next.task_id).await.unwrap();
         assert_completed(&t);
@@ -126,7 +128,7 @@ fn browser_killed_mid_command() {
 fn renderer_crash_fails_the_command_and_the_page_is_replaced() {
     block_on(async {
         let (scheduler, _permit) = private_scheduler().await;
-        let pid = scheduler.instances()[0].pid;
+        let pid = scheduler.instances().await[0].pid;
         for (how, within_ms) in [("chrome://crash", 9000), ("chrome://kill", 2000)] {
             let t = run_on(
                 &scheduler,
@@ -171,11 +173,11 @@ fn renderer_crash_fails_the_command_and_the_page_is_replaced() {
                 "a fresh page: about:blank, then index.html"
             );
             assert_eq!(
-                scheduler.instances()[0].pid,
+                scheduler.instances().await[0].pid,
                 pid,
                 "the browser itself lives on"
             );
-            assert_eq!(scheduler.instances()[0].status, "ready");
+            assert_eq!(scheduler.instances().await[0].status, "ready");
         }
         scheduler.shutdown().await;
     });
@@ -186,7 +188,7 @@ fn browser_killed_while_idle_is_relaunched_at_once() {
     block_on(async {
         let (scheduler, _permit) = private_scheduler().await;
         let mut events = scheduler.events().subscribe();
-        let old_pid = scheduler.instances()[0].pid.unwrap();
+        let old_pid = scheduler.instances().await[0].pid.unwrap();
         assert_eq!(unsafe { libc::kill(old_pid as i32, libc::SIGKILL) }, 0);
         let (lost, _) =
             next_event(&mut events, |k| matches!(k, EventKind::InstanceLost { .. })).await;
@@ -195,7 +197,7 @@ fn browser_killed_while_idle_is_relaunched_at_once() {
         };
         assert!(reason.contains("Chromium"), "{reason}");
         next_event(&mut events, |k| matches!(k, EventKind::InstanceRelaunched)).await;
-        let new_pid = scheduler.instances()[0].pid.unwrap();
+        let new_pid = scheduler.instances().await[0].pid.unwrap();
         assert_ne!(new_pid, old_pid);
         assert!(pid_alive(new_pid));
         let t = run_on(
@@ -239,10 +241,12 @@ fn shutdown_leaves_nothing_behind() {
         assert_eq!(processes_using(&profile), Vec::<u32>::new());
         assert!(!pid_alive(pid), "browser {pid} still alive");
         assert!(!profile.exists(), "{} left behind", profile.display());
-        let refused = scheduler.submit(&task("late", vec![goto("index.html")]));
+        let refused = scheduler
+            .submit_json(&task("late", vec![goto("index.html")]))
+            .await;
         assert_eq!(
             refused.unwrap_err(),
-            browser_control::scheduler::SubmitError::ShuttingDown
+            common::Refused::Scheduler(browser_control::scheduler::SubmitError::ShuttingDown)
         );
     });
 }
@@ -254,13 +258,15 @@ fn shutdown_cancels_the_running_and_queued_tasks() {
         let profile = scheduler.instance("inst_1").unwrap().profile_dir().unwrap();
         let mut events = scheduler.events().subscribe();
         let running = scheduler
-            .submit(&task(
+            .submit_json(&task(
                 "running",
                 vec![goto("index.html"), never_resolves(), get_text("#title")],
             ))
+            .await
             .unwrap();
         let queued = scheduler
-            .submit(&task("queued", vec![goto("index.html")]))
+            .submit_json(&task("queued", vec![goto("index.html")]))
+            .await
             .unwrap();
         next_event(&mut events, started(&running.task_id, 1)).await;
 
@@ -280,7 +286,7 @@ fn shutdown_cancels_the_running_and_queued_tasks() {
         assert_eq!(statuses(&t), ["success", "skipped", "skipped"]);
         assert_eq!(t.error.as_ref().unwrap().code, ErrorCode::Cancelled);
 
-        let q = scheduler.store().get(&queued.task_id).unwrap();
+        let q = scheduler.tasks().get(&queued.task_id).await.unwrap();
         assert_eq!(q.status, TaskStatus::Cancelled);
         assert_eq!(statuses(&q), ["skipped"]);
         assert!(q.started_at.is_none());
@@ -296,7 +302,7 @@ fn the_event_stream_of_one_task() {
         let (scheduler, _permit) = private_scheduler().await;
         let mut events = scheduler.events().subscribe();
         let submitted = scheduler
-            .submit(&task(
+            .submit_json(&task(
                 "events",
                 vec![
                     goto("index.html"),
@@ -304,6 +310,7 @@ fn the_event_stream_of_one_task() {
                     execute("return 6 * 7"),
                 ],
             ))
+            .await
             .unwrap();
         assert_eq!(submitted.queue_position, 0);
         let id = submitted.task_id.clone();
@@ -356,10 +363,11 @@ fn a_failing_task_emits_failed_and_skipped_in_order() {
         let (scheduler, _permit) = private_scheduler().await;
         let mut events = scheduler.events().subscribe();
         let id = scheduler
-            .submit(&task(
+            .submit_json(&task(
                 "fails",
                 vec![goto("index.html"), get_text("#nope"), get_text("#title")],
             ))
+            .await
             .unwrap()
             .task_id;
         let mut seen = Vec::new();
@@ -428,7 +436,7 @@ fn attach_to_a_running_chromium() {
         for endpoint in [chromium.ws_url.clone(), chromium.http_url()] {
             let scheduler = attached(endpoint.clone()).await;
             assert_eq!(
-                scheduler.instances()[0].pid,
+                scheduler.instances().await[0].pid,
                 None,
                 "an attached browser is not ours"
             );

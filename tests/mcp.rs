@@ -102,6 +102,15 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Every task's whole record, oldest first.
+async fn all_tasks(scheduler: &Scheduler) -> Vec<browser_control::task::Task> {
+    let mut all = Vec::new();
+    for summary in scheduler.tasks().list(&Default::default()).await.unwrap() {
+        all.extend(scheduler.tasks().get(&summary.id).await);
+    }
+    all
+}
+
 fn process_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
@@ -702,6 +711,7 @@ fn streamable_http_session_has_its_own_instance_runs_tasks_and_closes_it_at_the_
         let pid = own["pid"].as_u64().unwrap() as u32;
         assert!(scheduler
             .instances()
+            .await
             .iter()
             .any(|i| i.id == id && i.private));
 
@@ -767,9 +777,8 @@ fn streamable_http_session_has_its_own_instance_runs_tasks_and_closes_it_at_the_
             "{names:?}"
         );
         assert!(names.contains(&"mcp batch"), "{names:?}");
-        let listed = scheduler
-            .store()
-            .list(&Default::default())
+        let listed = all_tasks(&scheduler)
+            .await
             .into_iter()
             .find(|t| {
                 t.name == "mcp: browser_snapshot" || t.name == "mcp: browser_content snapshot"
@@ -795,10 +804,9 @@ fn streamable_http_session_has_its_own_instance_runs_tasks_and_closes_it_at_the_
             .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
             .await
             .expect("request sent");
-        let status_of_wait = || {
-            scheduler
-                .store()
-                .list(&Default::default())
+        let status_of_wait = || async {
+            all_tasks(&scheduler)
+                .await
                 .into_iter()
                 .find(|t| {
                     t.name == "mcp: browser_navigate wait_for"
@@ -806,15 +814,22 @@ fn streamable_http_session_has_its_own_instance_runs_tasks_and_closes_it_at_the_
                 })
                 .map(|t| t.status.as_str())
         };
-        wait_until("the wait_for task to run", || {
-            status_of_wait() == Some("running")
-        })
-        .await;
+        let deadline = Instant::now() + PATIENCE;
+        while status_of_wait().await != Some("running") {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the wait_for task to run"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         handle.cancel(Some("test".into())).await.expect("cancelled");
-        wait_until("the task to be cancelled", || {
-            status_of_wait() == Some("cancelled")
-        })
-        .await;
+        while status_of_wait().await != Some("cancelled") {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the task to be cancelled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert_eq!(
             ok(
                 &session,
@@ -839,7 +854,7 @@ fn streamable_http_session_has_its_own_instance_runs_tasks_and_closes_it_at_the_
         // The session ends (DELETE): its instance is closed, its Chromium gone.
         session.cancel().await.expect("the session ends");
         wait_until("the session's instance to close", || {
-            !scheduler.instances().iter().any(|i| i.id == id)
+            scheduler.instance(&id).is_none()
         })
         .await;
         wait_until("the session's Chromium to exit", || process_gone(pid)).await;
@@ -853,7 +868,7 @@ fn streamable_http_session_has_its_own_instance_runs_tasks_and_closes_it_at_the_
 fn shared_instance_sessions_use_the_pool() {
     block_on(async {
         let scheduler = env().shared.clone();
-        let before = scheduler.instances();
+        let before = scheduler.instances().await;
         let server = server(
             &scheduler,
             McpOptions {
@@ -869,16 +884,15 @@ fn shared_instance_sessions_use_the_pool() {
             json!({"action": "goto", "url": url("index.html")}),
         )
         .await;
-        let ran = scheduler
-            .store()
-            .list(&Default::default())
+        let ran = all_tasks(&scheduler)
+            .await
             .into_iter()
             .filter(|t| t.name == "mcp: browser_navigate goto")
             .map(|t| t.instance_id)
             .collect::<Vec<_>>();
         assert!(ran.contains(&before[0].id), "{ran:?}");
         assert_eq!(
-            scheduler.instances().len(),
+            scheduler.instances().await.len(),
             before.len(),
             "no instance was started"
         );
@@ -890,7 +904,7 @@ fn shared_instance_sessions_use_the_pool() {
         .await;
         assert_eq!(unknown, "UNKNOWN_INSTANCE: Unknown instance: inst_999");
         session.cancel().await.unwrap();
-        assert_eq!(scheduler.instances().len(), before.len());
+        assert_eq!(scheduler.instances().await.len(), before.len());
         // The server shares the test binary's scheduler: it is left running (shutdown would
         // close the shared browser).
         drop(server);
@@ -1047,6 +1061,7 @@ fn legacy_sse_session() {
         );
         let own = scheduler
             .instances()
+            .await
             .into_iter()
             .filter(|i| i.private)
             .collect::<Vec<_>>();
@@ -1073,7 +1088,7 @@ fn legacy_sse_session() {
         // The client goes away: the session ends, its browser is closed.
         drop(sse);
         wait_until("the SSE session's instance to close", || {
-            !scheduler.instances().iter().any(|i| i.id == id)
+            scheduler.instance(&id).is_none()
         })
         .await;
         wait_until("its Chromium to exit", || process_gone(pid)).await;

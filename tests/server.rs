@@ -616,7 +616,7 @@ fn http_routes_submit_list_read_cancel_and_report() {
                 .unwrap(),
         )
         .await;
-        let body = check(400, "INVALID_TASK")(
+        let body = check(400, "INVALID_ARGUMENTS")(
             http.post(format!("{base}/tasks"))
                 .json(&json!({"task_name": "x", "commands": [{"tool_name": "browser_nope", "args": {}}]}))
                 .send()
@@ -1051,7 +1051,7 @@ fn a_client_that_stops_reading_is_dropped_without_slowing_others() {
             .await;
         let messages = reader.until_complete(&small).await;
         assert_eq!(messages.last().unwrap()["status"], "completed");
-        let big_task = env().shared.store().get(&id).unwrap();
+        let big_task = env().shared.tasks().get(&id).await.unwrap();
         assert_eq!(big_task.status.as_str(), "completed");
 
         // The stalled client's connection was cut before the end of its task.
@@ -1117,7 +1117,7 @@ fn sigterm_cancels_tasks_closes_chromium_and_exits_0() {
         use tokio::io::AsyncBufReadExt;
         let _permit = env().private_browsers.acquire().await.unwrap();
         let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_browser-control"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", "memory"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)

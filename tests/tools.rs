@@ -31,11 +31,12 @@ fn debug(args: Value) -> Value {
     cmd("browser_debug", args)
 }
 
-/// The submission's validation error, which must happen before any browser work.
+/// The submission's validation error, which must happen before any browser work (the doors
+/// validate before they submit).
 fn rejected(commands: Vec<Value>) -> String {
-    match env().shared.submit(&task("rejected", commands)) {
-        Err(e) => e.to_string(),
-        Ok(s) => panic!("accepted: {}", s.task_id),
+    match browser_control::task::validate_submission(&task("rejected", commands)) {
+        Err(e) => format!("Invalid task: {e}"),
+        Ok(_) => panic!("accepted"),
     }
 }
 

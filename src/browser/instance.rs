@@ -19,14 +19,20 @@ use chromiumoxide::cdp::js_protocol::runtime::{
     EvaluateParams, EventConsoleApiCalled, EventExceptionThrown, TerminateExecutionParams,
 };
 use chromiumoxide::handler::viewport::Viewport;
-use chromiumoxide::{Browser, BrowserConfig, Page};
+use chromiumoxide::handler::HandlerConfig;
+use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use super::chrome::{extra_flags, find_chrome, needs_no_sandbox, BrowserSource, LaunchOptions};
+use super::chrome::{
+    command_line, find_chrome, resolve_executable, spawn_tied, BrowserSource, LaunchOptions,
+};
 use super::executor::InstalledHelpers;
+use super::leftovers::{folder_prefix, DOWNLOADS_PREFIX, PROFILE_PREFIX};
 use crate::events::DialogRecord;
 use crate::task::{CommandError, DialogPolicy, ErrorCode};
 
@@ -153,6 +159,8 @@ pub struct BrowserInstance {
     id: String,
     source: BrowserSource,
     browser: tokio::sync::Mutex<Browser>,
+    /// The Chromium process, when this instance launched it (taken when it is closed).
+    child: tokio::sync::Mutex<Option<Child>>,
     tabs: Mutex<Tabs>,
     health: watch::Sender<Health>,
     dialogs: Arc<Mutex<Vec<DialogRecord>>>,
@@ -177,10 +185,15 @@ impl BrowserInstance {
     /// Starts (or attaches to) a browser and opens the instance's page.
     pub async fn start(id: impl Into<String>, source: BrowserSource) -> anyhow::Result<Self> {
         let id = id.into();
-        let (browser, handler, profile) = match &source {
+        let (browser, handler, profile, child) = match &source {
             BrowserSource::Launch(options) => {
-                let (browser, handler, profile) = launch(options).await?;
-                (browser, handler, Some(profile))
+                let launched = launch(options).await?;
+                (
+                    launched.browser,
+                    launched.handler,
+                    Some(launched.profile),
+                    Some(launched.child),
+                )
             }
             BrowserSource::Attach(endpoint) => {
                 let (browser, handler) = timeout(HOUSEKEEPING, Browser::connect(endpoint.clone()))
@@ -189,11 +202,10 @@ impl BrowserInstance {
                         anyhow!("no answer from DevTools endpoint {endpoint} within 10 s")
                     })?
                     .with_context(|| format!("cannot attach to DevTools endpoint {endpoint}"))?;
-                (browser, handler, None)
+                (browser, handler, None, None)
             }
         };
-        let mut browser = browser;
-        let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
+        let pid = child.as_ref().and_then(Child::id);
 
         let (health, _) = watch::channel(Health::Alive);
         let handler = spawn_handler_loop(handler, health.clone());
@@ -202,7 +214,7 @@ impl BrowserInstance {
         let download_dir = match &source {
             BrowserSource::Launch(_) => Some(
                 tempfile::Builder::new()
-                    .prefix("browser-control-downloads-")
+                    .prefix(&folder_prefix(DOWNLOADS_PREFIX))
                     .tempdir()
                     .context("cannot create a download folder")?,
             ),
@@ -228,6 +240,7 @@ impl BrowserInstance {
             id,
             source,
             browser: tokio::sync::Mutex::new(browser),
+            child: tokio::sync::Mutex::new(child),
             tabs: Mutex::new(Tabs::default()),
             health,
             dialogs: Arc::new(Mutex::new(Vec::new())),
@@ -679,7 +692,8 @@ impl BrowserInstance {
         }
         {
             let mut browser = self.browser.lock().await;
-            if browser.get_mut_child().is_some() {
+            let child = self.child.lock().await.take();
+            if let Some(mut child) = child {
                 let graceful = !matches!(self.health(), Health::Lost(_))
                     && matches!(
                         timeout(Duration::from_secs(3), browser.close()).await,
@@ -687,12 +701,12 @@ impl BrowserInstance {
                     );
                 let exited = graceful
                     && matches!(
-                        timeout(Duration::from_secs(5), browser.wait()).await,
+                        timeout(Duration::from_secs(5), child.wait()).await,
                         Ok(Ok(_))
                     );
                 if !exited {
-                    let _ = browser.kill().await;
-                    let _ = timeout(Duration::from_secs(5), browser.wait()).await;
+                    // kill() sends SIGKILL and reaps the process.
+                    let _ = timeout(Duration::from_secs(5), child.kill()).await;
                 }
             }
         }
@@ -701,12 +715,10 @@ impl BrowserInstance {
             task.abort();
         }
         let _ = self.health.send(Health::Lost("instance closed".into()));
-        if let Some(dir) = self.download_dir.lock().unwrap().take() {
-            let _ = dir.close();
-        }
+        let downloads = self.download_dir.lock().unwrap().take();
         let profile = self.profile.lock().unwrap().take();
-        if let Some(profile) = profile {
-            remove_profile(profile).await;
+        if downloads.is_some() || profile.is_some() {
+            remove_folders(profile, downloads).await;
         }
     }
 }
@@ -718,47 +730,156 @@ impl Drop for BrowserInstance {
     }
 }
 
-async fn launch(
-    options: &LaunchOptions,
-) -> anyhow::Result<(Browser, chromiumoxide::Handler, tempfile::TempDir)> {
-    let chrome = find_chrome(options.chrome.as_deref())?;
-    // Each instance gets its own profile: a shared one is locked by whichever runs first.
+/// A Chromium this instance started, connected to.
+struct Launched {
+    browser: Browser,
+    handler: chromiumoxide::Handler,
+    profile: tempfile::TempDir,
+    child: Child,
+}
+
+/// Starts Chromium with its own profile folder and connects to it.
+///
+/// chromiumoxide's `Browser::launch` spawns the process itself with no pre-exec hook, so a
+/// Chromium it starts outlives a SIGKILLed parent. We spawn it ourselves instead, through
+/// [`spawn_tied`] (`PR_SET_PDEATHSIG(SIGKILL)` from a dedicated, never-ending thread: see there
+/// for why the thread matters), with `--remote-debugging-port=0`, read the `DevTools listening
+/// on ws://…` line from its stderr, and connect with the handler settings launch would have used.
+/// Chromium's zygote and its renderers, GPU and utility processes end when the browser process
+/// does (tests/orphans.rs checks it after a `kill -9` of the server).
+async fn launch(options: &LaunchOptions) -> anyhow::Result<Launched> {
+    let chrome = resolve_executable(&find_chrome(options.chrome.as_deref())?);
+    // Each instance gets its own profile: a shared one is locked by whichever runs first. The
+    // name carries our pid, so the next start can tell a dead run's folder (leftovers.rs).
     let profile = tempfile::Builder::new()
-        .prefix("browser-control-profile-")
+        .prefix(&folder_prefix(PROFILE_PREFIX))
         .tempdir()
         .context("cannot create a profile folder")?;
-    let (width, height) = options.viewport;
-    let mut builder = BrowserConfig::builder()
-        .chrome_executable(&chrome)
-        .user_data_dir(profile.path())
-        .window_size(width, height)
-        .viewport(Viewport {
-            width,
-            height,
-            ..Viewport::default()
-        })
-        .launch_timeout(options.launch_timeout)
-        // Our own deadlines govern every call; chromiumoxide's must never fire first.
-        .request_timeout(Duration::from_secs(3600))
-        .args(extra_flags(options));
-    if !options.headless {
-        builder = builder.with_head();
-    }
-    if needs_no_sandbox() {
-        builder = builder.no_sandbox();
-    }
-    let config = builder.build().map_err(|e| anyhow!(e))?;
-    let deadline = options.launch_timeout + Duration::from_secs(5);
-    let (browser, handler) = timeout(deadline, Browser::launch(config))
+    let mut command = tokio::process::Command::new(&chrome);
+    command
+        .args(command_line(options, profile.path()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = timeout(HOUSEKEEPING, spawn_tied(command))
         .await
         .map_err(|_| {
             anyhow!(
-                "Chromium ({}) did not start within {deadline:?}",
+                "Chromium ({}) was not spawned within 10 s",
                 chrome.display()
             )
         })?
         .with_context(|| format!("cannot start Chromium ({})", chrome.display()))?;
-    Ok((browser, handler, profile))
+    let connected = async {
+        let url = devtools_url(&mut child, options.launch_timeout).await?;
+        let (width, height) = options.viewport;
+        let config = HandlerConfig {
+            viewport: Some(Viewport {
+                width,
+                height,
+                ..Viewport::default()
+            }),
+            // Our own deadlines govern every call; chromiumoxide's must never fire first.
+            request_timeout: Duration::from_secs(3600),
+            ..HandlerConfig::default()
+        };
+        timeout(
+            HOUSEKEEPING,
+            Browser::connect_with_config(url.clone(), config),
+        )
+        .await
+        .map_err(|_| anyhow!("no answer from Chromium's DevTools endpoint {url} within 10 s"))?
+        .with_context(|| format!("cannot connect to Chromium's DevTools endpoint {url}"))
+    }
+    .await
+    .with_context(|| format!("cannot start Chromium ({})", chrome.display()));
+    match connected {
+        Ok((browser, handler)) => Ok(Launched {
+            browser,
+            handler,
+            profile,
+            child,
+        }),
+        Err(e) => {
+            let _ = timeout(Duration::from_secs(5), child.kill()).await;
+            remove_folders(Some(profile), None).await;
+            Err(e)
+        }
+    }
+}
+
+/// Reads Chromium's stderr up to its `DevTools listening on ws://…` line (within `within`),
+/// then keeps draining it into the debug log so Chromium never writes into a full pipe.
+async fn devtools_url(child: &mut Child, within: Duration) -> anyhow::Result<String> {
+    let stderr = child
+        .stderr
+        .take()
+        .context("Chromium's stderr is not piped")?;
+    let mut stderr = BufReader::new(stderr);
+    let mut said = String::new();
+    let read = async {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            tokio::select! {
+                read = stderr.read_until(b'\n', &mut line) => {
+                    if read.context("cannot read Chromium's output")? == 0 {
+                        anyhow::bail!("Chromium closed its output without a DevTools URL");
+                    }
+                    let text = String::from_utf8_lossy(&line);
+                    if let Some(url) = parse_devtools_line(&text) {
+                        return Ok(url);
+                    }
+                    said.push_str(&text);
+                }
+                status = child.wait() => {
+                    anyhow::bail!("Chromium exited ({}) before it printed its DevTools URL",
+                        status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()));
+                }
+            }
+        }
+    };
+    let url = match timeout(within, read).await {
+        Ok(Ok(url)) => url,
+        Ok(Err(e)) => return Err(e.context(stderr_tail(&said))),
+        Err(_) => {
+            return Err(
+                anyhow!("Chromium printed no DevTools URL within {within:?}")
+                    .context(stderr_tail(&said)),
+            )
+        }
+    };
+    tokio::spawn(async move {
+        let mut line = Vec::new();
+        while matches!(stderr.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
+            tracing::debug!(target: "chromium", "{}", String::from_utf8_lossy(&line).trim_end());
+            line.clear();
+        }
+    });
+    Ok(url)
+}
+
+/// The ws:// URL of a `DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID` line.
+fn parse_devtools_line(line: &str) -> Option<String> {
+    let (_, url) = line.rsplit_once("listening on ")?;
+    let url = url.trim();
+    (url.starts_with("ws") && url.contains("devtools/browser")).then(|| url.to_string())
+}
+
+/// The end of what Chromium said on stderr, for an error message.
+fn stderr_tail(said: &str) -> String {
+    let said = said.trim();
+    if said.is_empty() {
+        return "Chromium said nothing on stderr".into();
+    }
+    let start = said
+        .char_indices()
+        .rev()
+        .nth(1999)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    format!("Chromium's stderr: {}", &said[start..])
 }
 
 /// Drives chromiumoxide's handler; its end (an error, or the stream closing) means the browser
@@ -977,40 +1098,24 @@ async fn watch_crash(
     }))
 }
 
-/// Removes the profile once nothing uses it. Chromium's helpers (zygote, renderers, GPU) notice
-/// the browser's exit on their own time: they get a moment, then SIGKILL.
-async fn remove_profile(profile: tempfile::TempDir) {
-    let path: PathBuf = profile.keep();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        let left = processes_using(&path);
-        if left.is_empty() {
-            break;
+/// Removes an instance's download folder and, once nothing uses it, its profile folder (see
+/// [`super::leftovers::remove_profile`]). Waiting for Chromium's helpers polls /proc for up to
+/// 2 s and removing folders is file I/O: both run on the blocking pool, off the runtime.
+async fn remove_folders(profile: Option<tempfile::TempDir>, downloads: Option<tempfile::TempDir>) {
+    let profile = profile.map(tempfile::TempDir::keep);
+    let downloads = downloads.map(tempfile::TempDir::keep);
+    let removed = tokio::task::spawn_blocking(move || {
+        if let Some(dir) = downloads {
+            let _ = std::fs::remove_dir_all(dir);
         }
-        if tokio::time::Instant::now() >= deadline {
-            tracing::warn!(
-                "killing {} Chromium helper(s) that outlived the browser",
-                left.len()
-            );
-            for pid in left {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            break;
+        if let Some(profile) = profile {
+            super::leftovers::remove_profile(&profile);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    })
+    .await;
+    if let Err(e) = removed {
+        tracing::warn!("could not remove an instance's folders: {e}");
     }
-    for _ in 0..20 {
-        match std::fs::remove_dir_all(&path) {
-            Ok(()) => return,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    tracing::warn!("could not remove profile folder {}", path.display());
 }
 
 /// Whether any live process still uses `profile` (its path is on Chromium's command line).

@@ -7,6 +7,7 @@ pub mod progress;
 pub mod run;
 pub mod serve;
 pub mod site;
+pub mod store_args;
 pub mod taskfile;
 
 use clap::{Parser, Subcommand};

@@ -2,7 +2,7 @@
 //! saves screenshots and a report, and exits 0 (all as expected), 1 (some not) or 2 (unusable
 //! input).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -16,10 +16,12 @@ use super::browser_args::BrowserArgs;
 use super::junit::{self, CaseReport};
 use super::progress::{Mode, Progress};
 use super::site::SiteServer;
+use super::store_args::StoreArgs;
 use super::taskfile::{self, TaskCase};
 use crate::events::EventKind;
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::task::{Content, Task};
+use crate::store::StoreUrl;
+use crate::task::{validate_submission, Content, Task};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -44,6 +46,8 @@ pub struct RunArgs {
     pub json: bool,
     #[command(flatten)]
     pub browser: BrowserArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Exit codes, as documented in `--help` and the README.
@@ -74,13 +78,26 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Err(e) => return unusable(&progress, &e.to_string()),
     };
 
+    let mut retention = args.store.retention();
+    retention.keep_finished = retention.keep_finished.max(cases.len());
+    let store = match args.store.url(|| Ok(StoreUrl::Memory)) {
+        Ok(url) => args.store.open(&url).await,
+        Err(e) => Err(e),
+    };
+    let store = match store {
+        Ok(store) => store,
+        Err(e) => return unusable(&progress, &format!("{e:#}")),
+    };
     let config = SchedulerConfig {
         instances: usize::from(args.browser.instances),
         source: args.browser.source(),
         executor: args.browser.executor(),
         max_queued: cases.len().max(1),
-        keep_finished: cases.len().max(1),
+        store,
+        retention,
+        lease: args.store.lease(),
         capture_on_failure: true,
+        panic_on_intention: None,
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,
@@ -90,7 +107,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
 
-    let (finished, failure_shots) = drive(&scheduler, &cases, &mut progress).await;
+    let finished = drive(&scheduler, &cases, &mut progress).await;
     scheduler.shutdown().await;
     progress.finish();
 
@@ -98,7 +115,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
         .into_iter()
         .map(|(i, task)| Verdict {
             mismatches: cases[i].expect.mismatches(&task),
-            failure_shot: failure_shots.get(&task.id).cloned(),
+            failure_shot: task
+                .commands
+                .iter()
+                .enumerate()
+                .find_map(|(i, c)| c.failure_screenshot.clone().map(|png| (i, png))),
             case: i,
             task,
         })
@@ -143,16 +164,20 @@ struct Verdict {
 }
 
 /// Submits every case, renders events until each has finished (or Ctrl-C cancels them), and
-/// returns the final records by case index, with the failure screenshots by task id.
+/// returns the final records by case index (failure screenshots included).
 async fn drive(
     scheduler: &Scheduler,
     cases: &[TaskCase],
     progress: &mut Progress,
-) -> (Vec<(usize, Task)>, HashMap<String, (usize, String)>) {
+) -> Vec<(usize, Task)> {
     let mut events = scheduler.events().subscribe();
     let mut ids = Vec::new();
     for case in cases {
-        match scheduler.submit(&case.submission) {
+        let submitted = match validate_submission(&case.submission) {
+            Ok(spec) => scheduler.submit(spec).await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("Invalid task: {e}")),
+        };
+        match submitted {
             Ok(submitted) => {
                 progress.track(submitted.task.clone());
                 ids.push(submitted.task_id);
@@ -172,7 +197,6 @@ async fn drive(
     let index_of = |id: &str| ids.iter().position(|i| i == id);
     let mut remaining: HashSet<String> = ids.iter().filter(|i| !i.is_empty()).cloned().collect();
     let mut done = Vec::new();
-    let mut failure_shots = HashMap::new();
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let mut interrupted = false;
     while !remaining.is_empty() {
@@ -180,9 +204,6 @@ async fn drive(
             event = events.recv() => match event {
                 Ok(event) => {
                     progress.on_event(&event);
-                    if let EventKind::FailureScreenshot { task_id, index, png } = &event.kind {
-                        failure_shots.insert(task_id.clone(), (*index, png.clone()));
-                    }
                     if let EventKind::TaskFinished { task } = &event.kind {
                         if remaining.remove(&task.id) {
                             let i = index_of(&task.id).expect("submitted");
@@ -194,7 +215,7 @@ async fn drive(
                 Err(RecvError::Lagged(_)) => {
                     // Missed events: the store still has every record.
                     for id in remaining.clone() {
-                        if let Some(task) = scheduler.store().get(&id).filter(|t| t.status.is_finished()) {
+                        if let Some(task) = scheduler.tasks().get(&id).await.filter(|t| t.status.is_finished()) {
                             remaining.remove(&id);
                             let i = index_of(&id).expect("submitted");
                             verdict_line(progress, &cases[i], &task);
@@ -209,13 +230,13 @@ async fn drive(
                 progress.line("interrupted: cancelling the remaining tasks");
                 scheduler.begin_shutdown();
                 for id in &remaining {
-                    let _ = scheduler.cancel(id);
+                    let _ = scheduler.cancel(id).await;
                 }
             }
         }
     }
     done.sort_by_key(|(i, _)| *i);
-    (done, failure_shots)
+    done
 }
 
 fn verdict_line(progress: &Progress, case: &TaskCase, task: &Task) {

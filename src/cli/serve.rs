@@ -9,8 +9,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::browser_args::BrowserArgs;
+use crate::cli::store_args::StoreArgs;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::server::{Server, ServerConfig, SocketLimits};
+use crate::store::StoreUrl;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -27,9 +29,8 @@ pub struct ServeArgs {
     /// Tasks waiting per instance beyond which a submit is rejected.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub max_queued: usize,
-    /// Finished tasks kept for task_list and task_status (the oldest go first).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub keep_finished: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Also accept requests from pages of this origin (e.g. https://app.example); repeatable.
     /// Loopback origins are always accepted; `*` accepts any.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
@@ -56,13 +57,29 @@ pub struct ServeArgs {
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
+    let opened = async {
+        let url = args.store.url(StoreUrl::default_sqlite)?;
+        args.store.open(&url).await
+    };
+    let store = match opened.await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // What a killed earlier run left in the temp folder (profiles, Chromium's singletons).
+    let _ = tokio::task::spawn_blocking(crate::browser::remove_leftovers).await;
     let config = SchedulerConfig {
         instances: usize::from(args.browser.instances),
         source: args.browser.source(),
         executor: args.browser.executor(),
         max_queued: args.max_queued,
-        keep_finished: args.keep_finished,
-        capture_on_failure: false,
+        retention: args.store.retention(),
+        lease: args.store.lease(),
+        store,
+        capture_on_failure: true,
+        panic_on_intention: None,
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,
@@ -93,8 +110,13 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Scripts (and tools/bench) read this line to learn the port.
+    // Scripts (and tools/bench) read this first line to learn the port.
     println!("listening on http://{}", server.local_addr());
+    println!(
+        "store: {} (this runner is {})",
+        scheduler.store_description(),
+        scheduler.node().id
+    );
     let _ = std::io::stdout().flush();
 
     let signal = shutdown_signal().await;

@@ -16,13 +16,14 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{json, Map, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::EventKind;
 use crate::scheduler::{Scheduler, SubmitError};
-use crate::server::wire;
 use crate::task::catalog::{task_tool_input_schema, tool_doc, TOOLS};
-use crate::task::{Content, Task, TaskStatus, Tool, ToolResult};
+use crate::task::{
+    validate_submission, Content, Task, TaskStatus, Tool, ToolResult, ValidationError,
+};
+use crate::wire;
 use session::Session;
 
 /// How MCP sessions use browsers.
@@ -204,47 +205,32 @@ impl BrowserMcp {
             submission["instanceId"] = Value::from(id.as_str());
         }
         submission["metadata"] = json!({"source": "mcp", "session": self.session.label});
-        // Subscribed before submitting: no event of the task can be missed.
-        let mut events = self.scheduler.events().subscribe();
-        let submitted = self
-            .scheduler
-            .submit(&submission)
-            .map_err(|e| submit_failure(e, single_command))?;
+        let spec =
+            validate_submission(&submission).map_err(|e| invalid_failure(e, single_command))?;
+        let submitted = self.scheduler.submit(spec).await.map_err(submit_failure)?;
         // The submitted record names each command's action: enough for progress, with no
         // copy of the live record per event.
         let (task_id, submitted) = (submitted.task_id, submitted.task);
+        let Some(mut watch) = self.scheduler.watch_from_start(&task_id).await else {
+            return Err(failure("UNAVAILABLE", "the task record was lost"));
+        };
         let mut cancelled = false;
         loop {
             tokio::select! {
-                event = events.recv() => match event {
-                    Ok(event) => match &event.kind {
-                        EventKind::TaskFinished { task } if task.id == task_id => {
-                            return Ok(Task::clone(task));
-                        }
-                        kind if kind.command().is_some_and(|c| c.task_id == task_id) => {
-                            if let Some(param) = on_event(&submitted, kind) {
-                                if let Err(e) = context.peer.notify_progress(param).await {
-                                    tracing::debug!("progress notification not sent: {e}");
-                                }
-                            }
-                        }
-                        _ => {}
-                    },
-                    // Events were missed (a very busy stream): the store has the outcome.
-                    Err(RecvError::Lagged(_)) => {
-                        if let Some(task) = self.scheduler.store().get(&task_id) {
-                            if task.status.is_finished() {
-                                return Ok(task);
+                kind = watch.next() => match kind {
+                    Some(EventKind::TaskFinished { task }) => return Ok(Task::clone(&task)),
+                    Some(kind) => {
+                        if let Some(param) = on_event(&submitted, &kind) {
+                            if let Err(e) = context.peer.notify_progress(param).await {
+                                tracing::debug!("progress notification not sent: {e}");
                             }
                         }
                     }
-                    Err(RecvError::Closed) => {
-                        return Err(failure("UNAVAILABLE", "the scheduler stopped"))
-                    }
+                    None => return Err(failure("UNAVAILABLE", "the scheduler stopped")),
                 },
                 _ = context.ct.cancelled(), if !cancelled => {
                     cancelled = true;
-                    let _ = self.scheduler.cancel(&task_id);
+                    let _ = self.scheduler.cancel(&task_id).await;
                 }
             }
         }
@@ -377,25 +363,24 @@ fn failure(code: &str, message: impl AsRef<str>) -> CallToolResult {
 
 /// A refused submission. For a one-command task, arguments are named as the tool sees them
 /// (`url: is required`), not by their path in the task (`commands[0].args.url`).
-fn submit_failure(error: SubmitError, single_command: bool) -> CallToolResult {
-    match error {
-        SubmitError::Invalid(e) => {
-            let field = if single_command {
-                e.field
-                    .strip_prefix("commands[0].args.")
-                    .or_else(|| (e.field == "commands[0].args").then_some("arguments"))
-                    .unwrap_or(&e.field)
-            } else {
-                &e.field
-            };
-            failure("INVALID_ARGUMENTS", format!("{field}: {}", e.message))
-        }
-        SubmitError::UnknownInstance(_) => failure("UNKNOWN_INSTANCE", error.to_string()),
-        SubmitError::QueueFull { .. } => failure("QUEUE_FULL", error.to_string()),
-        SubmitError::NoInstance | SubmitError::ShuttingDown => {
-            failure("UNAVAILABLE", error.to_string())
-        }
-    }
+fn invalid_failure(e: ValidationError, single_command: bool) -> CallToolResult {
+    let field = if single_command {
+        e.field
+            .strip_prefix("commands[0].args.")
+            .or_else(|| (e.field == "commands[0].args").then_some("arguments"))
+            .unwrap_or(&e.field)
+    } else {
+        &e.field
+    };
+    failure(
+        crate::task::ErrorCode::InvalidArguments.as_str(),
+        format!("{field}: {}", e.message),
+    )
+}
+
+/// A refused submission, with the scheduler's code for its cause.
+fn submit_failure(error: SubmitError) -> CallToolResult {
+    failure(error.code(), error.to_string())
 }
 
 impl ServerHandler for BrowserMcp {
@@ -494,16 +479,21 @@ mod tests {
             result.content[0].as_text().unwrap().text,
             "EXECUTION_ERROR: boom"
         );
-        let error = SubmitError::Invalid(crate::task::ValidationError {
+        let error = crate::task::ValidationError {
             field: "commands[0].args.url".into(),
             message: "is required".into(),
-        });
-        let invalid = submit_failure(error.clone(), true);
+        };
+        let invalid = invalid_failure(error.clone(), true);
         assert_eq!(
             invalid.content[0].as_text().unwrap().text,
             "INVALID_ARGUMENTS: url: is required"
         );
-        let in_task = submit_failure(error, false);
+        let full = submit_failure(SubmitError::NoInstance);
+        assert_eq!(
+            full.content[0].as_text().unwrap().text,
+            "NO_INSTANCE: No browser instance available"
+        );
+        let in_task = invalid_failure(error, false);
         assert_eq!(
             in_task.content[0].as_text().unwrap().text,
             "INVALID_ARGUMENTS: commands[0].args.url: is required"

@@ -40,7 +40,7 @@ impl Session {
         }
         let mut slot = self.instance.lock().await;
         if let Some(id) = slot.as_ref() {
-            if self.scheduler.instances().iter().any(|i| &i.id == id) {
+            if self.scheduler.instances().await.iter().any(|i| &i.id == id) {
                 return Ok(Some(id.clone()));
             }
             tracing::info!("{}: instance {id} was closed; starting another", self.label);

@@ -1,28 +1,34 @@
-//! The scheduler: owns the browser instances, a FIFO queue per instance, and the task store.
-//! Every door submits, cancels and lists through it, and watches its [`EventBus`].
+//! The scheduler: owns this runner's browser instances and their workers, and is the only
+//! writer of the task store (whose queue they share with other runners on a shared store).
+//! Every door submits, cancels and reads through it, and watches its [`EventBus`].
 
-mod store;
+mod cluster;
+mod replay;
+mod tasks;
+mod watch;
 mod worker;
 
-pub use store::{TaskFilter, TaskStore};
+pub use crate::store::TaskFilter;
+pub use tasks::Tasks;
+pub use watch::Watch;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::browser::{BrowserInstance, BrowserSource, Executor, Health, LaunchOptions};
-use crate::events::{Event, EventBus, EventKind};
-use crate::task::{
-    now_ms, validate_submission, CommandError, InstanceAction, Task, ToolResult, ValidationError,
+use crate::events::{EventBus, EventKind};
+use crate::store::{
+    memory::MemoryStore, EnqueueError, InstanceRecord, Node, Placement, Retention, TaskStore,
 };
+use crate::task::{now_ms, CommandError, InstanceAction, Task, TaskSpec, TaskStatus, ToolResult};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SchedulerConfig {
     /// Instances started at boot, all from `source`.
     pub instances: usize,
@@ -30,29 +36,39 @@ pub struct SchedulerConfig {
     pub executor: Executor,
     /// Tasks waiting per instance beyond which a submit is refused.
     pub max_queued: usize,
-    /// Finished tasks kept in the store.
-    pub keep_finished: usize,
-    /// Screenshot the page when a command fails, as a [`EventKind::FailureScreenshot`] event.
+    /// Where tasks live (opened by the caller: see [`crate::store::open`]).
+    pub store: Arc<dyn TaskStore>,
+    /// What finished tasks keep.
+    pub retention: Retention,
+    /// A runner of a shared store whose heartbeat is older than this is lost.
+    pub lease: Duration,
+    /// Screenshot the page when a command fails, kept with the record.
     pub capture_on_failure: bool,
+    /// Tests only: a command whose intention is this makes the worker panic.
+    #[doc(hidden)]
+    pub panic_on_intention: Option<String>,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
+        let retention = Retention::default();
         SchedulerConfig {
             instances: 1,
             source: BrowserSource::Launch(Default::default()),
             executor: Executor::default(),
             max_queued: 500,
-            keep_finished: 1000,
+            store: Arc::new(MemoryStore::new(retention.clone())),
+            retention,
+            lease: Duration::from_secs(5),
             capture_on_failure: false,
+            panic_on_intention: None,
         }
     }
 }
 
+/// Why a task was not accepted: one variant, and one [`SubmitError::code`], per cause.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SubmitError {
-    #[error("Invalid task: {0}")]
-    Invalid(#[from] ValidationError),
     #[error("Unknown instance: {0}")]
     UnknownInstance(String),
     #[error("Queue full: instance {instance} already has {limit} queued tasks")]
@@ -61,6 +77,33 @@ pub enum SubmitError {
     NoInstance,
     #[error("Scheduler is shutting down")]
     ShuttingDown,
+    #[error("The task store is unavailable: {0}")]
+    Store(String),
+}
+
+impl SubmitError {
+    /// The stable code every door reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::UnknownInstance(_) => "UNKNOWN_INSTANCE",
+            SubmitError::QueueFull { .. } => "QUEUE_FULL",
+            SubmitError::NoInstance => "NO_INSTANCE",
+            SubmitError::ShuttingDown => "SHUTTING_DOWN",
+            SubmitError::Store(_) => "STORE_UNAVAILABLE",
+        }
+    }
+}
+
+impl From<EnqueueError> for SubmitError {
+    fn from(e: EnqueueError) -> Self {
+        match e {
+            EnqueueError::UnknownInstance(id) => SubmitError::UnknownInstance(id),
+            EnqueueError::QueueFull { instance, limit } => {
+                SubmitError::QueueFull { instance, limit }
+            }
+            EnqueueError::NoInstance => SubmitError::NoInstance,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -106,15 +149,18 @@ pub struct InstanceInfo {
     /// Started for one client (an MCP session): tasks without an `instanceId` never go to it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+    /// The runner it belongs to.
+    pub node: String,
 }
 
-/// One instance's queue and the worker that drains it.
+/// One instance and the worker that runs its tasks.
 struct Slot {
     id: String,
     source: BrowserSource,
-    /// Not part of the least-loaded choice (see [`InstanceInfo::private`]).
     private: bool,
-    state: Mutex<SlotState>,
+    /// The task running now, and how to stop it.
+    running: Mutex<Option<(String, CancellationToken)>>,
+    /// A task may be waiting in the store for this instance.
     wake: Notify,
     instance: Mutex<Option<Arc<BrowserInstance>>>,
     /// Cancelled when the instance is closed or the scheduler shuts down: the worker ends.
@@ -122,34 +168,41 @@ struct Slot {
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
-#[derive(Default)]
-struct SlotState {
-    queue: VecDeque<String>,
-    running: Option<(String, CancellationToken)>,
-}
-
 impl Slot {
-    fn load(&self) -> usize {
-        let state = self.state.lock().unwrap();
-        state.queue.len() + usize::from(state.running.is_some())
-    }
-
     fn current_instance(&self) -> Option<Arc<BrowserInstance>> {
         self.instance.lock().unwrap().clone()
+    }
+
+    fn running_task(&self) -> Option<String> {
+        self.running
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|(id, _)| id.clone())
     }
 }
 
 struct Inner {
-    store: TaskStore,
+    store: Arc<dyn TaskStore>,
+    node: Node,
     events: EventBus,
     executor: Executor,
     capture_on_failure: bool,
     max_queued: usize,
+    retention: Retention,
+    lease: Duration,
+    panic_on_intention: Option<String>,
     /// What `browser_instance create` starts from (the Chromium binary, flags).
     launch_defaults: LaunchOptions,
-    next_instance: AtomicUsize,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
+    /// Records of the tasks running here, ahead of the store (whose writes may lag a little):
+    /// what readers see of them.
+    live: Mutex<HashMap<String, Task>>,
+    /// Held across queueing and its event, and across claiming and its event: on this runner,
+    /// `queued` always precedes `started`.
+    gate: tokio::sync::Mutex<()>,
     shutdown: CancellationToken,
+    background: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// Cheap to clone: every door holds one.
@@ -159,23 +212,32 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Starts the configured instances (in turn: Chromium starts are heavy on two cores).
+    /// Joins the store, starts the configured instances (in turn: Chromium starts are heavy on
+    /// two cores), then resolves what an earlier run left unfinished.
     pub async fn start(config: SchedulerConfig) -> anyhow::Result<Scheduler> {
         let launch_defaults = match &config.source {
             BrowserSource::Launch(options) => options.clone(),
             BrowserSource::Attach(_) => LaunchOptions::default(),
         };
+        let node = config.store.join().await?;
+        crate::task::id::set_node_number(node.number);
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
-                store: TaskStore::new(config.keep_finished),
+                store: config.store,
+                node,
                 events: EventBus::new(4096),
                 executor: config.executor,
                 capture_on_failure: config.capture_on_failure,
                 max_queued: config.max_queued,
+                retention: config.retention,
+                lease: config.lease,
+                panic_on_intention: config.panic_on_intention,
                 launch_defaults,
-                next_instance: AtomicUsize::new(1),
                 slots: Mutex::new(BTreeMap::new()),
+                live: Mutex::new(HashMap::new()),
+                gate: tokio::sync::Mutex::new(()),
                 shutdown: CancellationToken::new(),
+                background: Mutex::new(Vec::new()),
             }),
         };
         for _ in 0..config.instances {
@@ -184,10 +246,24 @@ impl Scheduler {
                 return Err(e);
             }
         }
+        cluster::start(&scheduler).await?;
         Ok(scheduler)
     }
 
-    /// Starts (or attaches to) a browser as a new instance `inst_N` with its own queue.
+    /// This runner, as the store knows it.
+    pub fn node(&self) -> &Node {
+        &self.inner.node
+    }
+
+    pub fn store_kind(&self) -> &'static str {
+        self.inner.store.kind()
+    }
+
+    pub fn store_description(&self) -> String {
+        self.inner.store.describe()
+    }
+
+    /// Starts (or attaches to) a browser as a new instance `inst_N` with its own worker.
     pub async fn add_instance(&self, source: BrowserSource) -> anyhow::Result<InstanceInfo> {
         self.add_instance_as(source, false).await
     }
@@ -203,21 +279,30 @@ impl Scheduler {
             !self.inner.shutdown.is_cancelled(),
             "the scheduler is shutting down"
         );
-        let id = format!(
-            "inst_{}",
-            self.inner.next_instance.fetch_add(1, Ordering::Relaxed)
-        );
+        let id = self.inner.store.new_instance_id().await?;
         let instance = BrowserInstance::start(id.clone(), source.clone()).await?;
         let slot = Arc::new(Slot {
             id: id.clone(),
             source,
             private,
-            state: Mutex::new(SlotState::default()),
+            running: Mutex::new(None),
             wake: Notify::new(),
             instance: Mutex::new(Some(Arc::new(instance))),
             stop: self.inner.shutdown.child_token(),
             worker: Mutex::new(None),
         });
+        let record = InstanceRecord {
+            id: id.clone(),
+            node_id: self.inner.node.id.clone(),
+            private,
+        };
+        if let Err(e) = self.inner.store.add_instance(&record).await {
+            let instance = slot.instance.lock().unwrap().take();
+            if let Some(instance) = instance {
+                instance.close().await;
+            }
+            return Err(e.context("cannot register the instance in the task store"));
+        }
         self.inner
             .slots
             .lock()
@@ -226,7 +311,7 @@ impl Scheduler {
         let worker = tokio::spawn(worker::run(self.clone(), slot.clone()));
         *slot.worker.lock().unwrap() = Some(worker);
         self.inner.events.emit(&id, EventKind::InstanceAdded);
-        Ok(self.describe(&slot))
+        Ok(self.describe(&slot, 0))
     }
 
     /// [`Scheduler::add_instance`] behind a box: a worker's task may add an instance, whose
@@ -255,18 +340,15 @@ impl Scheduler {
             .unwrap()
             .remove(id)
             .ok_or_else(|| CloseError::UnknownInstance(id.into()))?;
-        // Stop first: a submit racing this sees it under the queue lock and refuses.
-        slot.stop.cancel();
-        let queued: Vec<String> = {
-            let mut state = slot.state.lock().unwrap();
-            if let Some((_, token)) = &state.running {
-                token.cancel();
-            }
-            state.queue.drain(..).collect()
-        };
-        for task_id in queued {
-            self.finish_unstarted(&slot.id, &task_id);
+        // Out of the store first: no new task is placed on it.
+        if let Err(e) = self.inner.store.remove_instance(id).await {
+            tracing::error!(instance = %id, "task store: {e:#}");
         }
+        slot.stop.cancel();
+        if let Some((_, token)) = &*slot.running.lock().unwrap() {
+            token.cancel();
+        }
+        self.cancel_queued_on(&slot.id).await;
         slot.wake.notify_one();
         // The rest runs on its own, so it completes even if the caller is dropped (a task
         // closing an instance can itself be cancelled).
@@ -289,6 +371,24 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Cancels every task queued on `instance_id` (its instance is going away).
+    async fn cancel_queued_on(&self, instance_id: &str) {
+        let filter = TaskFilter {
+            instance_id: Some(instance_id.into()),
+            status: Some(TaskStatus::Queued),
+        };
+        let queued = match self.inner.store.list(&filter).await {
+            Ok(queued) => queued,
+            Err(e) => {
+                tracing::error!(instance = %instance_id, "task store: {e:#}");
+                return;
+            }
+        };
+        for task in queued {
+            let _ = self.cancel(&task.id).await;
+        }
+    }
+
     /// Runs a `browser_instance` action. `caller` is the instance of the task asking, if any.
     pub async fn instance_action(
         &self,
@@ -299,7 +399,7 @@ impl Scheduler {
             ToolResult::text(serde_json::to_string(value).expect("plain data serializes"))
         }
         match action {
-            InstanceAction::List => Ok(json(&self.instances())),
+            InstanceAction::List => Ok(json(&self.instances().await)),
             InstanceAction::Create { .. } | InstanceAction::Attach { .. } => {
                 let info = self
                     .create_instance(action)
@@ -368,8 +468,9 @@ impl Scheduler {
         &self.inner.events
     }
 
-    pub fn store(&self) -> &TaskStore {
-        &self.inner.store
+    /// Tasks, read-only: what every door may see of them.
+    pub fn tasks(&self) -> Tasks<'_> {
+        Tasks::new(&self.inner)
     }
 
     /// The instance object behind `id` (for tests and diagnostics: pid, profile folder).
@@ -381,12 +482,43 @@ impl Scheduler {
         self.inner.slots.lock().unwrap().get(id).cloned()
     }
 
-    pub fn instances(&self) -> Vec<InstanceInfo> {
-        let slots: Vec<Arc<Slot>> = self.inner.slots.lock().unwrap().values().cloned().collect();
-        slots.iter().map(|s| self.describe(s)).collect()
+    fn slots(&self) -> Vec<Arc<Slot>> {
+        self.inner.slots.lock().unwrap().values().cloned().collect()
     }
 
-    fn describe(&self, slot: &Slot) -> InstanceInfo {
+    /// This runner's instances, with their queues.
+    pub async fn instances(&self) -> Vec<InstanceInfo> {
+        let queued = self.queued_counts().await;
+        self.slots()
+            .iter()
+            .map(|s| self.describe(s, queued.get(&s.id).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// Whether `id` is an instance of any runner of the store.
+    pub async fn instance_exists(&self, id: &str) -> bool {
+        if self.slot(id).is_some() {
+            return true;
+        }
+        match self.inner.store.instances().await {
+            Ok(all) => all.iter().any(|i| i.id == id),
+            Err(_) => false,
+        }
+    }
+
+    async fn queued_counts(&self) -> HashMap<String, usize> {
+        let filter = TaskFilter {
+            instance_id: None,
+            status: Some(TaskStatus::Queued),
+        };
+        let mut counts = HashMap::new();
+        for task in self.inner.store.list(&filter).await.unwrap_or_default() {
+            *counts.entry(task.instance_id).or_default() += 1;
+        }
+        counts
+    }
+
+    fn describe(&self, slot: &Slot, queued: usize) -> InstanceInfo {
         let instance = slot.current_instance();
         let status = match instance.as_ref().map(|i| i.health()) {
             None => "relaunching",
@@ -397,121 +529,138 @@ impl Scheduler {
             BrowserSource::Attach(endpoint) => Some(endpoint.clone()),
             BrowserSource::Launch(_) => None,
         };
-        let state = slot.state.lock().unwrap();
         InstanceInfo {
             id: slot.id.clone(),
             status: status.into(),
             remote: endpoint.is_some(),
             endpoint,
             pid: instance.and_then(|i| i.pid()),
-            queued: state.queue.len(),
-            running_task_id: state.running.as_ref().map(|(id, _)| id.clone()),
+            queued,
+            running_task_id: slot.running_task(),
             private: slot.private,
+            node: self.inner.node.id.clone(),
         }
     }
 
-    /// Validates and queues a task: on its `instanceId`, else on the least-loaded instance.
-    pub fn submit(&self, submission: &Value) -> Result<Submitted, SubmitError> {
+    /// Queues a validated task: on its `instanceId`, else on the least-loaded shared instance
+    /// (of any runner, on a shared store).
+    pub async fn submit(&self, spec: TaskSpec) -> Result<Submitted, SubmitError> {
         if self.inner.shutdown.is_cancelled() {
             return Err(SubmitError::ShuttingDown);
         }
-        let spec = validate_submission(submission)?;
-        let slot = match &spec.instance_id {
-            Some(id) => self
-                .slot(id)
-                .ok_or_else(|| SubmitError::UnknownInstance(id.clone()))?,
-            None => self
-                .inner
-                .slots
-                .lock()
-                .unwrap()
-                .values()
-                .filter(|s| !s.private)
-                .min_by_key(|s| s.load())
-                .cloned()
-                .ok_or(SubmitError::NoInstance)?,
+        let placement = match &spec.instance_id {
+            Some(id) => Placement::Instance(id.clone()),
+            None => Placement::LeastLoaded,
         };
-        let asked_for = spec.instance_id.clone();
-        let task = Task::new(spec, slot.id.clone());
-        let task_id = task.id.clone();
-        let position = {
-            let mut state = slot.state.lock().unwrap();
-            if slot.stop.is_cancelled() {
-                // Closed between the lookup and now.
-                return Err(match asked_for {
-                    Some(id) => SubmitError::UnknownInstance(id),
-                    None => SubmitError::NoInstance,
-                });
-            }
-            if state.queue.len() >= self.inner.max_queued {
-                return Err(SubmitError::QueueFull {
-                    instance: slot.id.clone(),
-                    limit: self.inner.max_queued,
-                });
-            }
-            self.inner.store.insert(task.clone());
-            state.queue.push_back(task_id.clone());
-            let position = state.queue.len() - 1 + usize::from(state.running.is_some());
-            // Emitted under the queue lock: the worker pops under it too, so `queued` always
-            // precedes `started` on the event stream.
-            self.inner.events.emit(
-                &slot.id,
-                EventKind::TaskQueued {
-                    task_id: task_id.clone(),
-                    position,
-                },
-            );
-            position
-        };
-        slot.wake.notify_one();
+        let task = Task::new(spec, String::new());
+        let gate = self.inner.gate.lock().await;
+        let enqueued = self
+            .inner
+            .store
+            .enqueue(task, placement, self.inner.max_queued)
+            .await
+            .map_err(|e| SubmitError::Store(format!("{e:#}")))??;
+        let task = enqueued.task;
+        self.inner.events.emit(
+            &task.instance_id,
+            EventKind::TaskQueued {
+                task_id: task.id.clone(),
+                position: enqueued.position,
+            },
+        );
+        drop(gate);
+        if let Some(slot) = self.slot(&task.instance_id) {
+            slot.wake.notify_one();
+        }
         Ok(Submitted {
-            task_id,
-            instance_id: slot.id.clone(),
-            queue_position: position,
+            task_id: task.id.clone(),
+            instance_id: task.instance_id.clone(),
+            queue_position: enqueued.position,
             task,
         })
     }
 
     /// Cancels a queued task (it completes as cancelled, every command skipped) or a running one
-    /// (its command in flight is stopped, the rest skipped).
-    pub fn cancel(&self, task_id: &str) -> Result<(), CancelError> {
-        let task = self.inner.store.get(task_id).ok_or(CancelError)?;
-        if task.status.is_finished() {
-            return Err(CancelError);
-        }
-        let slot = self.slot(&task.instance_id).ok_or(CancelError)?;
-        let mut state = slot.state.lock().unwrap();
-        if let Some(pos) = state.queue.iter().position(|id| id == task_id) {
-            state.queue.remove(pos);
-            drop(state);
-            self.finish_unstarted(&slot.id, task_id);
+    /// (its command in flight is stopped, the rest skipped), on this runner or another.
+    pub async fn cancel(&self, task_id: &str) -> Result<(), CancelError> {
+        if self.cancel_running_here(task_id) {
             return Ok(());
         }
-        match &state.running {
-            Some((id, token)) if id == task_id => {
-                token.cancel();
+        match self.inner.store.cancel_queued(task_id, now_ms()).await {
+            Ok(Some(task)) => {
+                self.emit_finished(task);
+                return Ok(());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(task = %task_id, "task store: {e:#}");
+                return Err(CancelError);
+            }
+        }
+        // Claimed meanwhile, here or by another runner.
+        if self.cancel_running_here(task_id) {
+            return Ok(());
+        }
+        match self.inner.store.get(task_id).await {
+            Ok(Some(task)) if task.status == TaskStatus::Running && self.inner.store.shared() => {
+                self.inner
+                    .store
+                    .request_cancel(task_id)
+                    .await
+                    .map_err(|_| CancelError)?;
                 Ok(())
             }
             _ => Err(CancelError),
         }
     }
 
-    /// Ends a task that never ran as cancelled.
-    fn finish_unstarted(&self, instance_id: &str, task_id: &str) {
-        let now = now_ms();
-        let done = self.inner.store.update(task_id, |t| {
-            let skipped = t.skip_unfinished(now);
-            t.finish(true, now).map(|_| (skipped, t.clone()))
-        });
-        if let Some(Ok((skipped, task))) = done {
-            worker::emit_skipped(&self.inner.events, instance_id, &task, &skipped);
-            self.inner.events.emit(
-                instance_id,
-                EventKind::TaskFinished {
-                    task: Arc::new(task),
-                },
-            );
+    fn cancel_running_here(&self, task_id: &str) -> bool {
+        for slot in self.slots() {
+            if let Some((id, token)) = &*slot.running.lock().unwrap() {
+                if id == task_id {
+                    token.cancel();
+                    return true;
+                }
+            }
         }
+        false
+    }
+
+    /// Emits the end of a task that ended outside a worker (cancelled while queued, or lost
+    /// with its runner): its skipped commands, then its final record.
+    fn emit_finished(&self, task: Task) {
+        let skipped: Vec<usize> = task
+            .commands
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.status == crate::task::CommandStatus::Skipped)
+            .map(|(i, _)| i)
+            .collect();
+        worker::emit_skipped(&self.inner.events, &task.instance_id, &task, &skipped);
+        self.inner.events.emit(
+            &task.instance_id.clone(),
+            EventKind::TaskFinished {
+                task: Arc::new(task),
+            },
+        );
+    }
+
+    /// Follows one task from now on: its events in order, always ending with its final
+    /// record. `None` for an unknown task.
+    pub async fn watch(&self, task_id: &str) -> Option<Watch> {
+        Watch::new(self, task_id, false).await
+    }
+
+    /// [`Scheduler::watch`] from the task's start: what already happened is told first (for
+    /// the door that submitted it).
+    pub async fn watch_from_start(&self, task_id: &str) -> Option<Watch> {
+        Watch::new(self, task_id, true).await
+    }
+
+    /// Waits until the task is finished and returns its final record.
+    pub async fn wait_finished(&self, task_id: &str) -> Option<Task> {
+        let mut watch = self.watch(task_id).await?;
+        watch.finished().await.map(|t| Task::clone(&t))
     }
 
     /// Stops accepting tasks and relaunching browsers, without waiting: for exit paths that
@@ -520,17 +669,19 @@ impl Scheduler {
         self.inner.shutdown.cancel();
     }
 
-    /// Cancels everything, stops the workers and closes every browser. No process or profile
-    /// folder outlives it.
+    /// Cancels everything, stops the workers, closes every browser and leaves the store. No
+    /// process or profile folder outlives it.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
-        let slots: Vec<Arc<Slot>> = self.inner.slots.lock().unwrap().values().cloned().collect();
+        let slots = self.slots();
         for slot in &slots {
-            let queued: Vec<String> = slot.state.lock().unwrap().queue.drain(..).collect();
-            for id in queued {
-                self.finish_unstarted(&slot.id, &id);
+            if let Err(e) = self.inner.store.remove_instance(&slot.id).await {
+                tracing::error!(instance = %slot.id, "task store: {e:#}");
             }
-            if let Some((_, token)) = &slot.state.lock().unwrap().running {
+        }
+        for slot in &slots {
+            self.cancel_queued_on(&slot.id).await;
+            if let Some((_, token)) = &*slot.running.lock().unwrap() {
                 token.cancel();
             }
             slot.wake.notify_one();
@@ -547,35 +698,13 @@ impl Scheduler {
                 instance.close().await;
             }
         }
-    }
-
-    /// Waits until the task is finished and returns its final record.
-    pub async fn wait_finished(&self, task_id: &str) -> Option<Task> {
-        use tokio::sync::broadcast::error::RecvError;
-        // Subscribed before looking: the end cannot slip between the two.
-        let mut events = self.inner.events.subscribe();
-        // Read in place: a running task's record (screenshots and all) is not copied.
-        let finished_now =
-            |store: &TaskStore| store.read(task_id, |t| t.status.is_finished().then(|| t.clone()));
-        match finished_now(&self.inner.store) {
-            None => return None,
-            Some(Some(task)) => return Some(task),
-            Some(None) => {}
+        let background: Vec<JoinHandle<()>> =
+            self.inner.background.lock().unwrap().drain(..).collect();
+        for task in background {
+            task.abort();
         }
-        loop {
-            match events.recv().await {
-                Ok(Event {
-                    kind: EventKind::TaskFinished { task },
-                    ..
-                }) if task.id == task_id => return Some(Task::clone(&task)),
-                Ok(_) => {}
-                // Missed events: the record says whether the end was among them.
-                Err(RecvError::Lagged(_)) => match finished_now(&self.inner.store) {
-                    Some(None) => {}
-                    gone_or_done => return gone_or_done.flatten(),
-                },
-                Err(RecvError::Closed) => return None,
-            }
+        if let Err(e) = self.inner.store.leave(&self.inner.node).await {
+            tracing::error!("task store: cannot leave: {e:#}");
         }
     }
 }

@@ -1,54 +1,168 @@
-//! One worker per instance: takes tasks off its queue in order, runs their commands through
-//! the executor, records every step in the store and emits it as an event. Relaunches the
-//! browser when it is lost.
+//! One worker per instance: claims the instance's tasks from the store in order, runs their
+//! commands through the executor, records every step (in its own record first, then the
+//! store) and emits it as an event. Relaunches the browser when it is lost. A panic inside a
+//! task ends that task failed and the worker goes on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Scheduler, Slot};
 use crate::browser::{BrowserInstance, BrowserSource, Health};
 use crate::events::{EventBus, EventKind};
+use crate::store::Change;
 use crate::task::{now_ms, Action, CommandError, ContentAction, ErrorCode, ParsedArgs, Task};
+
+/// How often an idle worker of a shared store looks for work without being told (a missed
+/// notification costs at most this).
+const SHARED_POLL: Duration = Duration::from_secs(2);
 
 pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
     let stop = slot.stop.clone();
+    let inner = &scheduler.inner;
     loop {
+        if stop.is_cancelled() {
+            return;
+        }
         // Register interest before looking, so a submit between the two is not missed.
         let woken = slot.wake.notified();
-        let next = {
-            let mut state = slot.state.lock().unwrap();
-            let next = state.queue.pop_front();
-            if let Some(id) = &next {
-                state.running = Some((id.clone(), CancellationToken::new()));
+        let claimed = {
+            let _gate = inner.gate.lock().await;
+            match inner.store.claim(&slot.id, &inner.node, now_ms()).await {
+                Ok(Some(task)) => {
+                    let cancel = CancellationToken::new();
+                    *slot.running.lock().unwrap() = Some((task.id.clone(), cancel.clone()));
+                    inner
+                        .live
+                        .lock()
+                        .unwrap()
+                        .insert(task.id.clone(), task.clone());
+                    inner.events.emit(
+                        &slot.id,
+                        EventKind::TaskStarted {
+                            task_id: task.id.clone(),
+                        },
+                    );
+                    Ok(Some((task, cancel)))
+                }
+                other => other.map(|_| None),
             }
-            next.zip(state.running.as_ref().map(|(_, t)| t.clone()))
         };
-        let Some((task_id, cancel)) = next else {
-            if stop.is_cancelled() {
-                return;
-            }
-            let instance = slot.current_instance();
-            tokio::select! {
-                _ = woken => {}
-                _ = stop.cancelled() => {}
-                // An idle browser that dies is relaunched now, not when the next task comes.
-                // (A crashed page is replaced by the next command: waiting for any breakage
-                // here would spin, as a crashed page stays crashed until then.)
-                _ = async { match &instance { Some(i) => i.lost().await, None => std::future::pending().await } } => {
-                    if matches!(instance.as_ref().map(|i| i.health()), Some(Health::Lost(_))) {
-                        let _ = ensure_instance(&scheduler, &slot).await;
+        let (task, cancel) = match claimed {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => {
+                let instance = slot.current_instance();
+                let poll = if inner.store.shared() {
+                    SHARED_POLL
+                } else {
+                    Duration::from_secs(3600)
+                };
+                tokio::select! {
+                    _ = woken => {}
+                    _ = stop.cancelled() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    // An idle browser that dies is relaunched now, not when the next task
+                    // comes. (A crashed page is replaced by the next command: waiting for any
+                    // breakage here would spin, as a crashed page stays crashed until then.)
+                    _ = async { match &instance { Some(i) => i.lost().await, None => std::future::pending().await } } => {
+                        if matches!(instance.as_ref().map(|i| i.health()), Some(Health::Lost(_))) {
+                            let _ = ensure_instance(&scheduler, &slot).await;
+                        }
                     }
                 }
+                continue;
             }
-            continue;
+            Err(e) => {
+                tracing::error!(instance = %slot.id, "task store: cannot claim: {e:#}");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.cancelled() => {}
+                }
+                continue;
+            }
         };
+        let task_id = task.id.clone();
         let instance = ensure_instance(&scheduler, &slot).await;
-        run_task(&scheduler, &slot, instance, &task_id, &cancel).await;
-        slot.state.lock().unwrap().running = None;
+        let ran =
+            std::panic::AssertUnwindSafe(run_task(&scheduler, &slot, instance, task, &cancel))
+                .catch_unwind()
+                .await;
+        if let Err(panic) = ran {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            tracing::error!(task = %task_id, "a task panicked: {what}");
+            let error =
+                CommandError::execution(format!("internal error: the task panicked: {what}"));
+            end_abruptly(&scheduler, &slot.id, &task_id, error).await;
+        }
+        *slot.running.lock().unwrap() = None;
     }
+}
+
+/// Ends a task whose run was cut short (it panicked): the command in flight fails with
+/// `error`, the rest are skipped.
+async fn end_abruptly(
+    scheduler: &Scheduler,
+    instance_id: &str,
+    task_id: &str,
+    error: CommandError,
+) {
+    let Some(task) = scheduler.inner.live.lock().unwrap().get(task_id).cloned() else {
+        return;
+    };
+    if task.status.is_finished() {
+        return;
+    }
+    let now = now_ms();
+    for change in Change::lost(&task, error, now) {
+        let finished = matches!(change, Change::Finished { .. });
+        let applied = record(scheduler, task_id, change);
+        if finished {
+            if let Some(done) = applied {
+                let _ = done.await;
+            }
+        }
+    }
+    if let Some(task) = scheduler.inner.live.lock().unwrap().remove(task_id) {
+        let skipped: Vec<usize> = task
+            .commands
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.status == crate::task::CommandStatus::Skipped)
+            .map(|(i, _)| i)
+            .collect();
+        emit_skipped(&scheduler.inner.events, instance_id, &task, &skipped);
+        scheduler.inner.events.emit(
+            instance_id,
+            EventKind::TaskFinished {
+                task: Arc::new(task),
+            },
+        );
+    }
+}
+
+/// Applies a change to the live record, then hands it to the store. `None` when the change
+/// does not apply (a transition the spec does not draw: a bug, logged).
+fn record(
+    scheduler: &Scheduler,
+    task_id: &str,
+    change: Change,
+) -> Option<futures::future::BoxFuture<'static, crate::store::StoreResult<()>>> {
+    {
+        let mut live = scheduler.inner.live.lock().unwrap();
+        let task = live.get_mut(task_id)?;
+        if let Err(e) = change.apply(task) {
+            tracing::error!(task = %task_id, "{e}");
+            return None;
+        }
+    }
+    Some(scheduler.inner.store.record(task_id, change))
 }
 
 /// The slot's live instance, relaunching (or re-attaching) a lost one first.
@@ -103,26 +217,23 @@ async fn run_task(
     scheduler: &Scheduler,
     slot: &Slot,
     instance: Result<Arc<BrowserInstance>, CommandError>,
-    task_id: &str,
+    task: Task,
     cancel: &CancellationToken,
 ) {
     let events = scheduler.events();
-    let store = scheduler.store();
-    let Some(Ok(task)) = store.update(task_id, |t| t.start(now_ms()).map(|_| t.clone())) else {
-        return;
-    };
-    events.emit(
-        &slot.id,
-        EventKind::TaskStarted {
-            task_id: task_id.into(),
-        },
-    );
-
+    let task_id = task.id.as_str();
     for (index, command) in task.commands.iter().enumerate() {
         if cancel.is_cancelled() {
             break;
         }
-        store.update(task_id, |t| t.start_command(index, now_ms()));
+        record(
+            scheduler,
+            task_id,
+            Change::CommandStarted {
+                index,
+                at: now_ms(),
+            },
+        );
         events.emit(
             &slot.id,
             EventKind::CommandStarted {
@@ -132,6 +243,9 @@ async fn run_task(
                 intention: command.intention.clone(),
             },
         );
+        if scheduler.inner.panic_on_intention.as_deref() == Some(command.intention.as_str()) {
+            panic!("test hook: intention {:?}", command.intention);
+        }
         let started = Instant::now();
         let (result, dialogs) = match (&command.parsed.action, &instance) {
             // Pool management, answered by the scheduler whatever state the browser is in.
@@ -169,9 +283,16 @@ async fn run_task(
                 for dialog in &dialogs {
                     result.push_text(dialog.describe());
                 }
-                store.update(task_id, |t| {
-                    t.succeed_command(index, result.clone(), now_ms())
-                });
+                let result = Arc::new(result);
+                record(
+                    scheduler,
+                    task_id,
+                    Change::CommandSucceeded {
+                        index,
+                        result: result.clone(),
+                        at: now_ms(),
+                    },
+                );
                 events.emit(
                     &slot.id,
                     EventKind::CommandSucceeded {
@@ -190,7 +311,15 @@ async fn run_task(
                     let said: Vec<String> = dialogs.iter().map(|d| d.describe()).collect();
                     error.message = format!("{} (meanwhile: {})", error.message, said.join("; "));
                 }
-                store.update(task_id, |t| t.fail_command(index, error.clone(), now_ms()));
+                record(
+                    scheduler,
+                    task_id,
+                    Change::CommandFailed {
+                        index,
+                        error: error.clone(),
+                        at: now_ms(),
+                    },
+                );
                 let capture = scheduler.inner.capture_on_failure
                     && !matches!(
                         error.code,
@@ -219,19 +348,32 @@ async fn run_task(
     }
 
     let now = now_ms();
-    let cancelled = cancel.is_cancelled();
-    let finished = store.update(task_id, |t| {
-        let skipped = t.skip_unfinished(now);
-        t.finish(cancelled, now).map(|_| (skipped, t.clone()))
-    });
-    if let Some(Ok((skipped, task))) = finished {
-        emit_skipped(events, &slot.id, &task, &skipped);
-        events.emit(
-            &slot.id,
-            EventKind::TaskFinished {
-                task: Arc::new(task),
-            },
-        );
+    let end = {
+        let live = scheduler.inner.live.lock().unwrap();
+        live.get(task_id)
+            .map(|t| Change::finish(t, cancel.is_cancelled(), now))
+    };
+    if let Some(end) = end {
+        let skipped = match &end {
+            Change::Finished { skipped, .. } => skipped.clone(),
+            _ => Vec::new(),
+        };
+        // Durable before anyone hears the task finished.
+        if let Some(done) = record(scheduler, task_id, end) {
+            if let Err(e) = done.await {
+                tracing::error!(task = %task_id, "task store: the end was not recorded: {e:#}");
+            }
+        }
+        let finished = scheduler.inner.live.lock().unwrap().remove(task_id);
+        if let Some(finished) = finished {
+            emit_skipped(events, &slot.id, &finished, &skipped);
+            events.emit(
+                &slot.id,
+                EventKind::TaskFinished {
+                    task: Arc::new(finished),
+                },
+            );
+        }
     }
     // A browser lost during the task is reported and relaunched now, before the next one.
     if let Ok(instance) = &instance {
@@ -256,7 +398,8 @@ pub(super) fn emit_skipped(events: &EventBus, instance_id: &str, task: &Task, sk
     }
 }
 
-/// A viewport screenshot through the same executor as any command, under a short deadline.
+/// A viewport screenshot through the same executor as any command, under a short deadline,
+/// kept with the record.
 async fn capture_failure(
     scheduler: &Scheduler,
     instance_id: &str,
@@ -283,12 +426,21 @@ async fn capture_failure(
         .await;
     if let Some(Ok(result)) = outcome.result {
         if let Some(png) = result.images().next() {
+            let png = Arc::new(png.to_string());
+            record(
+                scheduler,
+                task_id,
+                Change::FailureScreenshot {
+                    index,
+                    png: png.clone(),
+                },
+            );
             scheduler.events().emit(
                 instance_id,
                 EventKind::FailureScreenshot {
                     task_id: task_id.into(),
                     index,
-                    png: png.to_string(),
+                    png,
                 },
             );
         }

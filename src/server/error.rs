@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::scheduler::{CloseError, SubmitError};
+use crate::task::ValidationError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -31,6 +32,15 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }
+
+    /// The task store could not be read.
+    pub fn store(e: anyhow::Error) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORE_UNAVAILABLE",
+            format!("The task store is unavailable: {e:#}"),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -49,15 +59,25 @@ impl IntoResponse for ApiError {
 
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
-        let (status, code) = match &e {
-            SubmitError::Invalid(_) => (StatusCode::BAD_REQUEST, "INVALID_TASK"),
-            SubmitError::UnknownInstance(_) => (StatusCode::NOT_FOUND, "UNKNOWN_INSTANCE"),
-            SubmitError::QueueFull { .. } => (StatusCode::TOO_MANY_REQUESTS, "QUEUE_FULL"),
-            SubmitError::NoInstance | SubmitError::ShuttingDown => {
-                (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+        let status = match &e {
+            SubmitError::UnknownInstance(_) => StatusCode::NOT_FOUND,
+            SubmitError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            SubmitError::NoInstance | SubmitError::ShuttingDown | SubmitError::Store(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
         };
-        ApiError::new(status, code, e.to_string())
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+/// A submission that does not validate: the field is named in the message.
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            crate::task::ErrorCode::InvalidArguments.as_str(),
+            format!("Invalid task: {e}"),
+        )
     }
 }
 

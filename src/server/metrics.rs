@@ -32,6 +32,12 @@ struct InstanceLabels {
     instance: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+    store: String,
+}
+
 /// 1 ms to about 65 s.
 fn command_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
@@ -42,6 +48,9 @@ pub struct Metrics {
     command_seconds: Family<CommandLabels, Histogram, fn() -> Histogram>,
     tasks: Family<StatusLabels, Gauge>,
     queue_depth: Family<InstanceLabels, Gauge>,
+    node: Family<NodeLabels, Gauge>,
+    cluster_nodes: Gauge,
+    cluster_instances: Gauge,
     /// Connected task-protocol WebSocket clients.
     pub clients: Gauge,
     /// Serializes scrapes: the gauges are reset and refilled each time.
@@ -68,6 +77,24 @@ impl Metrics {
             "Tasks waiting on each instance (the running one not counted)",
             queue_depth.clone(),
         );
+        let node = Family::<NodeLabels, Gauge>::default();
+        registry.register(
+            "node",
+            "The runner that answered (1), and its store",
+            node.clone(),
+        );
+        let cluster_nodes = Gauge::default();
+        registry.register(
+            "cluster_nodes",
+            "Runners sharing the task store",
+            cluster_nodes.clone(),
+        );
+        let cluster_instances = Gauge::default();
+        registry.register(
+            "cluster_instances",
+            "Browser instances of every runner sharing the task store",
+            cluster_instances.clone(),
+        );
         let clients = Gauge::default();
         registry.register(
             "websocket_clients",
@@ -79,6 +106,9 @@ impl Metrics {
             command_seconds,
             tasks,
             queue_depth,
+            node,
+            cluster_nodes,
+            cluster_instances,
             clients,
             scrape: Mutex::new(()),
         }
@@ -127,9 +157,24 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the gauges read now.
-    pub fn render(&self, scheduler: &Scheduler) -> String {
+    pub async fn render(&self, scheduler: &Scheduler) -> String {
+        let counts = scheduler
+            .tasks()
+            .count_by_status()
+            .await
+            .unwrap_or_default();
+        let instances = scheduler.instances().await;
+        let cluster = scheduler.tasks().cluster().await.unwrap_or_default();
         let _scrape = self.scrape.lock().unwrap();
-        for (status, count) in scheduler.store().count_by_status() {
+        self.node
+            .get_or_create(&NodeLabels {
+                node: scheduler.node().id.clone(),
+                store: scheduler.store_kind().into(),
+            })
+            .set(1);
+        self.cluster_nodes.set(cluster.nodes as i64);
+        self.cluster_instances.set(cluster.instances as i64);
+        for (status, count) in counts {
             self.tasks
                 .get_or_create(&StatusLabels {
                     status: status.as_str().into(),
@@ -138,7 +183,7 @@ impl Metrics {
         }
         // Closed instances disappear from the exposition.
         self.queue_depth.clear();
-        for instance in scheduler.instances() {
+        for instance in instances {
             self.queue_depth
                 .get_or_create(&InstanceLabels {
                     instance: instance.id,

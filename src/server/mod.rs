@@ -10,7 +10,6 @@ pub mod protocol;
 pub mod routes;
 pub mod security;
 pub mod task_socket;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 
 use serde_json::{json, Value};
 
-use super::wire::iso;
 use crate::task::{clip, CommandStatus, Content, Task, TaskCommand, TaskStatus};
+use crate::wire::iso;
 
 /// What a status of ours is on the panel, which knows idle, running, paused, completed and
 /// failed. A cancelled task did not do what it was asked: it is `failed`, with an `error`

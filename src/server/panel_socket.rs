@@ -39,13 +39,13 @@ async fn run(socket: WebSocket, state: &AppState, task_id: &str) -> Disconnect {
     let mut ping =
         tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
     let mut last_heard = Instant::now();
-    let ended = match panel.sync() {
+    let ended = match panel.sync().await {
         Err(reason) => reason,
         Ok(()) => loop {
             tokio::select! {
                 _ = state.closing.cancelled() => {
                     // Every task has finished by now: the record holds the end of this one.
-                    let _ = panel.sync();
+                    let _ = panel.sync().await;
                     let _ = out.push(Message::Close(Some(CloseFrame {
                         code: axum::extract::ws::close_code::AWAY,
                         reason: SHUTTING_DOWN.into(),
@@ -63,9 +63,9 @@ async fn run(socket: WebSocket, state: &AppState, task_id: &str) -> Disconnect {
                 }
                 event = events.recv() => {
                     let sent = match event {
-                        Ok(event) => panel.on_event(&event),
+                        Ok(event) => panel.on_event(&event).await,
                         // Missed events are no loss: the record has their outcome.
-                        Err(RecvError::Lagged(_)) => panel.sync(),
+                        Err(RecvError::Lagged(_)) => panel.sync().await,
                         Err(RecvError::Closed) => Err("the scheduler stopped".into()),
                     };
                     if let Err(reason) = sent {
@@ -97,18 +97,15 @@ struct Panel<'a> {
 
 impl Panel<'_> {
     /// Sends whatever the task's record shows that this panel has not seen yet.
-    fn sync(&mut self) -> Result<(), Disconnect> {
-        let view = &mut self.view;
-        let messages = self
-            .state
-            .scheduler
-            .store()
-            .read(self.task_id, |task| view.update(task))
-            .unwrap_or_default();
+    async fn sync(&mut self) -> Result<(), Disconnect> {
+        let messages = match self.state.scheduler.tasks().get(self.task_id).await {
+            Some(task) => self.view.update(&task),
+            None => Vec::new(),
+        };
         self.send_all(messages)
     }
 
-    fn on_event(&mut self, event: &Event) -> Result<(), Disconnect> {
+    async fn on_event(&mut self, event: &Event) -> Result<(), Disconnect> {
         if event.kind.task_id() != Some(self.task_id) {
             return Ok(());
         }
@@ -119,18 +116,13 @@ impl Panel<'_> {
                 self.send_all(messages)
             }
             EventKind::FailureScreenshot { index, png, .. } => {
-                let view = &mut self.view;
-                let messages = self
-                    .state
-                    .scheduler
-                    .store()
-                    .read(self.task_id, |task| {
-                        view.failure_screenshot(task, *index, png)
-                    })
-                    .unwrap_or_default();
+                let messages = match self.state.scheduler.tasks().get(self.task_id).await {
+                    Some(task) => self.view.failure_screenshot(&task, *index, png),
+                    None => Vec::new(),
+                };
                 self.send_all(messages)
             }
-            _ => self.sync(),
+            _ => self.sync().await,
         }
     }
 

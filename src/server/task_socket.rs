@@ -15,9 +15,10 @@ use tokio::time::Instant;
 
 use super::outbound::{Disconnect, Outbound, CLOSED_BY_CLIENT, SHUTTING_DOWN};
 use super::protocol::{self, ClientMessage};
-use super::{wire, AppState};
+use super::AppState;
 use crate::events::{Event, EventKind};
 use crate::scheduler::TaskFilter;
+use crate::wire;
 
 /// Limits of one connection.
 #[derive(Debug, Clone)]
@@ -122,7 +123,7 @@ impl Session {
                             None | Some(Ok(Message::Close(_))) => break CLOSED_BY_CLIENT.into(),
                             Some(Err(e)) => break format!("read failed: {e}"),
                             Some(Ok(Message::Text(text))) => {
-                                if let Err(reason) = self.on_text(text.as_str()) {
+                                if let Err(reason) = self.on_text(text.as_str()).await {
                                     break reason;
                                 }
                             }
@@ -168,7 +169,7 @@ impl Session {
         self.out.as_ref().ok_or("connection closed")?.send(&value)
     }
 
-    fn on_text(&mut self, text: &str) -> Result<(), Disconnect> {
+    async fn on_text(&mut self, text: &str) -> Result<(), Disconnect> {
         let limit = self.state.limits.max_message_bytes;
         if text.len() > limit {
             return self.send(error(&format!(
@@ -182,7 +183,7 @@ impl Session {
         };
         let scheduler = &self.state.scheduler;
         let reply = match message {
-            ClientMessage::TaskSubmit(submission) => match scheduler.submit(&submission) {
+            ClientMessage::TaskSubmit(submission) => match submit(scheduler, &submission).await {
                 Ok(submitted) => {
                     // Before any event of the task is read from the stream: none is missed.
                     self.tasks.insert(submitted.task_id.clone(), false);
@@ -209,10 +210,15 @@ impl Session {
                     instance_id,
                     status,
                 };
-                let tasks = scheduler.store().list_with(&filter, wire::task_summary);
-                json!({"type": "task_list_response", "tasks": tasks})
+                match scheduler.tasks().list(&filter).await {
+                    Ok(tasks) => {
+                        let tasks: Vec<Value> = tasks.iter().map(wire::task_summary).collect();
+                        json!({"type": "task_list_response", "tasks": tasks})
+                    }
+                    Err(e) => error(&format!("The task store is unavailable: {e:#}")),
+                }
             }
-            ClientMessage::TaskStatus { task_id } => match scheduler.store().get(&task_id) {
+            ClientMessage::TaskStatus { task_id } => match scheduler.tasks().get(&task_id).await {
                 Some(task) => {
                     json!({"type": "task_status_response", "task": wire::task_detail(&task)})
                 }
@@ -220,7 +226,7 @@ impl Session {
                     json!({"type": "task_status_response", "task": null, "error": "Task not found"})
                 }
             },
-            ClientMessage::TaskCancel { task_id } => match scheduler.cancel(&task_id) {
+            ClientMessage::TaskCancel { task_id } => match scheduler.cancel(&task_id).await {
                 Ok(()) => {
                     json!({"type": "task_cancel_response", "taskId": task_id, "success": true})
                 }
@@ -232,7 +238,7 @@ impl Session {
                 }),
             },
             ClientMessage::SubscribeTask { task_id } => {
-                let Some(task) = scheduler.store().get(&task_id) else {
+                let Some(task) = scheduler.tasks().get(&task_id).await else {
                     return self.send(error(&format!("Task not found: {task_id}")));
                 };
                 let finished = task.status.is_finished();
@@ -246,7 +252,7 @@ impl Session {
                 return Ok(());
             }
             ClientMessage::SubscribeInstance { instance_id } => {
-                if !scheduler.instances().iter().any(|i| i.id == instance_id) {
+                if !scheduler.instance_exists(&instance_id).await {
                     return self.send(error(&format!("Unknown instance: {instance_id}")));
                 }
                 self.instances.insert(instance_id.clone());
@@ -298,6 +304,16 @@ impl Session {
         }
         self.send(message)
     }
+}
+
+/// Validates a `task_submit` (the door's edge) and queues it; the error is the spec's text.
+async fn submit(
+    scheduler: &crate::scheduler::Scheduler,
+    submission: &Value,
+) -> Result<crate::scheduler::Submitted, String> {
+    let spec =
+        crate::task::validate_submission(submission).map_err(|e| format!("Invalid task: {e}"))?;
+    scheduler.submit(spec).await.map_err(|e| e.to_string())
 }
 
 fn error(message: &str) -> Value {

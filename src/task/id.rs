@@ -4,6 +4,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static TASK_COUNTER: AtomicU64 = AtomicU64::new(1);
+/// This runner's number in its store (see `store::Node`): the high bits of every id's counter,
+/// so two runners sharing a database, or two runs of one, never mint the same id.
+static NODE_NUMBER: AtomicU64 = AtomicU64::new(0);
+
+/// Set once the runner has joined its store.
+pub fn set_node_number(n: u64) {
+    NODE_NUMBER.store(n, Ordering::Relaxed);
+}
 
 /// Milliseconds since the Unix epoch: the spec's timestamps are numbers in ms.
 pub fn now_ms() -> u64 {
@@ -13,10 +21,11 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// A fresh task id, unique within this process.
+/// A fresh task id: unique within this process, and across the runners and runs of a store.
 pub fn new_task_id() -> String {
-    let counter = TASK_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("task_{}_{}", now_ms(), base36(counter))
+    let counter = TASK_COUNTER.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1);
+    let node = NODE_NUMBER.load(Ordering::Relaxed);
+    format!("task_{}_{}", now_ms(), base36((node << 40) | counter))
 }
 
 pub fn command_id(task_id: &str, index: usize) -> String {

@@ -15,7 +15,7 @@ pub use action::{
 };
 pub use id::now_ms;
 pub use model::{
-    clip, CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode, Task, TaskCommand,
-    TaskError, TaskStatus, ToolResult,
+    clip, CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode, IllegalTransition,
+    Task, TaskCommand, TaskError, TaskStatus, TaskSummary, ToolResult,
 };
 pub use validate::{validate_submission, CommandSpec, TaskSpec, ValidationError};

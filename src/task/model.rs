@@ -25,14 +25,16 @@ impl TaskStatus {
         TaskStatus::Cancelled,
     ];
 
-    /// The transitions drawn in task-format.md, plus queued → cancelled: the protocol
-    /// document cancels "a running or queued task", which the diagram does not draw.
+    /// The transitions drawn in task-format.md, plus queued → cancelled (the protocol
+    /// document cancels "a running or queued task", which the diagram does not draw) and
+    /// queued → failed (a task queued on an instance whose runner was lost).
     pub fn can_become(self, next: TaskStatus) -> bool {
         use TaskStatus::*;
         matches!(
             (self, next),
             (Queued, Running)
                 | (Queued, Cancelled)
+                | (Queued, Failed)
                 | (Running, Completed)
                 | (Running, Failed)
                 | (Running, Cancelled)
@@ -260,6 +262,9 @@ pub struct TaskCommand {
     pub result: Option<ToolResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<CommandError>,
+    /// Base64 PNG of the page when this command failed (with capture on failure).
+    #[serde(skip)]
+    pub failure_screenshot: Option<String>,
 }
 
 impl TaskCommand {
@@ -334,6 +339,24 @@ pub struct Task {
     pub error: Option<TaskError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
+    /// The instance the submission named, if any: a task that named none may move to another
+    /// instance when its own is lost.
+    #[serde(skip)]
+    pub requested_instance: Option<String>,
+}
+
+/// What a listing shows of a task: no commands, no results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSummary {
+    pub id: String,
+    pub name: String,
+    pub status: TaskStatus,
+    pub instance_id: String,
+    pub current_command_index: usize,
+    pub total_commands: usize,
+    pub created_at: u64,
+    pub started_at: Option<u64>,
+    pub completed_at: Option<u64>,
 }
 
 /// A transition the spec does not draw: a bug in the caller, reported rather than applied.
@@ -346,6 +369,33 @@ pub struct IllegalTransition {
 }
 
 impl Task {
+    pub fn summary(&self) -> TaskSummary {
+        TaskSummary {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            status: self.status,
+            instance_id: self.instance_id.clone(),
+            current_command_index: self.current_command_index,
+            total_commands: self.commands.len(),
+            created_at: self.created_at,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+        }
+    }
+
+    /// Ends the task with a status decided elsewhere (see [`Task::finish`]).
+    pub fn end(
+        &mut self,
+        status: TaskStatus,
+        error: Option<TaskError>,
+        now: u64,
+    ) -> Result<(), IllegalTransition> {
+        self.set_status(status)?;
+        self.error = error;
+        self.completed_at = Some(now);
+        Ok(())
+    }
+
     fn set_status(&mut self, next: TaskStatus) -> Result<(), IllegalTransition> {
         if !self.status.can_become(next) {
             return Err(IllegalTransition {
@@ -459,10 +509,7 @@ impl Task {
             }
             (false, None) => (TaskStatus::Completed, None),
         };
-        self.set_status(status)?;
-        self.error = error;
-        self.completed_at = Some(now);
-        Ok(())
+        self.end(status, error, now)
     }
 }
 
@@ -476,6 +523,7 @@ mod tests {
         let allowed = [
             (Queued, Running),
             (Queued, Cancelled),
+            (Queued, Failed),
             (Running, Completed),
             (Running, Failed),
             (Running, Cancelled),

@@ -154,6 +154,7 @@ impl Task {
                 completed_at: None,
                 result: None,
                 error: None,
+                failure_screenshot: None,
             })
             .collect();
         Task {
@@ -168,6 +169,7 @@ impl Task {
             started_at: None,
             completed_at: None,
             error: None,
+            requested_instance: spec.instance_id,
             metadata: spec.metadata,
         }
     }

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod pg;
+pub mod serve;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,8 @@ use std::time::Duration;
 
 use browser_control::browser::{BrowserSource, Executor, LaunchOptions};
 use browser_control::cli::site::SiteServer;
-use browser_control::scheduler::{Scheduler, SchedulerConfig};
-use browser_control::task::Task;
+use browser_control::scheduler::{Scheduler, SchedulerConfig, SubmitError, Submitted};
+use browser_control::task::{validate_submission, Task};
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -150,9 +152,40 @@ pub fn task(name: &str, commands: Vec<Value>) -> Value {
     json!({ "task_name": name, "task_intention": "test", "commands": commands })
 }
 
+/// Why a JSON submission was not accepted: it did not validate, or the scheduler refused it.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    Invalid(String),
+    Scheduler(SubmitError),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Invalid(e) => write!(f, "Invalid task: {e}"),
+            Refused::Scheduler(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What every door does with a submission: validate at the edge, then submit.
+pub trait SubmitJson {
+    fn submit_json(&self, submission: &Value) -> impl Future<Output = Result<Submitted, Refused>>;
+}
+
+impl SubmitJson for Scheduler {
+    async fn submit_json(&self, submission: &Value) -> Result<Submitted, Refused> {
+        let spec = validate_submission(submission).map_err(|e| Refused::Invalid(e.to_string()))?;
+        self.submit(spec).await.map_err(Refused::Scheduler)
+    }
+}
+
 /// Submits to `scheduler` and waits (generously) for the task to finish.
 pub async fn run_on(scheduler: &Scheduler, submission: Value) -> Task {
-    let submitted = scheduler.submit(&submission).expect("task accepted");
+    let submitted = scheduler
+        .submit_json(&submission)
+        .await
+        .expect("task accepted");
     tokio::time::timeout(
         Duration::from_secs(120),
         scheduler.wait_finished(&submitted.task_id),

@@ -1,4 +1,5 @@
-//! `/health`: up when at least one instance is ready; the instances and their queues.
+//! `/health`: up when at least one instance is ready; the instances and their queues, which
+//! runner answered, and what the cluster sharing its store has.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,7 +9,8 @@ use serde_json::{json, Value};
 use crate::server::AppState;
 
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let instances = state.scheduler.instances();
+    let instances = state.scheduler.instances().await;
+    let cluster = state.scheduler.tasks().cluster().await.ok();
     let ready = instances.iter().filter(|i| i.status == "ready").count();
     let queued: usize = instances.iter().map(|i| i.queued).sum();
     let status = if ready > 0 {
@@ -22,6 +24,9 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "instancesReady": ready,
         "queued": queued,
         "instances": instances,
+        "node": state.scheduler.node().id,
+        "store": state.scheduler.store_kind(),
+        "cluster": cluster.map(|c| json!({"nodes": c.nodes, "instances": c.instances})),
     });
     (status, Json(body))
 }

@@ -12,7 +12,7 @@ use crate::task::action::parse_args;
 use crate::task::{Action, InstanceAction, Tool};
 
 pub async fn list(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "instances": state.scheduler.instances() }))
+    Json(json!({ "instances": state.scheduler.instances().await }))
 }
 
 /// The body is browser_instance's arguments: `{"action":"create", "viewport":…}` or

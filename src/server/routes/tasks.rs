@@ -10,13 +10,16 @@ use super::JsonBody;
 use crate::scheduler::TaskFilter;
 use crate::server::error::ApiError;
 use crate::server::protocol::parse_status_filter;
-use crate::server::{wire, AppState};
+use crate::server::AppState;
+use crate::task::validate_submission;
+use crate::wire;
 
 pub async fn submit(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let submitted = state.scheduler.submit(&body)?;
+    let spec = validate_submission(&body)?;
+    let submitted = state.scheduler.submit(spec).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -45,8 +48,11 @@ pub async fn list(
     };
     let tasks = state
         .scheduler
-        .store()
-        .list_with(&filter, wire::task_summary);
+        .tasks()
+        .list(&filter)
+        .await
+        .map_err(ApiError::store)?;
+    let tasks: Vec<Value> = tasks.iter().map(wire::task_summary).collect();
     Ok(Json(json!({ "tasks": tasks })))
 }
 
@@ -56,8 +62,9 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let task = state
         .scheduler
-        .store()
+        .tasks()
         .get(&id)
+        .await
         .ok_or_else(|| ApiError::not_found(format!("Task not found: {id}")))?;
     Ok(Json(json!({ "task": wire::task_detail(&task) })))
 }
@@ -66,12 +73,13 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if state.scheduler.store().get(&id).is_none() {
+    if state.scheduler.tasks().get(&id).await.is_none() {
         return Err(ApiError::not_found(format!("Task not found: {id}")));
     }
     state
         .scheduler
         .cancel(&id)
+        .await
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string()))?;
     Ok(Json(json!({ "taskId": id, "success": true })))
 }

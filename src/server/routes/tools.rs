@@ -12,7 +12,7 @@ use crate::server::error::ApiError;
 use crate::server::AppState;
 use crate::task::action::parse_args;
 use crate::task::catalog::{tool_doc, TOOLS};
-use crate::task::{CommandStatus, ErrorCode, Tool};
+use crate::task::{validate_submission, CommandStatus, ErrorCode, Tool};
 
 /// `GET /api/tools`: `{tools: [{name, description, inputSchema, actions}]}`.
 pub async fn list() -> Json<Value> {
@@ -51,7 +51,8 @@ struct CancelOnDrop {
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some(id) = self.task_id.take() {
-            let _ = self.scheduler.cancel(&id);
+            let scheduler = self.scheduler.clone();
+            tokio::spawn(async move { scheduler.cancel(&id).await });
         }
     }
 }
@@ -107,7 +108,8 @@ pub async fn run(
     if let Some(id) = query.instance_id.filter(|i| !i.is_empty()) {
         task["instanceId"] = json!(id);
     }
-    let submitted = state.scheduler.submit(&task)?;
+    let spec = validate_submission(&task)?;
+    let submitted = state.scheduler.submit(spec).await?;
     let mut guard = CancelOnDrop {
         scheduler: state.scheduler.clone(),
         task_id: Some(submitted.task_id.clone()),

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::events::EventKind;
-use crate::task::{CommandStatus, Task, TaskCommand};
+use crate::task::{CommandStatus, Task, TaskCommand, TaskSummary};
 
 /// `2024-01-15T10:30:00.000Z`.
 pub fn iso(ms: u64) -> String {
@@ -21,7 +21,7 @@ fn put_time(map: &mut Map<String, Value>, key: &str, ms: Option<u64>) {
 }
 
 /// A `task_list_response` item.
-pub fn task_summary(task: &Task) -> Value {
+pub fn task_summary(task: &TaskSummary) -> Value {
     let mut map = Map::new();
     map.insert("id".into(), task.id.clone().into());
     map.insert("name".into(), task.name.clone().into());
@@ -31,7 +31,7 @@ pub fn task_summary(task: &Task) -> Value {
         "currentCommandIndex".into(),
         task.current_command_index.into(),
     );
-    map.insert("totalCommands".into(), task.commands.len().into());
+    map.insert("totalCommands".into(), task.total_commands.into());
     put_time(&mut map, "createdAt", Some(task.created_at));
     put_time(&mut map, "startedAt", task.started_at);
     put_time(&mut map, "completedAt", task.completed_at);
@@ -40,7 +40,7 @@ pub fn task_summary(task: &Task) -> Value {
 
 /// The `task` of a `task_status_response`: the summary plus intention, commands and error.
 pub fn task_detail(task: &Task) -> Value {
-    let mut value = task_summary(task);
+    let mut value = task_summary(&task.summary());
     let map = value.as_object_mut().expect("a summary is an object");
     map.insert("intention".into(), task.intention.clone().into());
     map.insert(
@@ -116,7 +116,7 @@ pub fn task_progress(kind: &EventKind) -> Option<Value> {
     match kind {
         EventKind::CommandSucceeded { result, .. } => {
             message["status"] = "success".into();
-            message["result"] = json!(result);
+            message["result"] = json!(&**result);
         }
         EventKind::CommandFailed { error, .. } => {
             message["status"] = "error".into();
@@ -170,7 +170,7 @@ mod tests {
         t.skip_unfinished(1_705_314_605_000);
         t.finish(false, 1_705_314_605_000).unwrap();
 
-        let summary = task_summary(&t);
+        let summary = task_summary(&t.summary());
         assert_eq!(summary["status"], "failed");
         assert_eq!(summary["totalCommands"], 3);
         assert_eq!(summary["currentCommandIndex"], 1);

@@ -1,0 +1,54 @@
+//! [`Tasks`]: the read-only view of tasks every door gets. Tasks running on this runner are
+//! read from the scheduler's own records (the store may be a few writes behind them); all
+//! others from the store.
+
+use super::Inner;
+use crate::store::{ClusterInfo, StoreResult, TaskFilter};
+use crate::task::{Task, TaskStatus, TaskSummary};
+
+pub struct Tasks<'a> {
+    inner: &'a Inner,
+}
+
+impl<'a> Tasks<'a> {
+    pub(super) fn new(inner: &'a Inner) -> Self {
+        Tasks { inner }
+    }
+
+    /// The whole record; `None` for an unknown id, or when the store cannot be read (logged).
+    pub async fn get(&self, id: &str) -> Option<Task> {
+        if let Some(task) = self.inner.live.lock().unwrap().get(id) {
+            return Some(task.clone());
+        }
+        match self.inner.store.get(id).await {
+            Ok(task) => task,
+            Err(e) => {
+                tracing::error!(task = %id, "task store: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// Tasks matching `filter`, oldest first.
+    pub async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
+        let mut tasks = self.inner.store.list(filter).await?;
+        let live = self.inner.live.lock().unwrap();
+        for summary in &mut tasks {
+            if let Some(task) = live.get(&summary.id) {
+                *summary = task.summary();
+            }
+        }
+        if let Some(status) = filter.status {
+            tasks.retain(|t| t.status == status);
+        }
+        Ok(tasks)
+    }
+
+    pub async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>> {
+        self.inner.store.count_by_status().await
+    }
+
+    pub async fn cluster(&self) -> StoreResult<ClusterInfo> {
+        self.inner.store.cluster().await
+    }
+}

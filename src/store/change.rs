@@ -1,0 +1,203 @@
+//! The typed changes of a task's life after it was queued, and how each one changes a record.
+//! The scheduler applies a change to its own copy first (which checks the transition), then
+//! hands the same change to the store.
+
+use std::sync::Arc;
+
+use crate::task::{
+    CommandError, CommandStatus, IllegalTransition, Task, TaskError, TaskStatus, ToolResult,
+};
+
+#[derive(Debug, Clone)]
+pub enum Change {
+    CommandStarted {
+        index: usize,
+        at: u64,
+    },
+    CommandSucceeded {
+        index: usize,
+        result: Arc<ToolResult>,
+        at: u64,
+    },
+    CommandFailed {
+        index: usize,
+        error: CommandError,
+        at: u64,
+    },
+    /// The page as it was when command `index` failed (a base64 PNG), kept with the record.
+    FailureScreenshot {
+        index: usize,
+        png: Arc<String>,
+    },
+    /// The end: its status and error, and the commands skipped (pending or in flight).
+    Finished {
+        status: TaskStatus,
+        error: Option<TaskError>,
+        skipped: Vec<usize>,
+        at: u64,
+    },
+}
+
+impl Change {
+    /// Applies the change to `task`, refusing a transition the spec does not draw.
+    pub fn apply(&self, task: &mut Task) -> Result<(), IllegalTransition> {
+        match self {
+            Change::CommandStarted { index, at } => task.start_command(*index, *at),
+            Change::CommandSucceeded { index, result, at } => {
+                task.succeed_command(*index, ToolResult::clone(result), *at)
+            }
+            Change::CommandFailed { index, error, at } => {
+                task.fail_command(*index, error.clone(), *at)
+            }
+            Change::FailureScreenshot { index, png } => {
+                if let Some(command) = task.commands.get_mut(*index) {
+                    command.failure_screenshot = Some(String::clone(png));
+                }
+                Ok(())
+            }
+            Change::Finished {
+                status,
+                error,
+                skipped,
+                at,
+            } => {
+                for &index in skipped {
+                    let command = &mut task.commands[index];
+                    if command.status.can_become(CommandStatus::Skipped) {
+                        if command.started_at.is_some() {
+                            command.completed_at = Some(*at);
+                        }
+                        command.status = CommandStatus::Skipped;
+                    }
+                }
+                task.end(*status, error.clone(), *at)
+            }
+        }
+    }
+
+    /// The `Finished` change that ends `task` now: its status follows from its commands and
+    /// whether it was cancelled (see [`Task::finish`]). `task` itself is not changed.
+    pub fn finish(task: &Task, cancelled: bool, at: u64) -> Change {
+        let mut end = task.clone();
+        let skipped = end.skip_unfinished(at);
+        // On a clone, so a task that cannot finish (already finished) changes nothing.
+        let _ = end.finish(cancelled, at);
+        Change::Finished {
+            status: end.status,
+            error: end.error,
+            skipped,
+            at,
+        }
+    }
+
+    /// Ends `task` as failed with `error` on the command in flight (or none), the rest skipped:
+    /// what a task that lost its runner becomes.
+    pub fn lost(task: &Task, error: CommandError, at: u64) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let in_flight = task
+            .commands
+            .iter()
+            .position(|c| c.status == CommandStatus::Running);
+        if let Some(index) = in_flight {
+            changes.push(Change::CommandFailed {
+                index,
+                error: error.clone(),
+                at,
+            });
+        }
+        let skipped = task
+            .commands
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| Some(*i) != in_flight && c.status == CommandStatus::Pending)
+            .map(|(i, _)| i)
+            .collect();
+        changes.push(Change::Finished {
+            status: TaskStatus::Failed,
+            error: Some(TaskError {
+                code: error.code,
+                message: error.message,
+                command_id: in_flight.map(|i| task.commands[i].id.clone()),
+            }),
+            skipped,
+            at,
+        });
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{validate_submission, ErrorCode};
+    use serde_json::json;
+
+    fn task() -> Task {
+        let spec = validate_submission(&json!({
+            "task_name": "t",
+            "commands": [
+                { "tool_name": "browser_navigate", "args": { "action": "reload" } },
+                { "tool_name": "browser_navigate", "args": { "action": "back" } },
+                { "tool_name": "browser_navigate", "args": { "action": "forward" } }
+            ]
+        }))
+        .unwrap();
+        Task::new(spec, "inst_1".into())
+    }
+
+    #[test]
+    fn changes_replayed_on_a_copy_give_the_same_record() {
+        let mut live = task();
+        let mut copy = live.clone();
+        live.start(1).unwrap();
+        copy.start(1).unwrap();
+        let changes = [
+            Change::CommandStarted { index: 0, at: 2 },
+            Change::CommandSucceeded {
+                index: 0,
+                result: Arc::new(ToolResult::text("ok")),
+                at: 3,
+            },
+            Change::CommandStarted { index: 1, at: 4 },
+            Change::CommandFailed {
+                index: 1,
+                error: CommandError::execution("boom"),
+                at: 5,
+            },
+        ];
+        for change in &changes {
+            change.apply(&mut live).unwrap();
+            change.apply(&mut copy).unwrap();
+        }
+        let end = Change::finish(&live, false, 6);
+        end.apply(&mut live).unwrap();
+        end.apply(&mut copy).unwrap();
+        assert_eq!(live.status, TaskStatus::Failed);
+        assert_eq!(live.commands[2].status, CommandStatus::Skipped);
+        assert_eq!(
+            serde_json::to_value(&live).unwrap(),
+            serde_json::to_value(&copy).unwrap()
+        );
+        // A change the spec does not draw is refused.
+        assert!(Change::CommandStarted { index: 0, at: 7 }
+            .apply(&mut live)
+            .is_err());
+    }
+
+    #[test]
+    fn a_lost_task_fails_its_command_in_flight_and_skips_the_rest() {
+        let mut t = task();
+        t.start(1).unwrap();
+        t.start_command(0, 2).unwrap();
+        let error = CommandError::new(ErrorCode::InstanceDisconnected, "gone");
+        for change in Change::lost(&t, error, 3) {
+            change.apply(&mut t).unwrap();
+        }
+        assert_eq!(t.status, TaskStatus::Failed);
+        assert_eq!(t.commands[0].status, CommandStatus::Error);
+        assert_eq!(t.commands[1].status, CommandStatus::Skipped);
+        let e = t.error.unwrap();
+        assert_eq!(e.code, ErrorCode::InstanceDisconnected);
+        assert_eq!(e.command_id.as_deref(), Some(t.commands[0].id.as_str()));
+    }
+}

@@ -1,0 +1,411 @@
+//! The memory store: today's behaviour, for `run` and for tests that want no file. Nothing
+//! survives the process; finished tasks are kept up to the retention limits.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::{
+    artifacts, Change, ClusterInfo, EnqueueError, Enqueued, InstanceRecord, Node, Placement,
+    Recovered, Retention, StoreResult, TaskFilter, TaskReader, TaskStore,
+};
+use crate::task::{now_ms, Task, TaskStatus, TaskSummary};
+
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    retention: Retention,
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: HashMap<String, Task>,
+    /// Queued task ids per instance, oldest first.
+    queues: HashMap<String, VecDeque<String>>,
+    running: HashMap<String, usize>,
+    instances: BTreeMap<String, InstanceRecord>,
+    /// Finished task ids, oldest first, with the bytes of their artifacts.
+    finished: VecDeque<(String, u64)>,
+    artifact_bytes: u64,
+    next_instance: u64,
+}
+
+impl MemoryStore {
+    pub fn new(retention: Retention) -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner {
+                next_instance: 1,
+                ..Default::default()
+            }),
+            retention,
+        }
+    }
+}
+
+impl Inner {
+    fn load(&self, instance: &str) -> usize {
+        self.queues.get(instance).map_or(0, VecDeque::len)
+            + self.running.get(instance).copied().unwrap_or(0)
+    }
+
+    fn evict(&mut self, retention: &Retention, now: u64) -> usize {
+        let mut evicted = 0;
+        let too_old = |done: Option<u64>| match (retention.max_age, done) {
+            (Some(age), Some(at)) => now.saturating_sub(at) > age.as_millis() as u64,
+            _ => false,
+        };
+        while let Some((id, bytes)) = self.finished.front().cloned() {
+            let old = too_old(self.tasks.get(&id).and_then(|t| t.completed_at));
+            if self.finished.len() <= retention.keep_finished
+                && self.artifact_bytes <= retention.max_artifact_bytes
+                && !old
+            {
+                break;
+            }
+            self.finished.pop_front();
+            self.artifact_bytes -= bytes;
+            self.tasks.remove(&id);
+            evicted += 1;
+        }
+        evicted
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskReader for MemoryStore {
+    async fn get(&self, id: &str) -> StoreResult<Option<Task>> {
+        Ok(self.inner.lock().unwrap().tasks.get(id).cloned())
+    }
+
+    async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
+        let inner = self.inner.lock().unwrap();
+        let mut tasks: Vec<TaskSummary> = inner
+            .tasks
+            .values()
+            .filter(|t| {
+                filter
+                    .instance_id
+                    .as_ref()
+                    .is_none_or(|i| &t.instance_id == i)
+            })
+            .filter(|t| filter.status.is_none_or(|s| t.status == s))
+            .map(Task::summary)
+            .collect();
+        tasks.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(tasks)
+    }
+
+    async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(TaskStatus::ALL
+            .into_iter()
+            .map(|s| (s, inner.tasks.values().filter(|t| t.status == s).count()))
+            .collect())
+    }
+
+    async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .instances
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    async fn cluster(&self) -> StoreResult<ClusterInfo> {
+        Ok(ClusterInfo {
+            nodes: 1,
+            instances: self.inner.lock().unwrap().instances.len(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskStore for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn describe(&self) -> String {
+        "memory (nothing is kept after the process ends)".into()
+    }
+
+    async fn join(&self) -> StoreResult<Node> {
+        Ok(Node {
+            id: "node_0".into(),
+            number: 0,
+        })
+    }
+
+    async fn heartbeat(&self, _node: &Node) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn leave(&self, _node: &Node) -> StoreResult<()> {
+        self.inner.lock().unwrap().instances.clear();
+        Ok(())
+    }
+
+    async fn new_instance_id(&self) -> StoreResult<String> {
+        let mut inner = self.inner.lock().unwrap();
+        let n = inner.next_instance;
+        inner.next_instance += 1;
+        Ok(format!("inst_{n}"))
+    }
+
+    async fn add_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .instances
+            .insert(instance.id.clone(), instance.clone());
+        Ok(())
+    }
+
+    async fn remove_instance(&self, id: &str) -> StoreResult<()> {
+        self.inner.lock().unwrap().instances.remove(id);
+        Ok(())
+    }
+
+    async fn enqueue(
+        &self,
+        mut task: Task,
+        placement: Placement,
+        limit: usize,
+    ) -> StoreResult<Result<Enqueued, EnqueueError>> {
+        let mut inner = self.inner.lock().unwrap();
+        let instance = match placement {
+            Placement::Instance(id) if inner.instances.contains_key(&id) => id,
+            Placement::Instance(id) => return Ok(Err(EnqueueError::UnknownInstance(id))),
+            Placement::LeastLoaded => match inner
+                .instances
+                .values()
+                .filter(|i| !i.private)
+                .min_by_key(|i| inner.load(&i.id))
+            {
+                Some(i) => i.id.clone(),
+                None => return Ok(Err(EnqueueError::NoInstance)),
+            },
+        };
+        let queue = inner.queues.get(&instance).map_or(0, VecDeque::len);
+        if queue >= limit {
+            return Ok(Err(EnqueueError::QueueFull { instance, limit }));
+        }
+        let position = inner.load(&instance);
+        task.instance_id = instance.clone();
+        inner
+            .queues
+            .entry(instance)
+            .or_default()
+            .push_back(task.id.clone());
+        inner.tasks.insert(task.id.clone(), task.clone());
+        Ok(Ok(Enqueued { task, position }))
+    }
+
+    async fn claim(&self, instance_id: &str, _node: &Node, now: u64) -> StoreResult<Option<Task>> {
+        let mut inner = self.inner.lock().unwrap();
+        let Some(id) = inner
+            .queues
+            .get_mut(instance_id)
+            .and_then(VecDeque::pop_front)
+        else {
+            return Ok(None);
+        };
+        *inner.running.entry(instance_id.to_string()).or_default() += 1;
+        let task = inner.tasks.get_mut(&id).expect("a queued task is stored");
+        task.start(now)?;
+        Ok(Some(task.clone()))
+    }
+
+    async fn cancel_queued(&self, task_id: &str, now: u64) -> StoreResult<Option<Task>> {
+        let mut inner = self.inner.lock().unwrap();
+        let Some(task) = inner.tasks.get(task_id) else {
+            return Ok(None);
+        };
+        if task.status != TaskStatus::Queued {
+            return Ok(None);
+        }
+        let instance = task.instance_id.clone();
+        let change = Change::finish(task, true, now);
+        if let Some(queue) = inner.queues.get_mut(&instance) {
+            queue.retain(|id| id != task_id);
+        }
+        finish_in(&mut inner, task_id, &change, &self.retention)?;
+        Ok(inner.tasks.get(task_id).cloned())
+    }
+
+    fn record(&self, task_id: &str, change: Change) -> BoxFuture<'static, StoreResult<()>> {
+        let done = (|| {
+            let mut inner = self.inner.lock().unwrap();
+            if matches!(change, Change::Finished { .. }) {
+                return finish_in(&mut inner, task_id, &change, &self.retention);
+            }
+            let task = inner
+                .tasks
+                .get_mut(task_id)
+                .ok_or_else(|| anyhow::anyhow!("no task {task_id}"))?;
+            change.apply(task)?;
+            Ok(())
+        })();
+        Box::pin(std::future::ready(done))
+    }
+
+    async fn recover(&self, _me: &Node, _lease: Duration, _now: u64) -> StoreResult<Recovered> {
+        Ok(Recovered::default())
+    }
+
+    async fn enforce_retention(&self, retention: &Retention, now: u64) -> StoreResult<usize> {
+        Ok(self.inner.lock().unwrap().evict(retention, now))
+    }
+}
+
+/// Applies a `Finished` change and counts the task for eviction.
+fn finish_in(
+    inner: &mut Inner,
+    task_id: &str,
+    change: &Change,
+    retention: &Retention,
+) -> StoreResult<()> {
+    let task = inner
+        .tasks
+        .get_mut(task_id)
+        .ok_or_else(|| anyhow::anyhow!("no task {task_id}"))?;
+    let was_running = task.status == TaskStatus::Running;
+    change.apply(task)?;
+    let bytes = artifacts::bytes_of(task);
+    let instance = task.instance_id.clone();
+    if was_running {
+        if let Some(n) = inner.running.get_mut(&instance) {
+            *n = n.saturating_sub(1);
+        }
+    }
+    inner.finished.push_back((task_id.to_string(), bytes));
+    inner.artifact_bytes += bytes;
+    inner.evict(retention, now_ms());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::validate_submission;
+    use serde_json::json;
+
+    fn task() -> Task {
+        let spec = validate_submission(&json!({
+            "task_name": "t",
+            "commands": [{ "tool_name": "browser_navigate", "args": { "action": "reload" } }]
+        }))
+        .unwrap();
+        Task::new(spec, String::new())
+    }
+
+    fn instance(id: &str) -> InstanceRecord {
+        InstanceRecord {
+            id: id.into(),
+            node_id: "node_0".into(),
+            private: false,
+        }
+    }
+
+    async fn run_to_end(store: &MemoryStore, node: &Node, instance: &str) -> String {
+        let t = store.claim(instance, node, 1).await.unwrap().unwrap();
+        store
+            .record(&t.id, Change::CommandStarted { index: 0, at: 1 })
+            .await
+            .unwrap();
+        store
+            .record(
+                &t.id,
+                Change::CommandSucceeded {
+                    index: 0,
+                    result: Default::default(),
+                    at: 2,
+                },
+            )
+            .await
+            .unwrap();
+        let end = Change::finish(&store.get(&t.id).await.unwrap().unwrap(), false, 2);
+        store.record(&t.id, end).await.unwrap();
+        t.id
+    }
+
+    #[tokio::test]
+    async fn places_queues_claims_and_evicts_the_oldest_finished() {
+        let store = MemoryStore::new(Retention {
+            keep_finished: 2,
+            ..Default::default()
+        });
+        let node = store.join().await.unwrap();
+        for id in ["inst_1", "inst_2"] {
+            store.add_instance(&instance(id)).await.unwrap();
+        }
+        let mut placed = Vec::new();
+        for _ in 0..4 {
+            let e = store
+                .enqueue(task(), Placement::LeastLoaded, 10)
+                .await
+                .unwrap()
+                .unwrap();
+            placed.push((e.task.instance_id.clone(), e.position));
+        }
+        assert_eq!(
+            placed,
+            [
+                ("inst_1".to_string(), 0),
+                ("inst_2".to_string(), 0),
+                ("inst_1".to_string(), 1),
+                ("inst_2".to_string(), 1)
+            ]
+        );
+        let full = store
+            .enqueue(task(), Placement::Instance("inst_1".into()), 2)
+            .await
+            .unwrap();
+        assert!(matches!(full, Err(EnqueueError::QueueFull { .. })));
+        let unknown = store
+            .enqueue(task(), Placement::Instance("inst_9".into()), 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            unknown.unwrap_err(),
+            EnqueueError::UnknownInstance("inst_9".into())
+        );
+
+        let first = run_to_end(&store, &node, "inst_1").await;
+        let second = run_to_end(&store, &node, "inst_1").await;
+        let third = run_to_end(&store, &node, "inst_2").await;
+        assert!(store.get(&first).await.unwrap().is_none(), "oldest evicted");
+        assert!(store.get(&second).await.unwrap().is_some());
+        assert_eq!(
+            store.get(&third).await.unwrap().unwrap().status,
+            TaskStatus::Completed
+        );
+        let queued = store
+            .list(&TaskFilter {
+                instance_id: None,
+                status: Some(TaskStatus::Queued),
+            })
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 1);
+        let cancelled = store
+            .cancel_queued(&queued[0].id, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cancelled.status, TaskStatus::Cancelled);
+        assert!(store.claim("inst_2", &node, 6).await.unwrap().is_none());
+        assert!(store
+            .cancel_queued(&queued[0].id, 7)
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
