@@ -95,7 +95,7 @@ fn kill_9_loses_nothing_and_the_restart_runs_what_was_queued() {
 
         let kept = status_of(&mut client, &finished).await;
         assert_eq!(kept["status"], "completed", "{kept}");
-        assert_eq!(kept["commands"][0]["result"]["content"][0]["text"], "kept");
+        assert_eq!(kept["commands"][0]["result"]["content"][0]["text"], "\"kept\"");
         let keys: Vec<&String> = kept["metadata"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["z", "a"], "metadata keeps its key order");
 
@@ -126,7 +126,7 @@ fn kill_9_loses_nothing_and_the_restart_runs_what_was_queued() {
             assert_eq!(complete["status"], "completed", "{complete}");
             assert_eq!(
                 complete["results"][0]["result"]["content"][0]["text"],
-                format!("ran {n}")
+                format!("\"ran {n}\"")
             );
             let task = status_of(&mut client, id).await;
             completed_at.push(task["completedAt"].as_str().unwrap().to_string());

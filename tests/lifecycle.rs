@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use browser_control::browser::{BrowserSource, Executor};
 use browser_control::events::{Event, EventKind};
 use browser_control::scheduler::{Scheduler, SchedulerConfig};
-use browser_control::task::{ErrorCode, TaskStatus};
+use browser_control::task::{CommandStatus, ErrorCode, TaskStatus};
 use common::*;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -457,5 +457,49 @@ fn attach_to_a_running_chromium() {
         assert!(!pid_alive(pid));
         assert_eq!(processes_using(&profile), Vec::<u32>::new());
         assert!(!profile.exists());
+    });
+}
+
+#[test]
+fn a_panicking_task_fails_and_the_worker_goes_on() {
+    block_on(async {
+        let (scheduler, _permit) = private_scheduler_with(SchedulerConfig {
+            panic_on_intention: Some("panic here".into()),
+            ..config(1)
+        })
+        .await;
+        let mut doomed = task(
+            "doomed",
+            vec![goto("index.html"), get_text("#title"), get_text("#title")],
+        );
+        doomed["commands"][1]["intention"] = "panic here".into();
+        let doomed = scheduler.submit_json(&doomed).await.unwrap();
+        let after = scheduler
+            .submit_json(&task("after", vec![goto("index.html"), get_text("#title")]))
+            .await
+            .unwrap();
+        let t = tokio::time::timeout(
+            Duration::from_secs(60),
+            scheduler.wait_finished(&doomed.task_id),
+        )
+        .await
+        .expect("the panicked task ends")
+        .unwrap();
+        assert_eq!(t.status, TaskStatus::Failed);
+        let error = t.error.clone().unwrap();
+        assert_eq!(error.code, ErrorCode::ExecutionError);
+        assert!(error.message.contains("panicked"), "{}", error.message);
+        assert_eq!(
+            t.commands.iter().map(|c| c.status).collect::<Vec<_>>(),
+            [CommandStatus::Success, CommandStatus::Error, CommandStatus::Skipped]
+        );
+        let next = tokio::time::timeout(
+            Duration::from_secs(60),
+            scheduler.wait_finished(&after.task_id),
+        )
+        .await
+        .expect("the queue carries on")
+        .unwrap();
+        assert_eq!(next.status, TaskStatus::Completed, "{:?}", next.error);
     });
 }

@@ -363,6 +363,8 @@ async fn close_cleanly(instance: BrowserInstance) -> Result<(), String> {
     let profile = instance
         .profile_dir()
         .expect("a launched browser has a profile");
+    let downloads = instance.downloads().dir.clone().expect("a download folder");
+    let singleton = singleton_of(&profile).expect("Chromium's singleton folder");
     instance.close().await;
     if pid_alive(pid) {
         return Err(format!("browser {pid} still alive"));
@@ -371,8 +373,10 @@ async fn close_cleanly(instance: BrowserInstance) -> Result<(), String> {
     if !left.is_empty() {
         return Err(format!("{left:?} still use {}", profile.display()));
     }
-    if profile.exists() {
-        return Err(format!("{} left behind", profile.display()));
+    for folder in [&profile, &downloads, &singleton] {
+        if folder.exists() {
+            return Err(format!("{} left behind", folder.display()));
+        }
     }
     Ok(())
 }

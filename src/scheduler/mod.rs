@@ -9,6 +9,7 @@ mod watch;
 mod worker;
 
 pub use crate::store::TaskFilter;
+pub use replay::{catch_up, Seen};
 pub use tasks::Tasks;
 pub use watch::Watch;
 

@@ -17,7 +17,7 @@ use super::outbound::{Disconnect, Outbound, CLOSED_BY_CLIENT, SHUTTING_DOWN};
 use super::protocol::{self, ClientMessage};
 use super::AppState;
 use crate::events::{Event, EventKind};
-use crate::scheduler::TaskFilter;
+use crate::scheduler::{catch_up, Seen, TaskFilter};
 use crate::wire;
 
 /// Limits of one connection.
@@ -49,6 +49,7 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         id: session_id.clone(),
         state: state.clone(),
         tasks: HashMap::new(),
+        seen: HashMap::new(),
         instances: HashSet::new(),
         out: None,
     }
@@ -77,6 +78,9 @@ struct Session {
     /// Subscribed tasks; `true` once their task_complete went out ahead of the event (a
     /// subscription to a task that had already finished), so the event does not repeat it.
     tasks: HashMap<String, bool>,
+    /// What each subscribed task's client has been told: after falling behind the event
+    /// stream, the rest is told from the record instead of dropping the connection.
+    seen: HashMap<String, Seen>,
     instances: HashSet<String>,
     out: Option<Outbound>,
 }
@@ -139,7 +143,8 @@ impl Session {
                     event = events.recv() => match event {
                         Ok(event) => if let Err(reason) = self.on_event(&event) { break reason },
                         Err(RecvError::Lagged(n)) => {
-                            break format!("fell {n} events behind the event stream")
+                            tracing::debug!(session = %self.id, "fell {n} events behind: catching up from the records");
+                            if let Err(reason) = self.catch_up().await { break reason }
                         }
                         Err(RecvError::Closed) => break "the scheduler stopped".into(),
                     },
@@ -187,6 +192,8 @@ impl Session {
                 Ok(submitted) => {
                     // Before any event of the task is read from the stream: none is missed.
                     self.tasks.insert(submitted.task_id.clone(), false);
+                    self.seen
+                        .insert(submitted.task_id.clone(), Self::seen_from(&submitted.task));
                     json!({
                         "type": "task_submit_response",
                         "taskId": submitted.task_id,
@@ -244,6 +251,11 @@ impl Session {
                 let finished = task.status.is_finished();
                 let already = self.tasks.get(&task_id).copied().unwrap_or(false);
                 self.tasks.insert(task_id.clone(), finished || already);
+                if !finished {
+                    self.seen
+                        .entry(task_id.clone())
+                        .or_insert_with(|| Self::seen_from(&task));
+                }
                 self.send(json!({"type": "subscribe_ack", "taskId": task_id}))?;
                 if finished && !already {
                     // Its events are over (or still in our stream, where they are skipped).
@@ -262,6 +274,45 @@ impl Session {
         self.send(reply)
     }
 
+    /// Tells each subscribed task's client what the events it missed would have told.
+    async fn catch_up(&mut self) -> Result<(), Disconnect> {
+        let ids: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(_, told_end)| !**told_end)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            let Some(task) = self.state.scheduler.tasks().get(&id).await else {
+                continue;
+            };
+            let mut seen = self.seen.remove(&id).unwrap_or_default();
+            for kind in catch_up(&mut seen, &task) {
+                if matches!(kind, EventKind::TaskQueued { .. }) {
+                    continue;
+                }
+                let event = Event {
+                    at: crate::task::now_ms(),
+                    instance_id: task.instance_id.clone(),
+                    kind,
+                };
+                self.on_event(&event)?;
+            }
+            if self.tasks.contains_key(&id) {
+                self.seen.insert(id, seen);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the client was told about a task it subscribed to as it stands now.
+    fn seen_from(task: &crate::task::Task) -> Seen {
+        Seen {
+            status: Some(task.status),
+            commands: task.commands.iter().map(|c| c.status).collect(),
+        }
+    }
+
     fn on_event(&mut self, event: &Event) -> Result<(), Disconnect> {
         let by_instance = self.instances.contains(&event.instance_id);
         if let Some(task_id) = event.kind.task_id() {
@@ -269,8 +320,14 @@ impl Session {
             if subscribed.is_none() && !by_instance {
                 return Ok(());
             }
+            if subscribed.is_some() {
+                if let Some(seen) = self.seen.get_mut(task_id) {
+                    seen.note(&event.kind);
+                }
+            }
             if let EventKind::TaskFinished { task } = &event.kind {
                 // The subscription ends with the task; a duplicate is skipped.
+                self.seen.remove(task_id);
                 if self.tasks.remove(task_id) == Some(true) {
                     return Ok(());
                 }

@@ -12,6 +12,7 @@ use crate::task::{
     TaskSummary,
 };
 
+#[derive(sqlx::FromRow)]
 pub struct TaskRow {
     pub id: String,
     pub instance_id: String,
@@ -27,6 +28,7 @@ pub struct TaskRow {
     pub error: Option<String>,
 }
 
+#[derive(sqlx::FromRow)]
 pub struct CommandRow {
     pub idx: i64,
     pub id: String,
@@ -40,6 +42,7 @@ pub struct CommandRow {
     pub error: Option<String>,
 }
 
+#[derive(sqlx::FromRow)]
 pub struct ArtifactRow {
     pub command_idx: i64,
     pub item: i64,
@@ -47,6 +50,7 @@ pub struct ArtifactRow {
     pub bytes: Vec<u8>,
 }
 
+#[derive(sqlx::FromRow)]
 pub struct SummaryRow {
     pub id: String,
     pub name: String,

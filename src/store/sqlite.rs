@@ -128,21 +128,7 @@ async fn check_schema(pool: &SqlitePool, path: &Path) -> anyhow::Result<()> {
 }
 
 async fn load_task(conn: &mut sqlx::SqliteConnection, id: &str) -> StoreResult<Option<Task>> {
-    type Row = (
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<TaskRow> = sqlx::query_as(
         "SELECT id, instance_id, requested_instance, status, name, intention,
                 current_command_index, created_at, started_at, completed_at, metadata, error
          FROM tasks WHERE id = ?",
@@ -150,19 +136,8 @@ async fn load_task(conn: &mut sqlx::SqliteConnection, id: &str) -> StoreResult<O
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    let commands: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let Some(row) = row else { return Ok(None) };
+    let commands: Vec<CommandRow> = sqlx::query_as(
         "SELECT idx, id, tool_name, intention, args, status, started_at, completed_at, result,
                 error
          FROM commands WHERE task_id = ? ORDER BY idx",
@@ -170,54 +145,14 @@ async fn load_task(conn: &mut sqlx::SqliteConnection, id: &str) -> StoreResult<O
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let artifacts: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
+    let artifacts: Vec<ArtifactRow> = sqlx::query_as(
         "SELECT command_idx, item, mime_type, bytes FROM artifacts WHERE task_id = ?
          ORDER BY command_idx, item",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let task = rows::task(
-        TaskRow {
-            id: r.0,
-            instance_id: r.1,
-            requested_instance: r.2,
-            status: r.3,
-            name: r.4,
-            intention: r.5,
-            current_command_index: r.6,
-            created_at: r.7,
-            started_at: r.8,
-            completed_at: r.9,
-            metadata: r.10,
-            error: r.11,
-        },
-        commands
-            .into_iter()
-            .map(|c| CommandRow {
-                idx: c.0,
-                id: c.1,
-                tool_name: c.2,
-                intention: c.3,
-                args: c.4,
-                status: c.5,
-                started_at: c.6,
-                completed_at: c.7,
-                result: c.8,
-                error: c.9,
-            })
-            .collect(),
-        artifacts
-            .into_iter()
-            .map(|a| ArtifactRow {
-                command_idx: a.0,
-                item: a.1,
-                mime_type: a.2,
-                bytes: a.3,
-            })
-            .collect(),
-    )?;
-    Ok(Some(task))
+    Ok(Some(rows::task(row, commands, artifacts)?))
 }
 
 /// The writer task: takes every change waiting, applies them in one transaction, then answers.
@@ -447,19 +382,9 @@ impl TaskReader for SqliteStore {
     }
 
     async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            Option<i64>,
-            Option<i64>,
-        )> = sqlx::query_as(
+        let rows: Vec<SummaryRow> = sqlx::query_as(
             "SELECT t.id, t.name, t.status, t.instance_id, t.current_command_index,
-                    (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id),
+                    (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id) AS total_commands,
                     t.created_at, t.started_at, t.completed_at
              FROM tasks t
              WHERE (?1 IS NULL OR t.instance_id = ?1) AND (?2 IS NULL OR t.status = ?2)
@@ -469,21 +394,7 @@ impl TaskReader for SqliteStore {
         .bind(filter.status.map(|s| s.as_str()))
         .fetch_all(&self.reads)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                rows::summary(SummaryRow {
-                    id: r.0,
-                    name: r.1,
-                    status: r.2,
-                    instance_id: r.3,
-                    current_command_index: r.4,
-                    total_commands: r.5,
-                    created_at: r.6,
-                    started_at: r.7,
-                    completed_at: r.8,
-                })
-            })
-            .collect()
+        rows.into_iter().map(rows::summary).collect()
     }
 
     async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>> {
