@@ -136,7 +136,7 @@ async fn own_instance(session: &Session) -> Value {
     own[0].clone()
 }
 
-const ALL_TOOLS: [&str; 11] = [
+const ALL_TOOLS: [&str; 12] = [
     "browser_navigate",
     "browser_interact",
     "browser_content",
@@ -146,6 +146,7 @@ const ALL_TOOLS: [&str; 11] = [
     "browser_emulate",
     "browser_debug",
     "browser_tab",
+    "sleep",
     "browser_snapshot",
     "browser_task",
 ];
@@ -194,7 +195,7 @@ async fn check_tools(session: &Session) {
     assert_eq!(task["required"], json!(["commands"]));
     assert_eq!(
         task["properties"]["commands"]["items"]["properties"]["tool_name"]["enum"],
-        json!(ALL_TOOLS[..9])
+        json!(ALL_TOOLS[..10])
     );
     assert!(schema("browser_instance")["properties"]["action"]["enum"]
         .as_array()

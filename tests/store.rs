@@ -234,7 +234,7 @@ async fn conformance(store: Arc<dyn TaskStore>) {
         EnqueueError::NoInstance,
         "{kind}"
     );
-    let mut ids = vec![
+    let mut ids = [
         s.new_instance_id().await.unwrap(),
         s.new_instance_id().await.unwrap(),
     ];
@@ -331,12 +331,13 @@ async fn conformance(store: Arc<dyn TaskStore>) {
         assert_same(kind, &get(s, id).await, &copies[id]);
     }
 
-    // Claims come oldest first; what the claim returns is the record, running.
+    // Claims come oldest first; the claimed task is running, since the claim.
     let at = clock.tick();
     let claimed = s.claim(&a, &node, at).await.unwrap().unwrap();
+    assert_eq!(claimed, t0, "{kind}: FIFO on {a}");
     let c0 = copies.get_mut(&t0).unwrap();
     c0.start(at).unwrap();
-    assert_same(kind, &claimed, c0);
+    assert_same(kind, &get(s, &t0).await, &copies[&t0]);
 
     // Every kind of change, recorded without waiting, then read back.
     let c0 = copies.get_mut(&t0).unwrap();
@@ -392,7 +393,7 @@ async fn conformance(store: Arc<dyn TaskStore>) {
     // On B: started, then cancelled while it runs.
     let at = clock.tick();
     let claimed = s.claim(&b, &node, at).await.unwrap().unwrap();
-    assert_eq!(claimed.id, t1, "{kind}: FIFO on {b}");
+    assert_eq!(claimed, t1, "{kind}: FIFO on {b}");
     let c1 = copies.get_mut(&t1).unwrap();
     c1.start(at).unwrap();
     change(
@@ -412,7 +413,7 @@ async fn conformance(store: Arc<dyn TaskStore>) {
     // The second on A runs to the end.
     let at = clock.tick();
     let claimed = s.claim(&a, &node, at).await.unwrap().unwrap();
-    assert_eq!(claimed.id, t2, "{kind}: FIFO on {a}");
+    assert_eq!(claimed, t2, "{kind}: FIFO on {a}");
     let c2 = copies.get_mut(&t2).unwrap();
     c2.start(at).unwrap();
     for index in 0..3 {
@@ -511,7 +512,7 @@ async fn conformance(store: Arc<dyn TaskStore>) {
         .is_none());
     let at = clock.tick();
     let claimed = s.claim(&private, &node, at).await.unwrap().unwrap();
-    assert_eq!(claimed.id, tp);
+    assert_eq!(claimed, tp);
     let cp = copies.get_mut(&tp).unwrap();
     cp.start(at).unwrap();
     assert!(
@@ -786,7 +787,7 @@ async fn sqlite_recovers_what_a_crashed_run_left() {
     assert_eq!(u.status, TaskStatus::Queued);
     assert_eq!(u.instance_id, first);
     let claimed = s.claim(&first, &node, clock.tick()).await.unwrap().unwrap();
-    assert_eq!(claimed.id, unbound.id, "the moved task runs");
+    assert_eq!(claimed, unbound.id, "the moved task runs");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -853,7 +854,8 @@ async fn postgres_runners_share_one_queue_and_claim_each_task_once() {
                 let (s, node, inst, claimed) =
                     (s.clone(), node.clone(), inst.clone(), claimed.clone());
                 loops.push(tokio::spawn(async move {
-                    while let Some(mut t) = s.claim(&inst, &node, now_ms()).await.unwrap() {
+                    while let Some(id) = s.claim(&inst, &node, now_ms()).await.unwrap() {
+                        let mut t = s.get(&id).await.unwrap().unwrap();
                         assert_eq!(t.status, TaskStatus::Running);
                         claimed
                             .lock()
@@ -954,7 +956,9 @@ async fn postgres_runner_hears_what_another_did() {
         }
     };
     hear(&mut heard, "queued task", changed).await;
-    let mut running = a.claim(&inst_a, &node_a, now_ms()).await.unwrap().unwrap();
+    let claimed = a.claim(&inst_a, &node_a, now_ms()).await.unwrap().unwrap();
+    assert_eq!(claimed, t.id);
+    let mut running = get(&*a, &t.id).await;
     hear(&mut heard, "claimed task", changed).await;
     // What B reads after hearing is what A committed.
     assert_eq!(get(&*b, &t.id).await.status, TaskStatus::Running);
@@ -1038,9 +1042,10 @@ async fn postgres_recovers_a_lost_runner() {
         .unwrap()
         .unwrap()
         .task;
-    let claimed = a.claim(&inst_a, &node_a, now_ms()).await.unwrap().unwrap();
-    assert_eq!(claimed.id, running.id);
-    running = claimed;
+    let at = now_ms();
+    let claimed = a.claim(&inst_a, &node_a, at).await.unwrap().unwrap();
+    assert_eq!(claimed, running.id);
+    running.start(at).unwrap();
     change(
         &*a,
         &mut running,
@@ -1146,7 +1151,7 @@ async fn postgres_recovers_a_lost_runner() {
     })
     .await;
     let claimed = b.claim(&inst_b, &node_b, now_ms()).await.unwrap().unwrap();
-    assert_eq!(claimed.id, unbound.id, "the moved task runs on B");
+    assert_eq!(claimed, unbound.id, "the moved task runs on B");
 
     // A is out of the cluster; it hears so at its next heartbeat, and cannot rewrite what was
     // ended for it.
@@ -1194,7 +1199,7 @@ async fn postgres_recovers_a_lost_runner() {
     c2.leave(&node_c2).await.unwrap();
     let r = b.recover(&node_b, lease, now_ms()).await.unwrap();
     assert_eq!(r.failed.len(), 1);
-    assert_eq!(r.failed[0].id, orphan.id);
+    assert_eq!(r.failed[0].id, orphan);
     assert_eq!(
         r.failed[0].error.as_ref().unwrap().message,
         format!("runner {} was lost", node_c2.id)
@@ -1240,4 +1245,35 @@ async fn postgres_connection_errors_name_the_store_without_its_password() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zz_bench() {
+    let Some(db) = pg::fresh_database() else { return };
+    for url in ["memory".to_string(), format!("sqlite:///tmp/bcbench-{}.db", now_ms()), db.url().to_string()] {
+        let s = open(&url).await;
+        let node = s.join().await.unwrap();
+        let inst = s.new_instance_id().await.unwrap();
+        s.add_instance(&instance(&inst, &node, false)).await.unwrap();
+        let start = std::time::Instant::now();
+        let (mut te, mut tc) = (Duration::ZERO, Duration::ZERO);
+        for n in 0..1000 {
+            let t0 = std::time::Instant::now();
+            let mut t = s.enqueue(small_task(&format!("b{n}")), Placement::LeastLoaded, 10000).await.unwrap().unwrap().task;
+            te += t0.elapsed();
+            let t0 = std::time::Instant::now();
+            let at = now_ms();
+            s.claim(&inst, &node, at).await.unwrap().unwrap();
+            tc += t0.elapsed();
+            t.start(at).unwrap();
+            let result = Arc::new(ToolResult::text("ok"));
+            let f1 = s.record(&t.id, Change::CommandStarted { index: 0, at });
+            Change::CommandStarted { index: 0, at }.apply(&mut t).unwrap();
+            let f2 = s.record(&t.id, Change::CommandSucceeded { index: 0, result: result.clone(), at });
+            Change::CommandSucceeded { index: 0, result, at }.apply(&mut t).unwrap();
+            let f3 = s.record(&t.id, Change::finish(&t, false, at));
+            f1.await.unwrap(); f2.await.unwrap(); f3.await.unwrap();
+        }
+        eprintln!("{}: {:?} per task; enqueue {:?} claim {:?}", s.kind(), start.elapsed() / 1000, te / 1000, tc / 1000);
+    }
 }

@@ -19,6 +19,8 @@ pub struct LaunchOptions {
     /// Extra command-line flags, e.g. `--lang=fr`.
     pub extra_args: Vec<String>,
     pub launch_timeout: Duration,
+    /// The URL and upload policy; `None`: the process's ([`super::policy::process_default`]).
+    pub policy: Option<std::sync::Arc<super::policy::Policy>>,
 }
 
 impl Default for LaunchOptions {
@@ -30,6 +32,7 @@ impl Default for LaunchOptions {
             user_agent: None,
             extra_args: Vec::new(),
             launch_timeout: Duration::from_secs(20),
+            policy: None,
         }
     }
 }

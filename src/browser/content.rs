@@ -1,4 +1,5 @@
-//! browser_content: screenshot, get_text, get_html, get_viewport_dom, snapshot.
+//! browser_content: screenshot, get_text, get_html, get (the origin's: html or text),
+//! get_viewport_dom, snapshot, pdf, attribute, query.
 
 use chromiumoxide::cdp::browser_protocol::page::{
     CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
@@ -7,7 +8,8 @@ use serde_json::{json, Value};
 
 use super::executor::{cdp_error, helper, require_ok, Ctx, World};
 use crate::task::{
-    CommandError, Content, ContentAction, EmbeddedResource, ImageFormat, Paper, ToolResult,
+    CommandError, Content, ContentAction, EmbeddedResource, GetFormat, ImageFormat, Paper,
+    ToolResult,
 };
 
 pub async fn run(ctx: &Ctx<'_>, action: &ContentAction) -> Result<ToolResult, CommandError> {
@@ -22,7 +24,22 @@ pub async fn run(ctx: &Ctx<'_>, action: &ContentAction) -> Result<ToolResult, Co
             paper,
             landscape,
             background,
-        } => pdf(ctx, *paper, *landscape, *background).await,
+            scale,
+            paper_width,
+            paper_height,
+        } => {
+            let (width, height) = paper.inches();
+            let print = Print {
+                paper: *paper,
+                width: paper_width.unwrap_or(width),
+                height: paper_height.unwrap_or(height),
+                custom: paper_width.is_some() || paper_height.is_some(),
+                landscape: *landscape,
+                background: *background,
+                scale: *scale,
+            };
+            pdf(ctx, print).await
+        }
         ContentAction::Attribute { selector, name } => {
             let answer: Value = helper(
                 ctx,
@@ -57,6 +74,22 @@ pub async fn run(ctx: &Ctx<'_>, action: &ContentAction) -> Result<ToolResult, Co
             let answer: Value = helper(ctx, "html", json!({ "selector": selector })).await?;
             read_field(selector.as_deref().unwrap_or("document"), &answer, "html")
         }
+        ContentAction::Get {
+            selector,
+            format: GetFormat::Html,
+        } => {
+            let answer: Value = helper(ctx, "html", json!({ "selector": selector })).await?;
+            read_field(selector.as_deref().unwrap_or("document"), &answer, "html")
+        }
+        ContentAction::Get {
+            selector,
+            format: GetFormat::Text,
+        } => {
+            // The whole page's text is the body's (what a reader sees).
+            let selector = selector.as_deref().unwrap_or("body");
+            let answer: Value = helper(ctx, "text", json!({ "selector": selector })).await?;
+            read_field(selector, &answer, "text")
+        }
         ContentAction::Snapshot {
             selector,
             max_length,
@@ -80,14 +113,47 @@ pub async fn run(ctx: &Ctx<'_>, action: &ContentAction) -> Result<ToolResult, Co
                 answer["snapshot"].as_str().unwrap_or_default()
             )))
         }
-        ContentAction::GetViewportDom => {
-            let mut answer: Value = helper(ctx, "viewport_dom", json!({})).await?;
-            if let Value::Object(map) = &mut answer {
-                map.remove("state");
+        ContentAction::GetViewportDom {
+            max_elements,
+            min_size,
+        } => viewport_dom(ctx, *max_elements, *min_size).await,
+    }
+}
+
+/// How many elements the viewport DOM lists without `maxElements`.
+const DEFAULT_VIEWPORT_ELEMENTS: u32 = 250;
+/// The most the page is asked for when small elements are to be left out afterwards.
+const MAX_VIEWPORT_ELEMENTS: u32 = 5000;
+
+/// The visible elements, at most `max_elements`, without those smaller than `min_size` px in
+/// width or height (left out before counting, so the small ones do not use up the limit).
+async fn viewport_dom(
+    ctx: &Ctx<'_>,
+    max_elements: Option<u32>,
+    min_size: Option<f64>,
+) -> Result<ToolResult, CommandError> {
+    let wanted = max_elements.unwrap_or(DEFAULT_VIEWPORT_ELEMENTS);
+    let ask = if min_size.is_some() {
+        MAX_VIEWPORT_ELEMENTS
+    } else {
+        wanted
+    };
+    let mut answer: Value = helper(ctx, "viewport_dom", json!({ "limit": ask })).await?;
+    if let Value::Object(map) = &mut answer {
+        map.remove("state");
+        if let (Some(min), Some(Value::Array(elements))) = (min_size, map.get_mut("elements")) {
+            let big_enough = |e: &Value| {
+                let size = |i: usize| e["box"][i].as_f64().unwrap_or(0.0);
+                size(2) >= min && size(3) >= min
+            };
+            elements.retain(big_enough);
+            if elements.len() > wanted as usize {
+                elements.truncate(wanted as usize);
+                map.insert("truncated".into(), Value::Bool(true));
             }
-            Ok(ToolResult::text(answer.to_string()))
         }
     }
+    Ok(ToolResult::text(answer.to_string()))
 }
 
 /// The size of a snapshot without `max_length`, in characters: a few thousand tokens.
@@ -172,29 +238,42 @@ async fn screenshot(
     Ok(ToolResult::image(data.to_string(), format.mime_type()))
 }
 
-/// Page.printToPDF (headless Chromium only). The PDF comes back as an embedded resource, with a
-/// line saying its size.
-async fn pdf(
-    ctx: &Ctx<'_>,
+/// How to print a page.
+struct Print {
     paper: Paper,
+    /// Inches: the paper's, or `paperWidth` / `paperHeight`.
+    width: f64,
+    height: f64,
+    custom: bool,
     landscape: bool,
     background: bool,
-) -> Result<ToolResult, CommandError> {
-    let (width, height) = paper.inches();
-    let answer = ctx
-        .cdp(
-            "Page.printToPDF",
-            json!({
-                "paperWidth": width,
-                "paperHeight": height,
-                "landscape": landscape,
-                "printBackground": background,
-            }),
-        )
-        .await
-        .map_err(|e| {
-            CommandError::execution(format!("{} (PDF needs headless Chromium)", e.message))
-        })?;
+    scale: Option<f64>,
+}
+
+/// Page.printToPDF (headless Chromium only). The PDF comes back as an embedded resource, with a
+/// line saying its size.
+async fn pdf(ctx: &Ctx<'_>, print: Print) -> Result<ToolResult, CommandError> {
+    let Print {
+        paper,
+        width,
+        height,
+        custom,
+        landscape,
+        background,
+        scale,
+    } = print;
+    let mut params = json!({
+        "paperWidth": width,
+        "paperHeight": height,
+        "landscape": landscape,
+        "printBackground": background,
+    });
+    if let Some(scale) = scale {
+        params["scale"] = json!(scale);
+    }
+    let answer = ctx.cdp("Page.printToPDF", params).await.map_err(|e| {
+        CommandError::execution(format!("{} (PDF needs headless Chromium)", e.message))
+    })?;
     let data = answer["data"].as_str().unwrap_or_default().to_string();
     let bytes = data.len() / 4 * 3;
     let url = match super::executor::eval_once(&ctx.page, "location.href", World::Page).await {
@@ -205,9 +284,14 @@ async fn pdf(
         content: vec![
             Content::Text {
                 text: format!(
-                    "PDF of {url}: about {bytes} bytes, {}{}",
-                    format!("{paper:?}").to_lowercase(),
-                    if landscape { ", landscape" } else { "" }
+                    "PDF of {url}: about {bytes} bytes, {}{}{}",
+                    if custom {
+                        format!("{width}×{height} in")
+                    } else {
+                        format!("{paper:?}").to_lowercase()
+                    },
+                    if landscape { ", landscape" } else { "" },
+                    scale.map(|s| format!(", scale {s}")).unwrap_or_default()
                 ),
             },
             Content::Resource {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::executor::Ctx;
 use super::instance::NetConditions;
-use crate::task::action::{device, throttle_preset};
+use crate::task::action::{device, throttle_preset, OFFLINE_PRESET};
 use crate::task::{CommandError, EmulateAction, ToolResult};
 
 pub async fn run(ctx: &Ctx<'_>, action: &EmulateAction) -> Result<ToolResult, CommandError> {
@@ -23,13 +23,19 @@ pub async fn run(ctx: &Ctx<'_>, action: &EmulateAction) -> Result<ToolResult, Co
                 if *mobile { ", mobile" } else { "" }
             )))
         }
-        EmulateAction::UserAgent { user_agent } => {
-            ctx.cdp(
-                "Emulation.setUserAgentOverride",
-                json!({ "userAgent": user_agent }),
-            )
-            .await?;
-            Ok(ToolResult::text(format!("User agent is {user_agent}")))
+        EmulateAction::UserAgent {
+            user_agent,
+            platform,
+        } => {
+            let mut params = json!({ "userAgent": user_agent });
+            if let Some(platform) = platform {
+                params["platform"] = json!(platform);
+            }
+            ctx.cdp("Emulation.setUserAgentOverride", params).await?;
+            Ok(ToolResult::text(match platform {
+                Some(platform) => format!("User agent is {user_agent}, platform {platform}"),
+                None => format!("User agent is {user_agent}"),
+            }))
         }
         EmulateAction::Geolocation {
             latitude,
@@ -149,7 +155,19 @@ pub async fn run(ctx: &Ctx<'_>, action: &EmulateAction) -> Result<ToolResult, Co
             conditions.download_kbps = down;
             conditions.upload_kbps = up;
             conditions.latency_ms = lat;
+            // The origin's `offline` preset: no network at all.
+            let offline = preset
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case(OFFLINE_PRESET));
+            if offline {
+                conditions.offline = true;
+            }
             network_conditions(ctx, conditions).await?;
+            if offline {
+                return Ok(ToolResult::text(
+                    "The page is offline (preset offline; throttling removed)",
+                ));
+            }
             let show = |v: f64| {
                 if v == 0.0 {
                     "unlimited".to_string()

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId, RemoteObject};
 use chromiumoxide::error::CdpError;
 use chromiumoxide::Page;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::{sleep, timeout, Instant};
@@ -20,7 +21,8 @@ use super::{content, debug, emulate, execute, interact, navigate, network, tab};
 use crate::events::DialogRecord;
 use crate::task::action::REF_SELECTOR_PREFIX;
 use crate::task::{
-    Action, CommandError, DebugAction, ErrorCode, NavigateAction, ParsedArgs, ToolResult,
+    Action, CommandError, DebugAction, ErrorCode, NavigateAction, ParsedArgs, TabAction,
+    ToolResult, WaitUntil,
 };
 
 /// What running one command came to.
@@ -126,15 +128,32 @@ impl Executor {
         args: &ParsedArgs,
         cancel: &CancellationToken,
     ) -> Outcome {
+        // Repairs an earlier command left for after its answer (a page stuck in a script, an
+        // unfinished navigation) are finished first, before this command's deadline starts.
+        // Not cancellable: a repair dropped halfway would leave the page broken.
+        instance.settle().await;
         if !matches!(
             args.action,
             Action::Debug(DebugAction::DownloadWait | DebugAction::Downloads)
         ) {
             *instance.downloads().since.lock().unwrap() = std::time::Instant::now();
         }
+        // Navigations the engine starts are checked against the URL policy before any is sent.
+        if let Some(url) = navigation_target(&args.action) {
+            if let Err(why) = instance.policy().check_navigation(url) {
+                return Outcome {
+                    result: Some(Err(CommandError::execution(format!(
+                        "navigation to {url} refused: {why}"
+                    )))),
+                    dialogs: instance.take_dialogs(),
+                };
+            }
+        }
+        let blocked_from = instance.blocked_count();
         let budget = args.timeout.unwrap_or(self.default_timeout);
         let deadline = Instant::now() + budget;
         let fresh_page = Arc::new(AtomicBool::new(false));
+        let goto = matches!(args.action, Action::Navigate(NavigateAction::Goto { .. }));
         let work = async {
             // First, so a page whose renderer crashed earlier is replaced before the command
             // and the crash is not blamed on it; from then on, a crash or a lost browser ends
@@ -149,35 +168,116 @@ impl Executor {
                 budget,
                 fresh_page: fresh_page.clone(),
             };
-            tokio::select! {
+            if goto && ctx.state.load_pending.swap(false, Ordering::Relaxed) {
+                finish_pending_load(&ctx).await;
+            }
+            let done = tokio::select! {
                 biased;
                 error = instance.broken() => Err(error),
                 done = dispatch(&ctx, &args.action, args.tab_id.as_deref()) => done,
+            };
+            if done.is_ok() {
+                match &args.action {
+                    Action::Navigate(NavigateAction::Goto {
+                        wait_until: WaitUntil::DomContentLoaded,
+                        ..
+                    }) => ctx.state.load_pending.store(true, Ordering::Relaxed),
+                    Action::Debug(DebugAction::Dialog { .. }) => {
+                        *ctx.state.dialogs_owner.lock().unwrap() = instance.session();
+                    }
+                    _ => {}
+                }
             }
+            done
         };
-        let result = tokio::select! {
+        let mut result = tokio::select! {
             biased;
             _ = cancel.cancelled() => None,
             done = timeout(budget, work) => Some(done.unwrap_or_else(|_| Err(timed_out(budget, "the command")))),
         };
         // A command that timed out or was cancelled may have left a script running or a
-        // navigation pending: make sure the page answers before the next command.
+        // navigation pending. The repair starts now and runs after the answer: the next
+        // command (or task) waits for it, so this one still ends at its deadline.
         let unfinished = match &result {
             None => true,
             Some(Err(e)) => e.code == ErrorCode::CommandTimeout,
             Some(Ok(_)) => false,
         };
-        let goto = matches!(args.action, Action::Navigate(NavigateAction::Goto { .. }));
-        let tab = args.tab_id.as_deref();
-        if fresh_page.load(Ordering::Relaxed) || (unfinished && goto) {
-            instance.reset_page(tab).await;
+        let navigates = goto
+            || matches!(
+                args.action,
+                Action::Tab(TabAction::New { url: Some(_) })
+            );
+        let tab = match &args.action {
+            // A new tab is the active one once opened.
+            Action::Tab(TabAction::New { .. }) => None,
+            _ => args.tab_id.as_deref(),
+        };
+        if fresh_page.load(Ordering::Relaxed) || (unfinished && navigates) {
+            instance.after_unfinished(tab, true);
         } else if unfinished {
-            instance.recover(tab).await;
+            instance.after_unfinished(tab, false);
+        }
+        // Pages, popups and frames the URL policy stopped while the command ran.
+        let blocked: Vec<String> = instance
+            .blocked_since(blocked_from)
+            .into_iter()
+            .filter(|b| b.document)
+            .map(|b| format!("{} (request for {})", b.reason, b.url))
+            .collect();
+        if !blocked.is_empty() {
+            match &mut result {
+                Some(Ok(done)) => done.push_text(format!("Blocked: {}", blocked.join("; "))),
+                Some(Err(e)) => e.message = format!("{}; {}", e.message, blocked.join("; ")),
+                None => {}
+            }
         }
         Outcome {
             result,
             dialogs: instance.take_dialogs(),
         }
+    }
+}
+
+/// A goto that returned at DOMContentLoaded left chromiumoxide waiting for that document's
+/// load event, and chromiumoxide holds every later Page.navigate of the page until it comes
+/// (or 30 s pass): on a page whose image never loads, the next goto would hang. Stopping the
+/// load does not end that wait (no load event follows), but any new document's load does: so
+/// when the page has still not loaded, it is first sent to about:blank by the page itself,
+/// which chromiumoxide does not hold up. That blank page takes the old one's history entry.
+async fn finish_pending_load(ctx: &Ctx<'_>) {
+    let state = ctx
+        .in_time(eval_once(&ctx.page, "document.readyState", World::Page))
+        .await;
+    if matches!(&state, Some(Ok(Value::String(s))) if s == "complete") {
+        return;
+    }
+    let Ok(mut loads) = ctx
+        .page
+        .event_listener::<chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired>()
+        .await
+    else {
+        return;
+    };
+    let left = ctx
+        .in_time(eval_once(
+            &ctx.page,
+            "location.replace('about:blank')",
+            World::Page,
+        ))
+        .await;
+    if matches!(left, Some(Ok(_))) {
+        let waited = tokio::time::timeout(Duration::from_secs(2), loads.next());
+        let _ = ctx.in_time(waited).await;
+    }
+}
+
+/// The URL a command makes the engine navigate to, checked against the URL policy.
+fn navigation_target(action: &Action) -> Option<&str> {
+    match action {
+        Action::Navigate(NavigateAction::Goto { url, .. }) => Some(url),
+        Action::Tab(TabAction::New { url: Some(url) }) => Some(url),
+        _ => None,
     }
 }
 
@@ -238,10 +338,7 @@ pub fn cdp_error(call: &str, e: CdpError) -> CommandError {
 
 /// Errors after which a read can simply be tried again: the page was between documents.
 fn is_context_gone(e: &CdpError) -> bool {
-    let text = e.to_string();
-    text.contains("Cannot find context with specified id")
-        || text.contains("Execution context was destroyed")
-        || text.contains("Inspected target navigated or closed")
+    is_context_gone_text(&e.to_string())
 }
 
 /// The text of a thrown exception, e.g. `Error: boom`.
@@ -282,7 +379,51 @@ pub enum World {
 }
 
 /// Evaluates `expression` (awaiting promises) and returns its JSON value.
+///
+/// chromiumoxide fails any page command after 30 s, whatever its handler's request timeout
+/// (its command future has a fixed timer), and a script awaiting something longer is a normal
+/// command here, whose deadline is ours. So in the page's world the promise is also kept in the
+/// page (one slot, under an unguessable name, emptied once it settles), and when
+/// chromiumoxide gives up on the call it is awaited again there, by a new call, as long as the
+/// command's own deadline allows.
 pub async fn eval_once(page: &Page, expression: &str, world: World) -> Result<Value, EvalFailure> {
+    if !matches!(world, World::Page) {
+        return evaluate(page, expression, world).await;
+    }
+    let key = &*STASH_KEY;
+    let kept = format!(
+        "((p) => {{ try {{ if (p && typeof p.then === 'function') {{ \
+         Object.defineProperty(globalThis, {key}, {{ value: p, writable: true, configurable: true }}); \
+         const done = () => {{ if (globalThis[{key}] === p) delete globalThis[{key}]; }}; \
+         p.then(done, done); }} }} catch (_) {{}} return p; }})(({expression}\n))"
+    );
+    match evaluate(page, &kept, world).await {
+        Err(EvalFailure::Cdp(CdpError::Timeout)) => {}
+        done => return done,
+    }
+    // Still pending after chromiumoxide's 30 s: await the kept promise again (the caller's
+    // deadline ends this loop). A promise that settled in between is gone: say so.
+    let again = format!(
+        "(globalThis[{key}] && typeof globalThis[{key}].then === 'function') \
+         ? globalThis[{key}] : {{ __bc_lost: true }}"
+    );
+    loop {
+        match evaluate(page, &again, world).await {
+            Err(EvalFailure::Cdp(CdpError::Timeout)) => continue,
+            Ok(v) if v == serde_json::json!({ "__bc_lost": true }) => {
+                return Err(EvalFailure::Thrown(
+                    "the script's result was lost when it settled just as chromiumoxide's 30 s \
+                     limit passed; run it again"
+                        .into(),
+                ))
+            }
+            done => return done,
+        }
+    }
+}
+
+/// One Runtime.evaluate, awaiting promises, returning by value.
+async fn evaluate(page: &Page, expression: &str, world: World) -> Result<Value, EvalFailure> {
     let mut builder = EvaluateParams::builder()
         .expression(expression)
         .return_by_value(true)
@@ -307,6 +448,12 @@ pub async fn eval_once(page: &Page, expression: &str, world: World) -> Result<Va
     }
     Ok(returns.result.value.unwrap_or(Value::Null))
 }
+
+/// Where a page-world evaluation keeps its pending promise (see [`eval_once`]).
+static STASH_KEY: LazyLock<String> = LazyLock::new(|| {
+    let random = RandomState::new().build_hasher().finish();
+    serde_json::to_string(&format!("__browser_control_pending_{random:016x}")).expect("a string")
+});
 
 const HELPERS: &str = include_str!("page_helpers.js");
 
@@ -392,6 +539,130 @@ async fn helper_once(ctx: &Ctx<'_>, call: &str) -> Result<Value, EvalFailure> {
     let value = eval_once(&ctx.page, &install, world).await?;
     *ctx.helpers.0.lock().unwrap() = Some(context);
     Ok(value)
+}
+
+/// A helper's answer kept in the page: its plain fields as JSON, and the objects among them
+/// (elements) as remote object ids, to hand to CDP commands that take one. The caller
+/// releases the ids it got ([`release`]).
+#[derive(Debug)]
+pub struct HelperObject {
+    pub fields: Value,
+    pub objects: std::collections::HashMap<String, String>,
+}
+
+/// Runs one of page_helpers.js's operations in the isolated world (where refs live) and keeps
+/// its answer in the page, so that an element it found is resolved once and then used by id
+/// (not looked up again with another engine). Retried while the page is between documents.
+pub async fn helper_object(
+    ctx: &Ctx<'_>,
+    op: &str,
+    args: Value,
+) -> Result<HelperObject, CommandError> {
+    let call = format!("({}, {args})", Value::from(op));
+    let key = &*HELPERS_KEY;
+    let answer = loop {
+        let context = match ctx.page.secondary_execution_context().await {
+            Ok(Some(context)) => context,
+            _ => {
+                if ctx.remaining() < Duration::from_millis(60) {
+                    return Err(CommandError::execution(
+                        "the page's isolated script world did not appear in time",
+                    ));
+                }
+                sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let evaluate = |expression: String| {
+            ctx.cdp(
+                "Runtime.evaluate",
+                serde_json::json!({
+                    "expression": expression,
+                    "contextId": context.inner(),
+                    "awaitPromise": true,
+                    "returnByValue": false,
+                }),
+            )
+        };
+        let installed = *ctx.helpers.0.lock().unwrap() == Some(context);
+        let mut answer = if installed {
+            evaluate(format!("((h) => h ? h{call} : false)(globalThis[{key}])")).await
+        } else {
+            Ok(serde_json::json!({ "result": { "type": "boolean", "value": false } }))
+        };
+        // `false`: the helpers are missing (not installed yet, or a new context reusing an old
+        // id): install them, which runs the operation once.
+        if matches!(&answer, Ok(v) if v["result"]["value"] == Value::Bool(false)) {
+            answer = evaluate(format!("(globalThis[{key}] = ({HELPERS})){call}")).await;
+            if answer.is_ok() {
+                *ctx.helpers.0.lock().unwrap() = Some(context);
+            }
+        }
+        match answer {
+            Err(e) if is_context_gone_text(&e.message) && ctx.remaining() > Duration::from_millis(60) => {
+                sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e),
+            Ok(v) => break v,
+        }
+    };
+    if let Some(details) = answer.get("exceptionDetails") {
+        let text = details["exception"]["description"]
+            .as_str()
+            .or(details["text"].as_str())
+            .unwrap_or("the page threw")
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return Err(CommandError::execution(text));
+    }
+    let Some(id) = answer["result"]["objectId"].as_str().map(String::from) else {
+        return Err(CommandError::execution(format!(
+            "unexpected answer from the page to {op}: {}",
+            answer["result"]
+        )));
+    };
+    let props = ctx
+        .cdp(
+            "Runtime.getProperties",
+            serde_json::json!({ "objectId": id, "ownProperties": true }),
+        )
+        .await;
+    release(ctx, &id).await;
+    let mut fields = serde_json::Map::new();
+    let mut objects = std::collections::HashMap::new();
+    for prop in props?["result"].as_array().into_iter().flatten() {
+        let Some(name) = prop["name"].as_str() else {
+            continue;
+        };
+        let value = &prop["value"];
+        if let Some(object) = value["objectId"].as_str() {
+            objects.insert(name.to_string(), object.to_string());
+        } else if let Some(v) = value.get("value") {
+            fields.insert(name.to_string(), v.clone());
+        }
+    }
+    Ok(HelperObject {
+        fields: Value::Object(fields),
+        objects,
+    })
+}
+
+/// Lets the page forget a remote object it kept for us.
+pub async fn release(ctx: &Ctx<'_>, object_id: &str) {
+    let _ = ctx
+        .cdp(
+            "Runtime.releaseObject",
+            serde_json::json!({ "objectId": object_id }),
+        )
+        .await;
+}
+
+fn is_context_gone_text(text: &str) -> bool {
+    text.contains("Cannot find context with specified id")
+        || text.contains("Execution context was destroyed")
+        || text.contains("Inspected target navigated or closed")
 }
 
 /// A helper's answer about one element.

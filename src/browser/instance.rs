@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use chromiumoxide::cdp::browser_protocol::browser::{
-    EventDownloadProgress, EventDownloadWillBegin, SetDownloadBehaviorBehavior,
-    SetDownloadBehaviorParams,
+    CloseParams as BrowserCloseParams, EventDownloadProgress, EventDownloadWillBegin,
+    SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::page::{
     DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams, StopLoadingParams,
 };
+use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
+use chromiumoxide::cdp::browser_protocol::network::ResourceType;
 use chromiumoxide::cdp::js_protocol::runtime::{
     EvaluateParams, EventConsoleApiCalled, EventExceptionThrown, TerminateExecutionParams,
 };
@@ -31,8 +33,9 @@ use tokio::time::timeout;
 use super::chrome::{
     command_line, find_chrome, resolve_executable, spawn_tied, BrowserSource, LaunchOptions,
 };
-use super::executor::InstalledHelpers;
+use super::executor::{InstalledHelpers, RawCommand};
 use super::leftovers::{folder_prefix, DOWNLOADS_PREFIX, PROFILE_PREFIX};
+use super::policy::{process_default, Policy};
 use crate::events::DialogRecord;
 use crate::task::{CommandError, DialogPolicy, ErrorCode};
 
@@ -65,15 +68,25 @@ struct Tabs {
     slots: Vec<PageSlot>,
     active: String,
     opened: u64,
-    /// Targets of tabs we closed: chromiumoxide may still list them for a moment, and they
-    /// must not come back as popups.
-    closed: std::collections::HashSet<String>,
+    /// Targets of tabs we closed, newest last: chromiumoxide may still list them for a moment,
+    /// and they must not come back as popups. At most [`CLOSED_CAP`], and only while listed.
+    closed: std::collections::VecDeque<String>,
 }
+
+/// Closed targets remembered: far more than chromiumoxide lists after their close.
+const CLOSED_CAP: usize = 64;
 
 impl Tabs {
     fn next_id(&mut self) -> String {
         self.opened += 1;
         format!("tab_{}", self.opened)
+    }
+
+    fn remember_closed(&mut self, target: String) {
+        if self.closed.len() >= CLOSED_CAP {
+            self.closed.pop_front();
+        }
+        self.closed.push_back(target);
     }
 
     fn active_slot(&self) -> Option<&PageSlot> {
@@ -111,8 +124,13 @@ pub struct NetConditions {
 pub struct PageState {
     pub console: Mutex<std::collections::VecDeque<ConsoleMessage>>,
     pub dialogs: Mutex<(DialogPolicy, Option<String>)>,
+    /// The `session` of the task that set the dialog policy (see [`BrowserInstance::begin_task`]).
+    pub dialogs_owner: Mutex<Option<String>>,
     pub intercept: Mutex<Option<JoinHandle<()>>>,
     pub network: Mutex<NetConditions>,
+    /// A goto that returned at DOMContentLoaded left chromiumoxide waiting for this page's load
+    /// (it runs one Page.navigate at a time per page): the next goto stops that load first.
+    pub load_pending: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for PageState {
@@ -143,6 +161,16 @@ pub struct Download {
     pub began: std::time::Instant,
 }
 
+/// Downloads kept in the list: beyond it, the oldest finished ones go first.
+pub const DOWNLOADS_CAP: usize = 50;
+
+/// Dialog records kept between two commands' collections: a page that opens a dialog every few
+/// milliseconds while the instance is idle must not grow the list. Later ones are counted.
+const DIALOGS_CAP: usize = 50;
+
+/// Requests the URL policy blocked, remembered for the commands' results.
+const BLOCKED_CAP: usize = 100;
+
 /// The instance's downloads, in the order they began; `changed` ticks on every update.
 #[derive(Debug)]
 pub struct Downloads {
@@ -155,21 +183,75 @@ pub struct Downloads {
     pub since: Mutex<std::time::Instant>,
 }
 
+/// The dialogs answered since the last collection, at most [`DIALOGS_CAP`] of them.
+#[derive(Debug, Default)]
+struct DialogLog {
+    kept: Vec<DialogRecord>,
+    /// Answered beyond the cap: reported as one summary line.
+    more: usize,
+}
+
+/// A request the URL policy failed before it left the browser.
+#[derive(Debug, Clone)]
+pub struct BlockedRequest {
+    /// Increases by one per blocked request, for the instance's whole life.
+    pub seq: u64,
+    pub url: String,
+    /// The rule that refused it, as [`Policy::check_request`] says.
+    pub reason: String,
+    /// A document (a page, popup or frame navigation) rather than a subresource.
+    pub document: bool,
+}
+
+#[derive(Debug, Default)]
+struct BlockedLog {
+    next: u64,
+    recent: std::collections::VecDeque<BlockedRequest>,
+}
+
+/// Repair left for after a command that did not finish: the answer goes out first, and the
+/// next command (or task) waits for this before it starts.
+enum Pending {
+    /// Checking in the background whether the page answers (stopping its script and loading
+    /// if not); `false`: it still does not, replace it.
+    Check(JoinHandle<bool>),
+    /// Replace the page (a goto that did not finish leaves chromiumoxide's navigation slot
+    /// of the page taken).
+    Replace,
+}
+
+/// Sizes of the instance's bounded collections, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub tabs: usize,
+    pub closed_tabs: usize,
+    pub downloads: usize,
+    pub dialogs: usize,
+    pub blocked: usize,
+}
+
 pub struct BrowserInstance {
     id: String,
     source: BrowserSource,
-    browser: tokio::sync::Mutex<Browser>,
+    /// Shared with the request watcher, which answers paused requests on the browser session.
+    browser: Arc<Browser>,
     /// The Chromium process, when this instance launched it (taken when it is closed).
     child: tokio::sync::Mutex<Option<Child>>,
     tabs: Mutex<Tabs>,
     health: watch::Sender<Health>,
-    dialogs: Arc<Mutex<Vec<DialogRecord>>>,
+    dialogs: Arc<Mutex<DialogLog>>,
     handler: JoinHandle<()>,
     pid: Option<u32>,
     profile: Mutex<Option<tempfile::TempDir>>,
     downloads: Arc<Downloads>,
     download_dir: Mutex<Option<tempfile::TempDir>>,
     download_watcher: Mutex<Option<JoinHandle<()>>>,
+    policy: Arc<Policy>,
+    blocked: Arc<Mutex<BlockedLog>>,
+    request_watcher: Mutex<Option<JoinHandle<()>>>,
+    pending: Mutex<Vec<(String, Pending)>>,
+    /// The `session` of the task running now (its metadata's), set by `begin_task`.
+    session: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for BrowserInstance {
@@ -196,16 +278,27 @@ impl BrowserInstance {
                 )
             }
             BrowserSource::Attach(endpoint) => {
-                let (browser, handler) = timeout(HOUSEKEEPING, Browser::connect(endpoint.clone()))
-                    .await
-                    .map_err(|_| {
-                        anyhow!("no answer from DevTools endpoint {endpoint} within 10 s")
-                    })?
-                    .with_context(|| format!("cannot attach to DevTools endpoint {endpoint}"))?;
+                // The same handler settings as a launched browser (our deadlines govern, not
+                // chromiumoxide's 30 s request timeout), minus the viewport: an attached
+                // browser keeps the one chromiumoxide's plain connect gave it.
+                let config = handler_config(Viewport::default());
+                let (browser, handler) = timeout(
+                    HOUSEKEEPING,
+                    Browser::connect_with_config(endpoint.clone(), config),
+                )
+                .await
+                .map_err(|_| anyhow!("no answer from DevTools endpoint {endpoint} within 10 s"))?
+                .with_context(|| format!("cannot attach to DevTools endpoint {endpoint}"))?;
                 (browser, handler, None, None)
             }
         };
         let pid = child.as_ref().and_then(Child::id);
+        let policy = match &source {
+            BrowserSource::Launch(options) => options.policy.clone(),
+            BrowserSource::Attach(_) => None,
+        }
+        .unwrap_or_else(process_default);
+        let browser = Arc::new(browser);
 
         let (health, _) = watch::channel(Health::Alive);
         let handler = spawn_handler_loop(handler, health.clone());
@@ -239,18 +332,39 @@ impl BrowserInstance {
         let instance = BrowserInstance {
             id,
             source,
-            browser: tokio::sync::Mutex::new(browser),
+            browser,
             child: tokio::sync::Mutex::new(child),
             tabs: Mutex::new(Tabs::default()),
             health,
-            dialogs: Arc::new(Mutex::new(Vec::new())),
+            dialogs: Arc::new(Mutex::new(DialogLog::default())),
             handler,
             pid,
             profile: Mutex::new(profile),
             downloads,
             download_dir: Mutex::new(download_dir),
             download_watcher: Mutex::new(download_watcher),
+            policy,
+            blocked: Arc::new(Mutex::new(BlockedLog::default())),
+            request_watcher: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
+            session: Mutex::new(None),
         };
+        if instance.policy.watches_requests() {
+            let watcher = watch_requests(
+                instance.browser.clone(),
+                instance.policy.clone(),
+                instance.blocked.clone(),
+            )
+            .await;
+            match watcher {
+                Ok(task) => *instance.request_watcher.lock().unwrap() = Some(task),
+                Err(e) => {
+                    // Origin lists that cannot be enforced must not be silently ignored.
+                    instance.close().await;
+                    return Err(e.context("cannot enforce the URL policy's origin lists"));
+                }
+            }
+        }
         if let Err(e) = instance.open_page(None).await {
             instance.close().await;
             return Err(e);
@@ -318,8 +432,7 @@ impl BrowserInstance {
         &self,
         cmd: C,
     ) -> Result<C::Response, CommandError> {
-        let browser = self.browser.lock().await;
-        browser
+        self.browser
             .execute(cmd)
             .await
             .map(|r| r.result)
@@ -411,74 +524,149 @@ impl BrowserInstance {
         tabs.active.clone()
     }
 
-    /// Dialogs answered since the last call.
+    /// Dialogs answered since the last call: at most [`DIALOGS_CAP`], then one line saying how
+    /// many more there were.
     pub fn take_dialogs(&self) -> Vec<DialogRecord> {
-        std::mem::take(&mut *self.dialogs.lock().unwrap())
+        let log = std::mem::take(&mut *self.dialogs.lock().unwrap());
+        let mut kept = log.kept;
+        if log.more > 0 {
+            let last = kept.last().cloned();
+            kept.push(DialogRecord {
+                kind: last.as_ref().map_or("alert".into(), |d| d.kind.clone()),
+                message: format!("… and {} more dialogs like it", log.more),
+                accepted: last.is_some_and(|d| d.accepted),
+            });
+        }
+        kept
     }
 
-    /// After a command timed out the page may be stuck in a script that never ends or in a
-    /// navigation that does not commit: check it answers, stop both if not, and as a last
-    /// resort replace the page.
-    pub async fn recover(&self, tab: Option<&str>) {
-        let Ok((page, _, _)) = self.page_with_state(tab).await else {
-            return;
-        };
-        let tab = tab.map(String::from).unwrap_or_else(|| self.active_tab());
-        let probe = || async {
-            matches!(
-                timeout(
-                    Duration::from_secs(1),
-                    page.execute(EvaluateParams::new("1"))
-                )
-                .await,
-                Ok(Ok(_))
-            )
-        };
-        if probe().await {
-            return;
-        }
-        // Either a script that never ends, or a navigation still pending (Chromium holds a
-        // page's script calls until it commits): stop both.
-        tracing::info!(instance = %self.id, "page unresponsive after a timeout: stopping its loading and script");
-        let _ = timeout(
-            Duration::from_secs(1),
-            page.execute(StopLoadingParams::default()),
-        )
-        .await;
-        let _ = timeout(
-            Duration::from_secs(1),
-            page.execute(TerminateExecutionParams::default()),
-        )
-        .await;
-        if probe().await {
-            return;
-        }
-        tracing::warn!(instance = %self.id, "page still unresponsive: replacing it");
-        if let Err(e) = self.open_page(Some(&tab)).await {
-            tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
+    /// The URL and upload policy this instance enforces.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// How many requests the URL policy has blocked so far (a cursor for [`Self::blocked_since`]).
+    pub fn blocked_count(&self) -> u64 {
+        self.blocked.lock().unwrap().next
+    }
+
+    /// The requests blocked since `cursor` (those still remembered).
+    pub fn blocked_since(&self, cursor: u64) -> Vec<BlockedRequest> {
+        let log = self.blocked.lock().unwrap();
+        log.recent
+            .iter()
+            .filter(|b| b.seq >= cursor)
+            .cloned()
+            .collect()
+    }
+
+    /// The sizes of what the instance keeps: each is bounded.
+    pub fn sizes(&self) -> Sizes {
+        let tabs = self.tabs.lock().unwrap();
+        let dialogs = self.dialogs.lock().unwrap();
+        Sizes {
+            tabs: tabs.slots.len(),
+            closed_tabs: tabs.closed.len(),
+            downloads: self.downloads.list.lock().unwrap().len(),
+            dialogs: dialogs.kept.len(),
+            blocked: self.blocked.lock().unwrap().recent.len(),
         }
     }
 
-    /// Replaces the page after a goto that did not finish. chromiumoxide runs one Page.navigate
-    /// at a time per page and holds the next until the previous one's load completes (or 30 s
-    /// pass), and Chromium holds a page's renderer-bound commands while a navigation is pending:
-    /// a page left mid-navigation would stall every later command. A fresh page has neither.
-    pub async fn reset_page(&self, tab: Option<&str>) {
+    /// Called when a task starts on this instance, before its first command: finishes any
+    /// repair an earlier command left pending (so the task starts on a page that answers),
+    /// forgets dialogs answered while no task ran, and resets each tab's dialog policy to the
+    /// default unless the task belongs to the same `session` (its metadata's `session`, which
+    /// MCP sets per MCP session) as the task that set it. A policy set by one task therefore
+    /// never answers another client's dialogs.
+    pub async fn begin_task(&self, metadata: Option<&serde_json::Map<String, serde_json::Value>>) {
+        let session = metadata
+            .and_then(|m| m.get("session"))
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        self.settle().await;
+        *self.dialogs.lock().unwrap() = DialogLog::default();
+        let states: Vec<Arc<PageState>> = self
+            .tabs
+            .lock()
+            .unwrap()
+            .slots
+            .iter()
+            .map(|s| s.state.clone())
+            .collect();
+        for state in states {
+            let mut owner = state.dialogs_owner.lock().unwrap();
+            if session.is_none() || *owner != session {
+                *state.dialogs.lock().unwrap() = (DialogPolicy::Default, None);
+                *owner = None;
+            }
+        }
+        *self.session.lock().unwrap() = session;
+    }
+
+    /// The `session` of the running task (see [`Self::begin_task`]).
+    pub fn session(&self) -> Option<String> {
+        self.session.lock().unwrap().clone()
+    }
+
+    /// After a command that did not finish (timed out, cancelled) or left its page unusable:
+    /// starts the repair now, in the background, so the command's answer is not held up by
+    /// it; the next command or task waits for it ([`Self::settle`]). With `replace`, the page
+    /// is replaced (after a goto that did not finish: chromiumoxide runs one Page.navigate at
+    /// a time per page and holds the next until the previous one's load completes, and
+    /// Chromium holds a page's renderer-bound commands while a navigation is pending). Else it
+    /// is checked: a page that does not answer is stopped (script and loading), then replaced
+    /// if it still does not.
+    pub fn after_unfinished(&self, tab: Option<&str>, replace: bool) {
         if matches!(self.health(), Health::Lost(_)) {
             return;
         }
-        let tab = tab.map(String::from).unwrap_or_else(|| self.active_tab());
-        if let Ok((page, _, _)) = self.page_with_state(Some(&tab)).await {
+        let (tab, page) = {
+            let tabs = self.tabs.lock().unwrap();
+            let slot = match tab {
+                Some(id) => tabs.slots.iter().find(|s| s.tab_id == id),
+                None => tabs.active_slot(),
+            };
+            match slot {
+                Some(slot) => (slot.tab_id.clone(), slot.page.clone()),
+                None => return,
+            }
+        };
+        let id = self.id.clone();
+        let pending = if replace {
             // A hung script would keep a core busy until the old renderer goes away.
-            let _ = timeout(
-                Duration::from_secs(1),
-                page.execute(TerminateExecutionParams::default()),
-            )
-            .await;
-        }
-        tracing::info!(instance = %self.id, "replacing the page after an unfinished navigation");
-        if let Err(e) = self.open_page(Some(&tab)).await {
-            tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
+            tokio::spawn(async move {
+                let _ = timeout(
+                    Duration::from_secs(1),
+                    page.execute(TerminateExecutionParams::default()),
+                )
+                .await;
+            });
+            Pending::Replace
+        } else {
+            Pending::Check(tokio::spawn(async move { unstick(&id, &page).await }))
+        };
+        self.pending.lock().unwrap().push((tab, pending));
+    }
+
+    /// Finishes the repairs [`Self::after_unfinished`] started: waits for the checks, and
+    /// replaces the pages that need it. Quick when there is nothing to do.
+    pub async fn settle(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap());
+        for (tab, repair) in pending {
+            let replace = match repair {
+                Pending::Replace => true,
+                Pending::Check(check) => {
+                    !matches!(timeout(Duration::from_secs(5), check).await, Ok(Ok(true)))
+                }
+            };
+            if !replace || matches!(self.health(), Health::Lost(_)) || !self.has_tab(&tab) {
+                continue;
+            }
+            tracing::info!(instance = %self.id, tab = %tab, "replacing a page left unusable");
+            if let Err(e) = self.open_page(Some(&tab)).await {
+                tracing::warn!(instance = %self.id, "cannot replace the page: {e:#}");
+            }
         }
     }
 
@@ -497,20 +685,17 @@ impl BrowserInstance {
         if let Some(old) = &old {
             old.watchers.iter().for_each(JoinHandle::abort);
             let target = old.page.target_id().inner().clone();
-            self.tabs.lock().unwrap().closed.insert(target);
+            self.tabs.lock().unwrap().remember_closed(target);
             let page = old.page.clone();
             // A hung or crashed page may never answer its close: do not wait for it.
             tokio::spawn(async move {
                 let _ = timeout(HOUSEKEEPING, page.close()).await;
             });
         }
-        let page = {
-            let browser = self.browser.lock().await;
-            timeout(HOUSEKEEPING, browser.new_page("about:blank"))
-                .await
-                .map_err(|_| anyhow!("Chromium did not open a page within 10 s"))?
-                .context("Chromium could not open a page")?
-        };
+        let page = timeout(HOUSEKEEPING, self.browser.new_page("about:blank"))
+            .await
+            .map_err(|_| anyhow!("Chromium did not open a page within 10 s"))?
+            .context("Chromium could not open a page")?;
         let tab_id = match &old {
             Some(old) => old.tab_id.clone(),
             None => self.tabs.lock().unwrap().next_id(),
@@ -561,12 +746,9 @@ impl BrowserInstance {
     /// Adds the pages the instance's tabs opened (window.open, target=_blank) as tabs, and
     /// forgets tabs whose page is gone (window.close()).
     pub async fn adopt_popups(&self) {
-        let pages = {
-            let browser = self.browser.lock().await;
-            match timeout(HOUSEKEEPING, browser.pages()).await {
-                Ok(Ok(pages)) => pages,
-                _ => return,
-            }
+        let pages = match timeout(HOUSEKEEPING, self.browser.pages()).await {
+            Ok(Ok(pages)) => pages,
+            _ => return,
         };
         let live: std::collections::HashSet<String> = pages
             .iter()
@@ -574,6 +756,8 @@ impl BrowserInstance {
             .collect();
         let mut ours: std::collections::HashSet<String> = {
             let mut tabs = self.tabs.lock().unwrap();
+            // A closed target chromiumoxide no longer lists cannot come back.
+            tabs.closed.retain(|t| live.contains(t));
             let before = tabs.slots.len();
             tabs.slots.retain(|s| {
                 let alive = live.contains(s.page.target_id().inner());
@@ -657,7 +841,7 @@ impl BrowserInstance {
             let removed = at.map(|i| tabs.slots.remove(i));
             if let Some(slot) = &removed {
                 let target = slot.page.target_id().inner().clone();
-                tabs.closed.insert(target);
+                tabs.remember_closed(target);
             }
             if tabs.active == tab {
                 tabs.active = tabs
@@ -690,13 +874,24 @@ impl BrowserInstance {
                 let _ = timeout(Duration::from_secs(3), slot.page.close()).await;
             }
         }
+        if let Some(task) = self.request_watcher.lock().unwrap().take() {
+            task.abort();
+        }
+        for (_, repair) in std::mem::take(&mut *self.pending.lock().unwrap()) {
+            if let Pending::Check(check) = repair {
+                check.abort();
+            }
+        }
         {
-            let mut browser = self.browser.lock().await;
             let child = self.child.lock().await.take();
             if let Some(mut child) = child {
                 let graceful = !matches!(self.health(), Health::Lost(_))
                     && matches!(
-                        timeout(Duration::from_secs(3), browser.close()).await,
+                        timeout(
+                            Duration::from_secs(3),
+                            self.browser.execute(BrowserCloseParams::default())
+                        )
+                        .await,
                         Ok(Ok(_))
                     );
                 let exited = graceful
@@ -774,16 +969,11 @@ async fn launch(options: &LaunchOptions) -> anyhow::Result<Launched> {
     let connected = async {
         let url = devtools_url(&mut child, options.launch_timeout).await?;
         let (width, height) = options.viewport;
-        let config = HandlerConfig {
-            viewport: Some(Viewport {
-                width,
-                height,
-                ..Viewport::default()
-            }),
-            // Our own deadlines govern every call; chromiumoxide's must never fire first.
-            request_timeout: Duration::from_secs(3600),
-            ..HandlerConfig::default()
-        };
+        let config = handler_config(Viewport {
+            width,
+            height,
+            ..Viewport::default()
+        });
         timeout(
             HOUSEKEEPING,
             Browser::connect_with_config(url.clone(), config),
@@ -806,6 +996,19 @@ async fn launch(options: &LaunchOptions) -> anyhow::Result<Launched> {
             remove_folders(Some(profile), None).await;
             Err(e)
         }
+    }
+}
+
+/// chromiumoxide's request timeout for our connections: every call runs under a deadline of
+/// our own (the command's), so chromiumoxide's (30 s by default) must never fire first.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The handler settings of every connection, launched or attached.
+fn handler_config(viewport: Viewport) -> HandlerConfig {
+    HandlerConfig {
+        viewport: Some(viewport),
+        request_timeout: REQUEST_TIMEOUT,
+        ..HandlerConfig::default()
     }
 }
 
@@ -912,7 +1115,7 @@ fn spawn_handler_loop(
 /// beforeunload so navigation goes on.
 async fn watch_dialogs(
     page: &Page,
-    dialogs: Arc<Mutex<Vec<DialogRecord>>>,
+    dialogs: Arc<Mutex<DialogLog>>,
     state: Arc<PageState>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let mut opened = page
@@ -934,11 +1137,18 @@ async fn watch_dialogs(
                 .unwrap_or_else(|| format!("{:?}", dialog.r#type).to_lowercase());
             // Recorded before it is answered: the answer lets the command that opened it finish,
             // and that command collects the dialogs as it ends.
-            dialogs.lock().unwrap().push(DialogRecord {
-                kind,
-                message: dialog.message.clone(),
-                accepted: accept,
-            });
+            {
+                let mut log = dialogs.lock().unwrap();
+                if log.kept.len() < DIALOGS_CAP {
+                    log.kept.push(DialogRecord {
+                        kind,
+                        message: dialog.message.clone(),
+                        accepted: accept,
+                    });
+                } else {
+                    log.more += 1;
+                }
+            }
             let mut answer = HandleJavaScriptDialogParams::new(accept);
             if accept && dialog.r#type == DialogType::Prompt {
                 answer.prompt_text = prompt_text;
@@ -1040,6 +1250,11 @@ async fn watch_downloads(
                     if list.iter().any(|d| d.guid == ev.guid) {
                         continue;
                     }
+                    if list.len() >= DOWNLOADS_CAP {
+                        // The oldest finished one goes (else the oldest).
+                        let at = list.iter().position(|d| d.state != "inProgress").unwrap_or(0);
+                        list.remove(at);
+                    }
                     list.push(Download {
                         guid: ev.guid.clone(),
                         url: ev.url.clone(),
@@ -1069,6 +1284,98 @@ async fn watch_downloads(
                 else => break,
             }
             downloads.changed.send_modify(|n| *n += 1);
+        }
+    }))
+}
+
+/// Whether a page that may be stuck (in a script that never ends, or mid-navigation, where
+/// Chromium holds its script calls until it commits) answers; if not, stops its script and its
+/// loading and asks again.
+async fn unstick(instance: &str, page: &Page) -> bool {
+    let probe = || async {
+        matches!(
+            timeout(
+                Duration::from_secs(1),
+                page.execute(EvaluateParams::new("1"))
+            )
+            .await,
+            Ok(Ok(_))
+        )
+    };
+    if probe().await {
+        return true;
+    }
+    tracing::info!(instance = %instance, "page unresponsive after a command: stopping its loading and script");
+    let _ = timeout(
+        Duration::from_secs(1),
+        page.execute(StopLoadingParams::default()),
+    )
+    .await;
+    let _ = timeout(
+        Duration::from_secs(1),
+        page.execute(TerminateExecutionParams::default()),
+    )
+    .await;
+    probe().await
+}
+
+/// Enforces the URL policy's origin lists on every request of the browser, from any tab,
+/// popup, frame or worker: Fetch.enable on the browser's own session pauses each request
+/// before it is sent, and this continues it or fails it with `BlockedByClient`. Blocked ones
+/// are remembered in `blocked` for the commands' results.
+async fn watch_requests(
+    browser: Arc<Browser>,
+    policy: Arc<Policy>,
+    blocked: Arc<Mutex<BlockedLog>>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let mut paused = browser
+        .event_listener::<EventRequestPaused>()
+        .await
+        .context("cannot watch requests")?;
+    let enable = RawCommand {
+        method: "Fetch.enable",
+        params: serde_json::json!({
+            "patterns": [{ "urlPattern": "*", "requestStage": "Request" }],
+        }),
+    };
+    timeout(HOUSEKEEPING, browser.execute(enable))
+        .await
+        .map_err(|_| anyhow!("Fetch.enable got no answer"))?
+        .context("Fetch.enable failed")?;
+    Ok(tokio::spawn(async move {
+        while let Some(ev) = paused.next().await {
+            let url = ev.request.url.clone();
+            let id = ev.request_id.inner().clone();
+            let answer = match policy.check_request(&url) {
+                Ok(()) => RawCommand {
+                    method: "Fetch.continueRequest",
+                    params: serde_json::json!({ "requestId": id }),
+                },
+                Err(reason) => {
+                    tracing::info!("blocked {url}: {reason}");
+                    let mut log = blocked.lock().unwrap();
+                    let seq = log.next;
+                    log.next += 1;
+                    if log.recent.len() >= BLOCKED_CAP {
+                        log.recent.pop_front();
+                    }
+                    log.recent.push_back(BlockedRequest {
+                        seq,
+                        url,
+                        reason,
+                        document: ev.resource_type == ResourceType::Document,
+                    });
+                    RawCommand {
+                        method: "Fetch.failRequest",
+                        params: serde_json::json!({ "requestId": id, "errorReason": "BlockedByClient" }),
+                    }
+                }
+            };
+            // Answered without waiting, so one slow answer does not hold up the next request.
+            let browser = browser.clone();
+            tokio::spawn(async move {
+                let _ = timeout(HOUSEKEEPING, browser.execute(answer)).await;
+            });
         }
     }))
 }

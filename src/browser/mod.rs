@@ -12,9 +12,11 @@ pub mod interact;
 pub mod leftovers;
 pub mod navigate;
 pub mod network;
+pub mod policy;
 pub mod tab;
 
 pub use chrome::{find_chrome, BrowserSource, LaunchOptions};
 pub use executor::{Executor, Outcome};
 pub use instance::{BrowserInstance, Health};
 pub use leftovers::remove_leftovers;
+pub use policy::{OriginRule, Policy, Uploads};

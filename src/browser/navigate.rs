@@ -1,4 +1,5 @@
-//! browser_navigate: goto, reload, back, forward, wait_for.
+//! browser_navigate: goto, reload, back, forward, wait_for (an element, or a JavaScript
+//! condition), sleep.
 
 use std::time::Duration;
 
@@ -34,12 +35,15 @@ pub async fn run(ctx: &Ctx<'_>, action: &NavigateAction) -> Result<ToolResult, C
             }
             Ok(done)
         }
-        NavigateAction::Reload { wait_until } => {
+        NavigateAction::Reload {
+            wait_until,
+            ignore_cache,
+        } => {
             let idle = match wait_until {
                 WaitUntil::NetworkIdle => Some(NetworkIdle::watch(&ctx.page).await?),
                 _ => None,
             };
-            let url = in_history(ctx, 0, *wait_until).await?;
+            let url = reload_or_step(ctx, 0, *wait_until, *ignore_cache).await?;
             let mut done = ToolResult::text(format!("Reloaded {url}"));
             if let Some(idle) = idle {
                 let ms = idle.wait(ctx).await?;
@@ -55,7 +59,17 @@ pub async fn run(ctx: &Ctx<'_>, action: &NavigateAction) -> Result<ToolResult, C
             let url = in_history(ctx, 1, WaitUntil::Load).await?;
             Ok(ToolResult::text(format!("Went forward to {url}")))
         }
-        NavigateAction::WaitFor { selector } => wait_for(ctx, selector).await,
+        NavigateAction::WaitFor {
+            selector: Some(selector),
+            ..
+        } => wait_for(ctx, selector).await,
+        NavigateAction::WaitFor {
+            expression: Some(expression),
+            ..
+        } => wait_until_true(ctx, expression).await,
+        NavigateAction::WaitFor { .. } => Err(CommandError::execution(
+            "wait_for needs a selector or an expression (checked at validation)",
+        )),
         NavigateAction::Sleep { duration } => {
             let wanted = Duration::from_secs_f64(duration / 1000.0);
             if wanted > ctx.remaining() {
@@ -445,9 +459,19 @@ fn is_commit_of(ev: &EventFrameNavigated, main: &FrameId, loader: Option<&str>) 
     ev.frame.id == *main && loader == Some(ev.frame.loader_id.inner().as_str())
 }
 
-/// Reload (`step` 0) or move `step` entries through the session history, then wait for the
-/// page to load. Returns the URL arrived at.
+/// Moves `step` entries through the session history, then waits for the page to load.
 async fn in_history(ctx: &Ctx<'_>, step: i64, until: WaitUntil) -> Result<String, CommandError> {
+    reload_or_step(ctx, step, until, false).await
+}
+
+/// Reload (`step` 0, bypassing the cache with `ignore_cache`) or move `step` entries through
+/// the session history, then wait for the page to load. Returns the URL arrived at.
+async fn reload_or_step(
+    ctx: &Ctx<'_>,
+    step: i64,
+    until: WaitUntil,
+    ignore_cache: bool,
+) -> Result<String, CommandError> {
     let history = ctx
         .page
         .execute(GetNavigationHistoryParams::default())
@@ -510,8 +534,12 @@ async fn in_history(ctx: &Ctx<'_>, step: i64, until: WaitUntil) -> Result<String
         std::future::pending::<()>().await
     };
     if step == 0 {
+        let reload = ReloadParams {
+            ignore_cache: Some(ignore_cache).filter(|i| *i),
+            ..ReloadParams::default()
+        };
         ctx.page
-            .execute(ReloadParams::default())
+            .execute(reload)
             .await
             .map_err(|e| cdp_error("Page.reload", e))?;
     } else {
@@ -572,6 +600,58 @@ async fn wait_for(ctx: &Ctx<'_>, selector: &str) -> Result<ToolResult, CommandEr
         ErrorCode::CommandTimeout,
         format!(
             "timed out after {} ms waiting for '{selector}' to be visible: {reason}",
+            ctx.budget.as_millis()
+        ),
+    ))
+}
+
+/// Evaluates `expression` in the page, over and over, until it is true (JavaScript's truth:
+/// `1`, a non-empty string, an element) or the deadline comes. A promise is awaited. An
+/// expression that does not compile fails at once; one that throws is tried again (the page
+/// may not have defined what it reads yet), and its last error is said at the deadline.
+async fn wait_until_true(ctx: &Ctx<'_>, expression: &str) -> Result<ToolResult, CommandError> {
+    use super::executor::{eval_once, EvalFailure, World};
+    let started = Instant::now();
+    let poll = Duration::from_millis(50);
+    let source = serde_json::Value::from(expression);
+    // Compiled as an expression inside an async function, so `await` works in it and a
+    // syntax error is told from an exception the page throws.
+    let check = format!(
+        "(async () => {{ let f; try {{ f = new (async () => {{}}).constructor('return (' + {source} + '\n)'); }}          catch (e) {{ return {{ syntax: String(e) }}; }} return {{ value: !!(await f()) }}; }})()"
+    );
+    let mut last = "it was false".to_string();
+    loop {
+        let Some(done) = ctx.in_time(eval_once(&ctx.page, &check, World::Page)).await else {
+            break;
+        };
+        match done {
+            Ok(answer) => {
+                if let Some(syntax) = answer["syntax"].as_str() {
+                    return Err(CommandError::execution(format!(
+                        "the expression does not compile: {syntax}"
+                    )));
+                }
+                if answer["value"] == serde_json::Value::Bool(true) {
+                    return Ok(ToolResult::text(format!(
+                        "{expression} became true after {} ms",
+                        started.elapsed().as_millis()
+                    )));
+                }
+                last = "it was false".to_string();
+            }
+            Err(EvalFailure::Thrown(text)) => last = format!("it threw {text}"),
+            // Between documents (a navigation): the next document is asked next time.
+            Err(EvalFailure::ContextGone(_)) => {}
+            Err(EvalFailure::Cdp(e)) => return Err(cdp_error("Runtime.evaluate", e)),
+        }
+        if !ctx.pause(poll).await {
+            break;
+        }
+    }
+    Err(CommandError::new(
+        ErrorCode::CommandTimeout,
+        format!(
+            "timed out after {} ms waiting for {expression} to be true: {last}",
             ctx.budget.as_millis()
         ),
     ))

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 
 use super::executor::{cdp_error, eval_once, Ctx, EvalFailure, World};
 use crate::task::action::resource_type;
-use crate::task::{CommandError, InterceptMode, NetworkAction, SameSite, ToolResult};
+use crate::task::{
+    CommandError, InterceptMode, InterceptPattern, NetworkAction, SameSite, StorageKind, ToolResult,
+};
 
 pub async fn run(ctx: &Ctx<'_>, action: &NetworkAction) -> Result<ToolResult, CommandError> {
     match action {
@@ -79,10 +81,13 @@ pub async fn run(ctx: &Ctx<'_>, action: &NetworkAction) -> Result<ToolResult, Co
             let at = url.as_deref().or(domain.as_deref()).unwrap_or_default();
             Ok(ToolResult::text(format!("Set cookie {name} for {at}")))
         }
-        NetworkAction::ClearCookies => {
+        NetworkAction::ClearCookies { domain: None } => {
             ctx.cdp("Network.clearBrowserCookies", json!({})).await?;
             Ok(ToolResult::text("Cleared every cookie"))
         }
+        NetworkAction::ClearCookies {
+            domain: Some(domain),
+        } => clear_domain_cookies(ctx, domain).await,
         NetworkAction::SetHeaders { headers } => {
             ctx.cdp("Network.setExtraHTTPHeaders", json!({ "headers": headers }))
                 .await?;
@@ -100,12 +105,25 @@ pub async fn run(ctx: &Ctx<'_>, action: &NetworkAction) -> Result<ToolResult, Co
             mode,
         } => intercept(ctx, *enabled, patterns, resource_types, *mode).await,
         NetworkAction::GetStorage { storage, key } => {
-            let area = storage.js_name();
-            let script = match key {
-                Some(key) => format!("{area}.getItem({})", Value::from(key.as_str())),
-                None => format!("Object.fromEntries(Object.entries({area}))"),
+            let mut values = Vec::new();
+            for area in storage.js_names() {
+                let script = match key {
+                    Some(key) => format!("{area}.getItem({})", Value::from(key.as_str())),
+                    None => format!("Object.fromEntries(Object.entries({area}))"),
+                };
+                values.push((*area, storage_eval(ctx, &script).await?));
+            }
+            // Both areas (storage all): one object per area, by its name.
+            let value = if *storage == StorageKind::All {
+                Value::Object(
+                    values
+                        .into_iter()
+                        .map(|(area, v)| (area.to_string(), v))
+                        .collect(),
+                )
+            } else {
+                values.pop().map(|(_, v)| v).unwrap_or(Value::Null)
             };
-            let value = storage_eval(ctx, &script).await?;
             Ok(ToolResult::text(value.to_string()))
         }
         NetworkAction::SetStorage {
@@ -113,7 +131,8 @@ pub async fn run(ctx: &Ctx<'_>, action: &NetworkAction) -> Result<ToolResult, Co
             key,
             value,
         } => {
-            let area = storage.js_name();
+            // One area (validation refuses `all` here).
+            let area = storage.js_names()[0];
             let script = format!(
                 "{area}.setItem({}, {}), {area}.length",
                 Value::from(key.as_str()),
@@ -125,14 +144,44 @@ pub async fn run(ctx: &Ctx<'_>, action: &NetworkAction) -> Result<ToolResult, Co
             )))
         }
         NetworkAction::ClearStorage { storage } => {
-            let area = storage.js_name();
-            storage_eval(ctx, &format!("{area}.clear(), 0")).await?;
+            for area in storage.js_names() {
+                storage_eval(ctx, &format!("{area}.clear(), 0")).await?;
+            }
             Ok(ToolResult::text(format!(
-                "Cleared {area} of {}",
+                "Cleared {} of {}",
+                storage.js_names().join(" and "),
                 page_origin(ctx).await
             )))
         }
     }
+}
+
+/// Deletes the cookies of `domain` and of its subdomains (`example.com` takes `.example.com`
+/// and `www.example.com`, not `badexample.com`), whatever page is open.
+async fn clear_domain_cookies(ctx: &Ctx<'_>, domain: &str) -> Result<ToolResult, CommandError> {
+    let wanted = domain.trim().trim_start_matches('.').to_ascii_lowercase();
+    let all = ctx.cdp("Network.getAllCookies", json!({})).await?;
+    let mut deleted = 0;
+    for cookie in all["cookies"].as_array().into_iter().flatten() {
+        let of = cookie["domain"].as_str().unwrap_or_default();
+        let bare = of.trim_start_matches('.').to_ascii_lowercase();
+        if bare != wanted && !bare.ends_with(&format!(".{wanted}")) {
+            continue;
+        }
+        ctx.cdp(
+            "Network.deleteCookies",
+            json!({
+                "name": cookie["name"],
+                "domain": of,
+                "path": cookie["path"],
+            }),
+        )
+        .await?;
+        deleted += 1;
+    }
+    Ok(ToolResult::text(format!(
+        "Cleared {deleted} cookie(s) of {wanted}"
+    )))
 }
 
 /// Runs a storage expression in the isolated world (same storage, pristine globals).
@@ -165,7 +214,7 @@ async fn page_origin(ctx: &Ctx<'_>) -> String {
 async fn intercept(
     ctx: &Ctx<'_>,
     enabled: bool,
-    patterns: &[String],
+    patterns: &[InterceptPattern],
     resource_types: &[String],
     mode: InterceptMode,
 ) -> Result<ToolResult, CommandError> {
@@ -177,13 +226,11 @@ async fn intercept(
         ctx.cdp("Fetch.disable", json!({})).await?;
         return Ok(ToolResult::text("Interception is off"));
     }
-    let urls: Vec<&str> = if patterns.is_empty() {
-        vec!["*"]
-    } else {
-        patterns.iter().map(String::as_str).collect()
-    };
+    // Each URL pattern with each of `resourceTypes` (or with any type); each of the origin's
+    // {urlPattern, resourceType} rules as it is.
     let mut fetch_patterns = Vec::new();
-    for url in &urls {
+    let mut said = Vec::new();
+    let crossed = |url: &str, fetch_patterns: &mut Vec<Value>| {
         if resource_types.is_empty() {
             fetch_patterns.push(json!({ "urlPattern": url, "requestStage": "Request" }));
         }
@@ -191,6 +238,33 @@ async fn intercept(
             let t = resource_type(t).expect("checked at validation");
             fetch_patterns
                 .push(json!({ "urlPattern": url, "resourceType": t, "requestStage": "Request" }));
+        }
+    };
+    if patterns.is_empty() {
+        crossed("*", &mut fetch_patterns);
+        said.push("*".to_string());
+    }
+    for p in patterns {
+        match p {
+            InterceptPattern::Url(url) => {
+                crossed(url, &mut fetch_patterns);
+                said.push(url.clone());
+            }
+            InterceptPattern::Rule {
+                url_pattern,
+                resource_type: t,
+            } => {
+                let mut rule = json!({ "urlPattern": url_pattern, "requestStage": "Request" });
+                match t {
+                    Some(t) => {
+                        let t = resource_type(t).expect("checked at validation");
+                        rule["resourceType"] = json!(t);
+                        said.push(format!("{url_pattern} ({t})"));
+                    }
+                    None => said.push(url_pattern.clone()),
+                }
+                fetch_patterns.push(rule);
+            }
         }
     }
     // Listening before enabling, so no paused request is missed.
@@ -228,6 +302,6 @@ async fn intercept(
     };
     Ok(ToolResult::text(format!(
         "{what} requests matching {}{types}",
-        urls.join(", ")
+        said.join(", ")
     )))
 }

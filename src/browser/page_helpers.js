@@ -564,7 +564,11 @@
         if (!f.el) return f;
         const el = f.el;
         const ok = el.tagName === 'INPUT' && el.type === 'file';
-        return { state: ok ? 'ok' : 'not_file', desc: describe(el), multiple: ok && el.multiple, disabled: ok && el.disabled };
+        const found = { state: ok ? 'ok' : 'not_file', desc: describe(el), multiple: ok && el.multiple, disabled: ok && el.disabled };
+        // With `element`, the element itself too: the caller keeps the answer in the page and
+        // uses the element by id, instead of finding it again.
+        if (a.element) found.el = el;
+        return found;
       }
       default:
         return { state: 'invalid', detail: 'unknown helper ' + op };

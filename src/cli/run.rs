@@ -90,7 +90,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let config = SchedulerConfig {
         instances: usize::from(args.browser.instances),
-        source: args.browser.source(),
+        source: args.browser.source_with(crate::browser::Uploads::Anywhere),
         executor: args.browser.executor(),
         max_queued: cases.len().max(1),
         store,

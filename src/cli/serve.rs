@@ -36,17 +36,29 @@ pub struct ServeArgs {
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
     /// Required from every request (Authorization: Bearer TOKEN, or ?token=TOKEN).
-    /// Mandatory when listening off loopback.
+    /// Mandatory when listening off loopback. Empty means none; blank is refused.
     #[arg(
         long,
         value_name = "TOKEN",
         env = "BROWSER_CONTROL_TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = TokenParser
     )]
     pub token: Option<String>,
     /// Largest accepted message (WebSocket message or HTTP body), in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_message_bytes: usize,
+    /// Bytes waiting to be written to one WebSocket client beyond which it is disconnected
+    /// as too slow (besides 1024 messages). One larger message still goes out alone.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_outbound_bytes: u64,
+    /// MCP sessions (/mcp and /sse together) open at once; one more is refused with 503.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_mcp_sessions: u64,
+    /// Instances one MCP session may add with browser_instance create/attach and keep open
+    /// (its own browser aside); they are closed when the session ends.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_mcp_instances: usize,
     /// Seconds between WebSocket pings; a client silent for two intervals is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub ping_interval: u64,
@@ -95,11 +107,16 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         limits: SocketLimits {
             ping_interval: Duration::from_secs(args.ping_interval),
             max_message_bytes: args.max_message_bytes,
+            outbound_bytes: usize::try_from(args.max_outbound_bytes).unwrap_or(usize::MAX),
             ..SocketLimits::default()
         },
         mcp: crate::mcp::McpOptions {
             // With --attach, the attached browser is the one to use.
             shared_instance: args.shared_instance || args.browser.attach.is_some(),
+        },
+        mcp_limits: crate::mcp::McpLimits {
+            max_sessions: usize::try_from(args.max_mcp_sessions).unwrap_or(usize::MAX),
+            max_instances: args.max_mcp_instances,
         },
     };
     let server = match Server::start(server_config, scheduler.clone()).await {
@@ -123,6 +140,38 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     eprintln!("{signal}: shutting down (cancelling tasks, closing browsers)");
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// `--token`: refused before anything starts when it cannot be used (blank, padded), with a
+/// message that never repeats it (clap's own would quote the value).
+#[derive(Clone)]
+struct TokenParser;
+
+impl clap::builder::TypedValueParser for TokenParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let refuse = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--token: {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let token = value
+            .to_str()
+            .ok_or_else(|| refuse("the token is not valid UTF-8".into()))?;
+        // Empty means no token (an empty BROWSER_CONTROL_TOKEN is an unset one).
+        if !token.is_empty() {
+            crate::server::security::check_token(token).map_err(refuse)?;
+        }
+        Ok(token.to_string())
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

@@ -6,8 +6,13 @@
 pub mod session;
 pub mod sse;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use prometheus_client::metrics::gauge::Gauge;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
@@ -19,9 +24,11 @@ use serde_json::{json, Map, Value};
 
 use crate::events::EventKind;
 use crate::scheduler::{Scheduler, SubmitError};
+use crate::server::error::ApiError;
 use crate::task::catalog::{task_tool_input_schema, tool_doc, TOOLS};
 use crate::task::{
-    validate_submission, Content, Task, TaskStatus, Tool, ToolResult, ValidationError,
+    validate_submission, Action, Content, InstanceAction, Task, TaskStatus, Tool, ToolResult,
+    ValidationError,
 };
 use crate::wire;
 use session::Session;
@@ -34,6 +41,100 @@ pub struct McpOptions {
     pub shared_instance: bool,
 }
 
+/// What the MCP door may hold at once.
+#[derive(Debug, Clone, Copy)]
+pub struct McpLimits {
+    /// Open sessions of `serve` (streamable HTTP and SSE together); one more is refused.
+    pub max_sessions: usize,
+    /// Instances one session may have added with `browser_instance create` or `attach` and not
+    /// closed yet (its own browser aside). They are closed when the session ends.
+    pub max_instances: usize,
+}
+
+impl Default for McpLimits {
+    fn default() -> Self {
+        McpLimits {
+            max_sessions: 32,
+            max_instances: 4,
+        }
+    }
+}
+
+/// The open sessions of one server, counted against [`McpLimits::max_sessions`].
+pub struct SessionSlots {
+    open: AtomicUsize,
+    max: usize,
+    gauge: Gauge,
+}
+
+/// One open session's place; given back when its handler is dropped (the session ended).
+pub struct SessionSlot(Arc<SessionSlots>);
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.gauge.dec();
+    }
+}
+
+impl SessionSlots {
+    /// `gauge` follows the count (`browser_control_mcp_sessions`).
+    pub fn new(max: usize, gauge: Gauge) -> Arc<SessionSlots> {
+        Arc::new(SessionSlots {
+            open: AtomicUsize::new(0),
+            max,
+            gauge,
+        })
+    }
+
+    /// Sessions open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// A place for one more session, or the refusal to answer with.
+    pub fn try_take(self: &Arc<Self>) -> Result<SessionSlot, ApiError> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .map_err(|_| self.refusal())?;
+        self.gauge.inc();
+        Ok(SessionSlot(self.clone()))
+    }
+
+    /// 503 `TOO_MANY_SESSIONS`, naming the limit and how to free a place.
+    pub fn refusal(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_SESSIONS",
+            format!(
+                "Too many MCP sessions: {} are open, the limit is {} (--max-mcp-sessions). End \
+                 one (DELETE /mcp with its Mcp-Session-Id, or close its /sse stream) or wait for \
+                 an idle one to expire",
+                self.open(),
+                self.max
+            ),
+        )
+    }
+}
+
+/// In front of `/mcp`: a request that would open a session (a POST without `Mcp-Session-Id`)
+/// while every place is taken gets the refusal, in the one error shape.
+pub async fn gate(
+    State(slots): State<Arc<SessionSlots>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let opens_session = request.uri().path() == "/mcp"
+        && request.method() == axum::http::Method::POST
+        && !request.headers().contains_key("mcp-session-id");
+    if opens_session && slots.open() >= slots.max {
+        return slots.refusal().into_response();
+    }
+    next.run(request).await
+}
+
 /// The MCP tool that runs one fixed action of an engine tool.
 const SNAPSHOT_TOOL: &str = "browser_snapshot";
 /// The MCP tool that runs a whole task.
@@ -44,16 +145,36 @@ browser_snapshot: it outlines the page with a ref (e.g. e12) on each interactive
 `ref` instead of `selector` to browser_interact and browser_content. Take a new snapshot after \
 the page changes. browser_task runs several commands as one task, with progress notifications.";
 
-/// One MCP session's handler. Dropping it (the session ended) closes the session's instance.
+/// One MCP session's handler. Dropping it (the session ended) closes the session's instances.
 pub struct BrowserMcp {
     scheduler: Scheduler,
     session: Arc<Session>,
+    /// Its place among the server's open sessions (none over stdio).
+    _slot: Option<SessionSlot>,
 }
 
 impl BrowserMcp {
     pub fn new(scheduler: Scheduler, options: McpOptions) -> BrowserMcp {
-        let session = Arc::new(Session::new(scheduler.clone(), options.shared_instance));
-        BrowserMcp { scheduler, session }
+        Self::with_limits(scheduler, options, McpLimits::default(), None)
+    }
+
+    /// A session of a server: it holds `slot` while it lives.
+    pub fn with_limits(
+        scheduler: Scheduler,
+        options: McpOptions,
+        limits: McpLimits,
+        slot: Option<SessionSlot>,
+    ) -> BrowserMcp {
+        let session = Arc::new(Session::new(
+            scheduler.clone(),
+            options.shared_instance,
+            limits.max_instances,
+        ));
+        BrowserMcp {
+            scheduler,
+            session,
+            _slot: slot,
+        }
     }
 
     /// The session behind this handler (its label, its instance).
@@ -207,6 +328,22 @@ impl BrowserMcp {
         submission["metadata"] = json!({"source": "mcp", "session": self.session.label});
         let spec =
             validate_submission(&submission).map_err(|e| invalid_failure(e, single_command))?;
+        // Instances the task adds belong to the session: counted against its limit (held
+        // until they are known), closed with it.
+        let adding = spec
+            .commands
+            .iter()
+            .filter(|c| adds_instance(&c.parsed.action))
+            .count();
+        let mut added = match adding {
+            0 => None,
+            n => Some(
+                self.session
+                    .reserve_instances(n)
+                    .await
+                    .map_err(|e| failure("LIMIT_REACHED", e))?,
+            ),
+        };
         let submitted = self.scheduler.submit(spec).await.map_err(submit_failure)?;
         // The submitted record names each command's action: enough for progress, with no
         // copy of the live record per event.
@@ -218,7 +355,12 @@ impl BrowserMcp {
         loop {
             tokio::select! {
                 kind = watch.next() => match kind {
-                    Some(EventKind::TaskFinished { task }) => return Ok(Task::clone(&task)),
+                    Some(EventKind::TaskFinished { task }) => {
+                        if let Some(added) = added.as_mut() {
+                            session::adopt_instances(added, &task);
+                        }
+                        return Ok(Task::clone(&task));
+                    }
                     Some(kind) => {
                         if let Some(param) = on_event(&submitted, &kind) {
                             if let Err(e) = context.peer.notify_progress(param).await {
@@ -269,6 +411,14 @@ impl BrowserMcp {
         };
         task_result(&task)
     }
+}
+
+/// `browser_instance create` and `attach`: the commands that add an instance.
+fn adds_instance(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Instance(InstanceAction::Create { .. } | InstanceAction::Attach { .. })
+    )
 }
 
 /// `browser_navigate goto: ok`, `browser_interact click: EXECUTION_ERROR …`, `… skipped`, for

@@ -28,8 +28,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{BrowserMcp, McpOptions};
+use super::{BrowserMcp, McpLimits, McpOptions, SessionSlots};
 use crate::scheduler::Scheduler;
+use crate::server::error::ApiError;
 
 /// Messages waiting in either direction of one session.
 const CHANNEL: usize = 64;
@@ -84,16 +85,27 @@ impl Transport<RoleServer> for ChannelTransport {
 pub struct SseHub {
     scheduler: Scheduler,
     options: McpOptions,
+    limits: McpLimits,
+    /// The server's open MCP sessions, these and the streamable HTTP ones.
+    slots: Arc<SessionSlots>,
     sessions: Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
     /// Cancelled at shutdown: every stream ends.
     closing: CancellationToken,
 }
 
 impl SseHub {
-    pub fn new(scheduler: Scheduler, options: McpOptions, closing: CancellationToken) -> Self {
+    pub fn new(
+        scheduler: Scheduler,
+        options: McpOptions,
+        limits: McpLimits,
+        slots: Arc<SessionSlots>,
+        closing: CancellationToken,
+    ) -> Self {
         SseHub {
             scheduler,
             options,
+            limits,
+            slots,
             sessions: Mutex::new(HashMap::new()),
             closing,
         }
@@ -142,16 +154,25 @@ struct ConnectQuery {
     token: Option<String>,
 }
 
-async fn connect(
-    State(hub): State<Arc<SseHub>>,
-    Query(query): Query<ConnectQuery>,
+async fn connect(State(hub): State<Arc<SseHub>>, Query(query): Query<ConnectQuery>) -> Response {
+    match hub.slots.try_take() {
+        Ok(slot) => open(hub, query, slot).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+fn open(
+    hub: Arc<SseHub>,
+    query: ConnectQuery,
+    slot: super::SessionSlot,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let id = session_id();
     let (to_server, incoming) = mpsc::channel(CHANNEL);
     let (outgoing, mut to_client) = mpsc::channel(CHANNEL);
     hub.sessions.lock().unwrap().insert(id.clone(), to_server);
     let stop = hub.closing.child_token();
-    let handler = BrowserMcp::new(hub.scheduler.clone(), hub.options);
+    let handler =
+        BrowserMcp::with_limits(hub.scheduler.clone(), hub.options, hub.limits, Some(slot));
     let transport = ChannelTransport::new(incoming, outgoing);
     {
         let (stop, id) = (stop.clone(), id.clone());
@@ -203,33 +224,29 @@ struct MessageQuery {
     session_id: Option<String>,
 }
 
-fn plain(status: StatusCode, text: String) -> Response {
-    (status, text).into_response()
-}
-
 async fn message(
     State(hub): State<Arc<SseHub>>,
     Query(query): Query<MessageQuery>,
     body: axum::body::Bytes,
 ) -> Response {
     let Some(id) = query.session_id else {
-        return plain(StatusCode::BAD_REQUEST, "sessionId is required".into());
+        return ApiError::bad_request("sessionId is required: POST to the endpoint /sse named")
+            .into_response();
     };
     let sender = hub.sessions.lock().unwrap().get(&id).cloned();
     let Some(sender) = sender else {
-        return plain(StatusCode::NOT_FOUND, format!("Unknown session: {id}"));
+        return ApiError::not_found(format!("Unknown session: {id}")).into_response();
     };
     let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
         Ok(message) => message,
         Err(e) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!("not a JSON-RPC message of MCP: {e}"),
-            )
+            return ApiError::bad_request(format!("not a JSON-RPC message of MCP: {e}"))
+                .into_response()
         }
     };
     match sender.send(message).await {
-        Ok(()) => plain(StatusCode::ACCEPTED, "Accepted".into()),
-        Err(_) => plain(StatusCode::GONE, format!("Session {id} has ended")),
+        Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),
+        Err(_) => ApiError::new(StatusCode::GONE, "GONE", format!("Session {id} has ended"))
+            .into_response(),
     }
 }

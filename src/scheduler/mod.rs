@@ -199,11 +199,18 @@ struct Inner {
     /// Records of the tasks running here, ahead of the store (whose writes may lag a little):
     /// what readers see of them.
     live: Mutex<HashMap<String, Task>>,
-    /// Held across queueing and its event, and across claiming and its event: on this runner,
-    /// `queued` always precedes `started`.
-    gate: tokio::sync::Mutex<()>,
+    /// Tasks this runner queued, until a worker takes them: the worker starts from this
+    /// record instead of reading it back, and whichever of the submit and the worker comes
+    /// first under this lock tells `queued`, so it always precedes `started`.
+    queued_here: Mutex<HashMap<String, QueuedHere>>,
     shutdown: CancellationToken,
     background: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct QueuedHere {
+    task: Task,
+    /// `TaskQueued` was emitted.
+    announced: bool,
 }
 
 /// Cheap to clone: every door holds one.
@@ -236,7 +243,7 @@ impl Scheduler {
                 launch_defaults,
                 slots: Mutex::new(BTreeMap::new()),
                 live: Mutex::new(HashMap::new()),
-                gate: tokio::sync::Mutex::new(()),
+                queued_here: Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
                 background: Mutex::new(Vec::new()),
             }),
@@ -554,27 +561,57 @@ impl Scheduler {
             None => Placement::LeastLoaded,
         };
         let task = Task::new(spec, String::new());
-        let gate = self.inner.gate.lock().await;
-        let enqueued = self
+        let task_id = task.id.clone();
+        self.inner.queued_here.lock().unwrap().insert(
+            task_id.clone(),
+            QueuedHere {
+                task: task.clone(),
+                announced: false,
+            },
+        );
+        let enqueued = match self
             .inner
             .store
             .enqueue(task, placement, self.inner.max_queued)
             .await
-            .map_err(|e| SubmitError::Store(format!("{e:#}")))??;
+        {
+            Ok(Ok(enqueued)) => enqueued,
+            refused => {
+                self.inner.queued_here.lock().unwrap().remove(&task_id);
+                return Err(match refused {
+                    Ok(Err(e)) => e.into(),
+                    Err(e) => SubmitError::Store(format!("{e:#}")),
+                    Ok(Ok(_)) => unreachable!("matched above"),
+                });
+            }
+        };
         let task = enqueued.task;
-        self.inner.events.emit(
-            &task.instance_id,
-            EventKind::TaskQueued {
-                task_id: task.id.clone(),
-                position: enqueued.position,
-            },
-        );
-        drop(gate);
-        if let Some(slot) = self.slot(&task.instance_id) {
+        let local = self.slot(&task.instance_id);
+        {
+            let mut queued = self.inner.queued_here.lock().unwrap();
+            if let Some(entry) = queued.get_mut(&task_id) {
+                if !entry.announced {
+                    entry.announced = true;
+                    self.inner.events.emit(
+                        &task.instance_id,
+                        EventKind::TaskQueued {
+                            task_id: task_id.clone(),
+                            position: enqueued.position,
+                        },
+                    );
+                }
+                entry.task.instance_id = task.instance_id.clone();
+                if local.is_none() {
+                    // Another runner's instance: its worker reads the task from the store.
+                    queued.remove(&task_id);
+                }
+            }
+        }
+        if let Some(slot) = local {
             slot.wake.notify_one();
         }
         Ok(Submitted {
-            task_id: task.id.clone(),
+            task_id,
             instance_id: task.instance_id.clone(),
             queue_position: enqueued.position,
             task,
@@ -589,6 +626,7 @@ impl Scheduler {
         }
         match self.inner.store.cancel_queued(task_id, now_ms()).await {
             Ok(Some(task)) => {
+                self.inner.queued_here.lock().unwrap().remove(task_id);
                 self.emit_finished(task);
                 return Ok(());
             }

@@ -29,27 +29,10 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
         }
         // Register interest before looking, so a submit between the two is not missed.
         let woken = slot.wake.notified();
-        let claimed = {
-            let _gate = inner.gate.lock().await;
-            match inner.store.claim(&slot.id, &inner.node, now_ms()).await {
-                Ok(Some(task)) => {
-                    let cancel = CancellationToken::new();
-                    *slot.running.lock().unwrap() = Some((task.id.clone(), cancel.clone()));
-                    inner
-                        .live
-                        .lock()
-                        .unwrap()
-                        .insert(task.id.clone(), task.clone());
-                    inner.events.emit(
-                        &slot.id,
-                        EventKind::TaskStarted {
-                            task_id: task.id.clone(),
-                        },
-                    );
-                    Ok(Some((task, cancel)))
-                }
-                other => other.map(|_| None),
-            }
+        let now = now_ms();
+        let claimed = match inner.store.claim(&slot.id, &inner.node, now).await {
+            Ok(Some(id)) => start(&scheduler, &slot, id, now).await.map(Some),
+            other => other.map(|_| None),
         };
         let (task, cancel) = match claimed {
             Ok(Some(claimed)) => claimed,
@@ -103,6 +86,54 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
         }
         *slot.running.lock().unwrap() = None;
     }
+}
+
+/// Takes a claimed task on: its record (kept since this runner queued it, else read back),
+/// `queued` if nobody told it yet, then `started`.
+async fn start(
+    scheduler: &Scheduler,
+    slot: &Slot,
+    id: String,
+    now: u64,
+) -> anyhow::Result<(Task, CancellationToken)> {
+    let inner = &scheduler.inner;
+    let kept = {
+        let mut queued = inner.queued_here.lock().unwrap();
+        queued.remove(&id).map(|entry| {
+            if !entry.announced {
+                inner.events.emit(
+                    &slot.id,
+                    EventKind::TaskQueued {
+                        task_id: id.clone(),
+                        position: 0,
+                    },
+                );
+            }
+            entry.task
+        })
+    };
+    let task = match kept {
+        Some(mut task) => {
+            task.instance_id = slot.id.clone();
+            task.start(now)?;
+            task
+        }
+        None => inner
+            .store
+            .get(&id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("claimed task {id} is not in the store"))?,
+    };
+    let cancel = CancellationToken::new();
+    *slot.running.lock().unwrap() = Some((task.id.clone(), cancel.clone()));
+    inner.live.lock().unwrap().insert(task.id.clone(), task.clone());
+    inner.events.emit(
+        &slot.id,
+        EventKind::TaskStarted {
+            task_id: task.id.clone(),
+        },
+    );
+    Ok((task, cancel))
 }
 
 /// Ends a task whose run was cut short (it panicked): the command in flight fails with
@@ -222,6 +253,10 @@ async fn run_task(
 ) {
     let events = scheduler.events();
     let task_id = task.id.as_str();
+    // Repairs left by the previous task end, and its per-task state (dialog policy) is reset.
+    if let Ok(instance) = &instance {
+        instance.begin_task(task.metadata.as_ref()).await;
+    }
     for (index, command) in task.commands.iter().enumerate() {
         if cancel.is_cancelled() {
             break;
@@ -365,6 +400,8 @@ async fn run_task(
             }
         }
         let finished = scheduler.inner.live.lock().unwrap().remove(task_id);
+        // Not cancellable any more: whoever hears it finished may not cancel it.
+        *slot.running.lock().unwrap() = None;
         if let Some(finished) = finished {
             emit_skipped(events, &slot.id, &finished, &skipped);
             events.emit(

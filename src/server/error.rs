@@ -44,8 +44,10 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The message goes out with its credentials redacted (a URL's `?token=`, a password).
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let message = super::redact::redact(&self.message);
+        let body = json!({"error": {"code": self.code, "message": message}});
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

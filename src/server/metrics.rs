@@ -53,6 +53,12 @@ pub struct Metrics {
     cluster_instances: Gauge,
     /// Connected task-protocol WebSocket clients.
     pub clients: Gauge,
+    /// Bytes waiting in the outgoing buffers of every WebSocket connection.
+    pub outbound_bytes: Gauge,
+    /// Task and instance subscriptions held by task WebSocket connections.
+    pub subscriptions: Gauge,
+    /// Open MCP sessions (streamable HTTP and SSE).
+    pub mcp_sessions: Gauge,
     /// Serializes scrapes: the gauges are reset and refilled each time.
     scrape: Mutex<()>,
 }
@@ -101,6 +107,24 @@ impl Metrics {
             "Connected task WebSocket clients",
             clients.clone(),
         );
+        let outbound_bytes = Gauge::default();
+        registry.register(
+            "outbound_bytes",
+            "Bytes waiting to be written to WebSocket clients (task socket and panel stream)",
+            outbound_bytes.clone(),
+        );
+        let subscriptions = Gauge::default();
+        registry.register(
+            "subscriptions",
+            "Task and instance subscriptions held by task WebSocket connections",
+            subscriptions.clone(),
+        );
+        let mcp_sessions = Gauge::default();
+        registry.register(
+            "mcp_sessions",
+            "Open MCP sessions (streamable HTTP and SSE)",
+            mcp_sessions.clone(),
+        );
         Metrics {
             registry,
             command_seconds,
@@ -110,6 +134,9 @@ impl Metrics {
             cluster_nodes,
             cluster_instances,
             clients,
+            outbound_bytes,
+            subscriptions,
+            mcp_sessions,
             scrape: Mutex::new(()),
         }
     }

@@ -2,11 +2,13 @@
 //! like the others: it translates requests into scheduler calls and renders its events.
 
 pub mod error;
+pub mod http_errors;
 pub mod metrics;
 pub mod outbound;
 pub mod panel;
 pub mod panel_socket;
 pub mod protocol;
+pub mod redact;
 pub mod routes;
 pub mod security;
 pub mod task_socket;
@@ -24,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::mcp::sse::SseHub;
-use crate::mcp::{BrowserMcp, McpOptions};
+use crate::mcp::{BrowserMcp, McpLimits, McpOptions, SessionSlots};
 use crate::scheduler::Scheduler;
 use metrics::Metrics;
 use security::Access;
@@ -40,6 +42,8 @@ pub struct ServerConfig {
     pub limits: SocketLimits,
     /// How MCP sessions (`/mcp`, `/sse`) get their browsers.
     pub mcp: McpOptions,
+    /// How many MCP sessions, and instances per session, may be open at once.
+    pub mcp_limits: McpLimits,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +54,7 @@ impl Default for ServerConfig {
             token: None,
             limits: SocketLimits::default(),
             mcp: McpOptions::default(),
+            mcp_limits: McpLimits::default(),
         }
     }
 }
@@ -67,6 +72,8 @@ pub struct AppState {
     pub sessions: TaskTracker,
     /// The legacy MCP SSE sessions.
     pub sse: Arc<SseHub>,
+    /// Open MCP sessions (both transports), against their limit.
+    pub mcp_sessions: Arc<SessionSlots>,
 }
 
 /// A running server. Dropping it does not stop it: call [`Server::shutdown`].
@@ -81,8 +88,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds and starts serving. Refuses a non-loopback address without a token.
+    /// Binds and starts serving. Refuses a non-loopback address without a token, and a token
+    /// that cannot be used (blank, padded with white space).
     pub async fn start(config: ServerConfig, scheduler: Scheduler) -> anyhow::Result<Server> {
+        if let Some(token) = &config.token {
+            security::check_token(token).map_err(|e| anyhow::anyhow!("--token: {e}"))?;
+        }
         let loopback = config.listen.ip().is_loopback();
         if !loopback && config.token.is_none() {
             anyhow::bail!(
@@ -96,13 +107,24 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
         let closing = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new());
+        let mcp_sessions =
+            SessionSlots::new(config.mcp_limits.max_sessions, metrics.mcp_sessions.clone());
+        let sse = SseHub::new(
+            scheduler.clone(),
+            config.mcp,
+            config.mcp_limits,
+            mcp_sessions.clone(),
+            closing.clone(),
+        );
         let state = AppState {
             scheduler: scheduler.clone(),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             limits: config.limits.clone(),
-            closing: closing.clone(),
+            closing,
             sessions: TaskTracker::new(),
-            sse: Arc::new(SseHub::new(scheduler.clone(), config.mcp, closing)),
+            sse: Arc::new(sse),
+            mcp_sessions: mcp_sessions.clone(),
         };
         let access = Arc::new(Access {
             allow_origins: config.allow_origins.clone(),
@@ -110,7 +132,13 @@ impl Server {
             loopback,
         });
         let mcp_closing = CancellationToken::new();
-        let mcp = mcp_http_service(scheduler.clone(), config.mcp, mcp_closing.clone());
+        let mcp = mcp_http_service(
+            scheduler.clone(),
+            config.mcp,
+            config.mcp_limits,
+            mcp_sessions,
+            mcp_closing.clone(),
+        );
         let app = router(state.clone(), access, config.limits.max_message_bytes, mcp);
         let stop_accepting = CancellationToken::new();
         let stop = stop_accepting.clone();
@@ -148,6 +176,11 @@ impl Server {
         self.state.sse.session_count()
     }
 
+    /// Open MCP sessions, streamable HTTP and SSE.
+    pub fn mcp_sessions(&self) -> usize {
+        self.state.mcp_sessions.open()
+    }
+
     /// Stops accepting, cancels every task (subscribers receive their task_complete),
     /// closes every browser, then closes the sockets.
     pub async fn shutdown(self) {
@@ -168,11 +201,14 @@ impl Server {
 }
 
 /// MCP's streamable HTTP transport (rmcp's), one handler per session. Sessions are stateful:
-/// each owns its browser. rmcp's own Host check is off: the server's guard (Origin, Host, token)
-/// stands in front of every route, this one included.
+/// each owns its browser, and holds one of the server's session places. rmcp's own Host check
+/// is off: the server's guard (Origin, Host, token) stands in front of every route, this one
+/// included.
 fn mcp_http_service(
     scheduler: Scheduler,
     options: McpOptions,
+    limits: McpLimits,
+    slots: Arc<SessionSlots>,
     closing: CancellationToken,
 ) -> rmcp::transport::StreamableHttpService<
     BrowserMcp,
@@ -180,7 +216,19 @@ fn mcp_http_service(
 > {
     use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
     rmcp::transport::StreamableHttpService::new(
-        move || Ok(BrowserMcp::new(scheduler.clone(), options)),
+        move || {
+            // `gate` refuses first, in the error shape; this only settles a race for the last
+            // place.
+            let slot = slots
+                .try_take()
+                .map_err(|e| std::io::Error::other(e.message))?;
+            Ok(BrowserMcp::with_limits(
+                scheduler.clone(),
+                options,
+                limits,
+                Some(slot),
+            ))
+        },
         Default::default(),
         StreamableHttpServerConfig::default()
             .disable_allowed_hosts()
@@ -216,11 +264,23 @@ fn router(
         .route("/info", get(info::info))
         .layer(axum::Extension(access.clone()))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.mcp_sessions.clone(),
+            crate::mcp::gate,
+        ))
         .layer(security::cors(access.clone()))
-        // Outermost: a refused request reaches nothing else.
+        // A refused request reaches nothing else.
         .layer(axum::middleware::from_fn_with_state(
             access,
             security::guard,
         ))
+        // The body is read (or found too large) before anyone answers, so no answer is lost
+        // to a connection reset under a client still sending.
+        .layer(axum::middleware::from_fn_with_state(
+            max_body,
+            http_errors::read_body,
+        ))
+        // Outermost: every error, whoever answered it, in the one shape.
+        .layer(axum::middleware::from_fn(http_errors::shape_errors))
         .with_state(state)
 }

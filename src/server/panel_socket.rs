@@ -27,7 +27,11 @@ pub async fn serve(socket: WebSocket, state: AppState, task_id: String) {
 async fn run(socket: WebSocket, state: &AppState, task_id: &str) -> Disconnect {
     let limits = &state.limits;
     let (sink, mut stream) = socket.split();
-    let out = Outbound::start(sink, limits.outbound_buffer);
+    let out = Outbound::start(
+        sink,
+        limits.outbound(),
+        state.metrics.outbound_bytes.clone(),
+    );
     let mut panel = Panel {
         state,
         task_id,

@@ -1,9 +1,22 @@
 //! Client messages of the task WebSocket protocol, parsed and checked, and the error strings
-//! the spec fixes for input that cannot be used.
+//! the spec fixes for input that cannot be used. A message carries the fields the spec gives
+//! its type and no others: a misspelt one (`tskId`) is refused, naming it and what was meant.
 
 use serde_json::Value;
 
+use crate::task::strict;
 use crate::task::TaskStatus;
+
+/// The fields each client message may carry (task_submit's are the task's, checked when the
+/// task is validated).
+fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "task_list" => &["type", "instanceId", "status"],
+        "task_status" | "task_cancel" | "subscribe_task" => &["type", "taskId"],
+        "subscribe_instance" => &["type", "instanceId"],
+        _ => return None,
+    })
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
@@ -46,6 +59,11 @@ pub fn parse(text: &str) -> Result<ClientMessage, MessageError> {
         Some(Value::String(kind)) => kind.clone(),
         _ => return Err(MessageError::Unparsable),
     };
+    if let (Some(known), Value::Object(map)) = (fields_of(&kind), &value) {
+        strict::check_keys(map, known, &kind).map_err(|(field, message)| {
+            MessageError::BadField(format!("{kind}: {field}: {message}"))
+        })?;
+    }
     let id = |field: &str| -> Result<String, MessageError> {
         match value.get(field) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -147,6 +165,27 @@ mod tests {
         );
         let err = parse(r#"{"type":"task_list","status":"done"}"#).unwrap_err();
         assert!(err.to_string().contains("status 'done'"), "{err}");
+        let err = parse(r#"{"type":"task_status","tskId":"task_1_1"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid message format: task_status: tskId: unknown field; did you mean taskId?"
+        );
+        let err = parse(r#"{"type":"task_list","instance":"inst_1"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid message format: task_list: instance: unknown field; did you mean instanceId?"
+        );
+        let err = parse(r#"{"type":"subscribe_instance","instanceId":"inst_1","verbose":true}"#)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid message format: subscribe_instance: verbose: unknown field; subscribe_instance takes type, instanceId"
+        );
+        // task_submit's fields are the task's: checked when it is validated.
+        assert!(matches!(
+            parse(r#"{"type":"task_submit","task_nmae":"x"}"#).unwrap(),
+            ClientMessage::TaskSubmit(_)
+        ));
         let err = parse(r#"{"type":"task_status"}"#).unwrap_err();
         assert_eq!(
             err.to_string(),

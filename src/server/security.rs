@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::redact::redact;
 
 #[derive(Debug, Clone, Default)]
 pub struct Access {
@@ -27,10 +28,36 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
     match access.check(request.method(), request.headers(), request.uri()) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
-            tracing::warn!(uri = %request.uri(), "refused: {}", refusal.message);
+            let uri = request.uri().to_string();
+            tracing::warn!(
+                method = %request.method(),
+                uri = %redact(&uri),
+                "refused: {}",
+                redact(&refusal.message)
+            );
             refusal.into_response()
         }
     }
+}
+
+/// Why a token cannot be used, if it cannot: a blank one (`--token "   "`) would let in any
+/// request sending those spaces, and surrounding white space does not survive a header. The
+/// message never repeats the token.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.trim().is_empty() {
+        return Err("the token is blank: give one that is not only spaces, or none".into());
+    }
+    if token.trim() != token {
+        return Err(
+            "the token starts or ends with white space, which an Authorization header cannot \
+             carry: remove it"
+                .into(),
+        );
+    }
+    if token.chars().any(char::is_control) {
+        return Err("the token has control characters: use printable ones".into());
+    }
+    Ok(())
 }
 
 impl Access {
@@ -72,8 +99,8 @@ impl Access {
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "UNAUTHORIZED",
-                    "A token is required: send the header `Authorization: Bearer TOKEN` or add \
-                     `?token=TOKEN` to the URL",
+                    "A token is required: send the header `Authorization: Bearer <token>` or \
+                     add `?token=<token>` to the URL",
                 ));
             }
         }
@@ -275,6 +302,15 @@ mod tests {
             access.check(&Method::GET, &other, &uri).unwrap_err().code,
             "FORBIDDEN_ORIGIN"
         );
+    }
+
+    #[test]
+    fn blank_or_padded_tokens_are_refused_without_repeating_them() {
+        for bad in ["", "   ", "\t", " s3cret", "s3cret\n", "s3c\u{7}ret"] {
+            let err = check_token(bad).unwrap_err();
+            assert!(bad.trim().is_empty() || !err.contains(bad.trim()), "{err}");
+        }
+        assert!(check_token("s3cret-token").is_ok());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! instances the client subscribed to. Replies and events leave through a bounded buffer: a
 //! client that cannot keep up is disconnected, so it never slows the executor or anyone else.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 
-use super::outbound::{Disconnect, Outbound, CLOSED_BY_CLIENT, SHUTTING_DOWN};
+use super::outbound::{Disconnect, Outbound, OutboundLimits, CLOSED_BY_CLIENT, SHUTTING_DOWN};
 use super::protocol::{self, ClientMessage};
 use super::AppState;
 use crate::events::{Event, EventKind};
@@ -27,6 +27,9 @@ pub struct SocketLimits {
     pub ping_interval: Duration,
     /// Messages waiting to be written before the client counts as too slow.
     pub outbound_buffer: usize,
+    /// Bytes waiting to be written before the client counts as too slow (a single larger
+    /// message still goes out when nothing else waits).
+    pub outbound_bytes: usize,
     /// Larger text messages are refused with an error (the connection stays usable).
     pub max_message_bytes: usize,
 }
@@ -36,10 +39,26 @@ impl Default for SocketLimits {
         SocketLimits {
             ping_interval: Duration::from_secs(20),
             outbound_buffer: 1024,
+            outbound_bytes: 16 << 20,
             max_message_bytes: 1 << 20,
         }
     }
 }
+
+impl SocketLimits {
+    /// The bounds of one connection's outgoing buffer.
+    pub fn outbound(&self) -> OutboundLimits {
+        OutboundLimits {
+            messages: self.outbound_buffer,
+            bytes: self.outbound_bytes,
+        }
+    }
+}
+
+/// Task ids whose `task_complete` went out ahead of their `TaskFinished` event (a subscription
+/// to a task that had already finished): that event, if still in the connection's stream, is
+/// skipped. Only the latest few are kept; the event of an older one is long gone.
+const TOLD_ENDED_KEPT: usize = 64;
 
 pub async fn serve(socket: WebSocket, state: AppState) {
     let session_id = new_session_id();
@@ -48,9 +67,11 @@ pub async fn serve(socket: WebSocket, state: AppState) {
     let reason = Session {
         id: session_id.clone(),
         state: state.clone(),
-        tasks: HashMap::new(),
+        tasks: HashSet::new(),
+        told_ended: VecDeque::new(),
         seen: HashMap::new(),
         instances: HashSet::new(),
+        counted: 0,
         out: None,
     }
     .run(socket)
@@ -75,21 +96,35 @@ fn new_session_id() -> String {
 struct Session {
     id: String,
     state: AppState,
-    /// Subscribed tasks; `true` once their task_complete went out ahead of the event (a
-    /// subscription to a task that had already finished), so the event does not repeat it.
-    tasks: HashMap<String, bool>,
+    /// Subscribed tasks that have not finished yet; each leaves with its task's end.
+    tasks: HashSet<String>,
+    /// Tasks whose task_complete went out ahead of their event (at most [`TOLD_ENDED_KEPT`]).
+    told_ended: VecDeque<String>,
     /// What each subscribed task's client has been told: after falling behind the event
     /// stream, the rest is told from the record instead of dropping the connection.
     seen: HashMap<String, Seen>,
+    /// Subscribed instances; each leaves when its instance is closed.
     instances: HashSet<String>,
+    /// What this session adds to the subscriptions gauge.
+    counted: i64,
     out: Option<Outbound>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.state.metrics.subscriptions.dec_by(self.counted);
+    }
 }
 
 impl Session {
     async fn run(mut self, socket: WebSocket) -> Disconnect {
         let limits = self.state.limits.clone();
         let (sink, mut stream) = socket.split();
-        self.out = Some(Outbound::start(sink, limits.outbound_buffer));
+        self.out = Some(Outbound::start(
+            sink,
+            limits.outbound(),
+            self.state.metrics.outbound_bytes.clone(),
+        ));
         // Subscribed before the welcome: nothing that happens after it is missed.
         let mut events = self.state.scheduler.events().subscribe();
         let closing = self.state.closing.clone();
@@ -127,7 +162,9 @@ impl Session {
                             None | Some(Ok(Message::Close(_))) => break CLOSED_BY_CLIENT.into(),
                             Some(Err(e)) => break format!("read failed: {e}"),
                             Some(Ok(Message::Text(text))) => {
-                                if let Err(reason) = self.on_text(text.as_str()).await {
+                                let handled = self.on_text(text.as_str()).await;
+                                self.recount();
+                                if let Err(reason) = handled {
                                     break reason;
                                 }
                             }
@@ -140,13 +177,17 @@ impl Session {
                             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                         }
                     }
-                    event = events.recv() => match event {
-                        Ok(event) => if let Err(reason) = self.on_event(&event) { break reason },
-                        Err(RecvError::Lagged(n)) => {
-                            tracing::debug!(session = %self.id, "fell {n} events behind: catching up from the records");
-                            if let Err(reason) = self.catch_up().await { break reason }
-                        }
-                        Err(RecvError::Closed) => break "the scheduler stopped".into(),
+                    event = events.recv() => {
+                        let handled = match event {
+                            Ok(event) => self.on_event(&event),
+                            Err(RecvError::Lagged(n)) => {
+                                tracing::debug!(session = %self.id, "fell {n} events behind: catching up from the records");
+                                self.catch_up().await
+                            }
+                            Err(RecvError::Closed) => Err("the scheduler stopped".into()),
+                        };
+                        self.recount();
+                        if let Err(reason) = handled { break reason }
                     },
                     _ = ping.tick() => {
                         let silent = last_heard.elapsed();
@@ -164,6 +205,25 @@ impl Session {
             out.finish(&ended).await;
         }
         ended
+    }
+
+    /// Subscriptions held now (live tasks, tasks told ended ahead, instances), into the gauge.
+    fn recount(&mut self) {
+        let now = (self.tasks.len() + self.told_ended.len() + self.instances.len()) as i64;
+        if now != self.counted {
+            self.state.metrics.subscriptions.inc_by(now - self.counted);
+            self.counted = now;
+        }
+    }
+
+    fn told_ended(&self, task_id: &str) -> bool {
+        self.told_ended.iter().any(|id| id == task_id)
+    }
+
+    /// Ends a subscription whose task ended: its live entries go.
+    fn forget(&mut self, task_id: &str) {
+        self.tasks.remove(task_id);
+        self.seen.remove(task_id);
     }
 
     fn push(&self, message: Message) -> Result<(), Disconnect> {
@@ -191,7 +251,7 @@ impl Session {
             ClientMessage::TaskSubmit(submission) => match submit(scheduler, &submission).await {
                 Ok(submitted) => {
                     // Before any event of the task is read from the stream: none is missed.
-                    self.tasks.insert(submitted.task_id.clone(), false);
+                    self.tasks.insert(submitted.task_id.clone());
                     self.seen
                         .insert(submitted.task_id.clone(), Self::seen_from(&submitted.task));
                     json!({
@@ -248,20 +308,24 @@ impl Session {
                 let Some(task) = scheduler.tasks().get(&task_id).await else {
                     return self.send(error(&format!("Task not found: {task_id}")));
                 };
-                let finished = task.status.is_finished();
-                let already = self.tasks.get(&task_id).copied().unwrap_or(false);
-                self.tasks.insert(task_id.clone(), finished || already);
-                if !finished {
+                if !task.status.is_finished() {
+                    self.tasks.insert(task_id.clone());
                     self.seen
                         .entry(task_id.clone())
                         .or_insert_with(|| Self::seen_from(&task));
+                    return self.send(json!({"type": "subscribe_ack", "taskId": task_id}));
+                }
+                // Its events are over, or still in our stream, where they are skipped: the
+                // subscription ends here, with its task_complete.
+                self.forget(&task_id);
+                if !self.told_ended(&task_id) {
+                    if self.told_ended.len() >= TOLD_ENDED_KEPT {
+                        self.told_ended.pop_front();
+                    }
+                    self.told_ended.push_back(task_id.clone());
                 }
                 self.send(json!({"type": "subscribe_ack", "taskId": task_id}))?;
-                if finished && !already {
-                    // Its events are over (or still in our stream, where they are skipped).
-                    return self.send(wire::task_complete(&task));
-                }
-                return Ok(());
+                return self.send(wire::task_complete(&task));
             }
             ClientMessage::SubscribeInstance { instance_id } => {
                 if !scheduler.instance_exists(&instance_id).await {
@@ -276,14 +340,11 @@ impl Session {
 
     /// Tells each subscribed task's client what the events it missed would have told.
     async fn catch_up(&mut self) -> Result<(), Disconnect> {
-        let ids: Vec<String> = self
-            .tasks
-            .iter()
-            .filter(|(_, told_end)| !**told_end)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let ids: Vec<String> = self.tasks.iter().cloned().collect();
         for id in ids {
             let Some(task) = self.state.scheduler.tasks().get(&id).await else {
+                // Gone from the store (retention): nothing more will be told of it.
+                self.forget(&id);
                 continue;
             };
             let mut seen = self.seen.remove(&id).unwrap_or_default();
@@ -298,7 +359,7 @@ impl Session {
                 };
                 self.on_event(&event)?;
             }
-            if self.tasks.contains_key(&id) {
+            if self.tasks.contains(&id) {
                 self.seen.insert(id, seen);
             }
         }
@@ -316,24 +377,26 @@ impl Session {
     fn on_event(&mut self, event: &Event) -> Result<(), Disconnect> {
         let by_instance = self.instances.contains(&event.instance_id);
         if let Some(task_id) = event.kind.task_id() {
-            let subscribed = self.tasks.get(task_id).copied();
-            if subscribed.is_none() && !by_instance {
+            let subscribed = self.tasks.contains(task_id);
+            let told_ended = !subscribed && self.told_ended(task_id);
+            if !subscribed && !told_ended && !by_instance {
                 return Ok(());
             }
-            if subscribed.is_some() {
+            if subscribed {
                 if let Some(seen) = self.seen.get_mut(task_id) {
                     seen.note(&event.kind);
                 }
             }
             if let EventKind::TaskFinished { task } = &event.kind {
                 // The subscription ends with the task; a duplicate is skipped.
-                self.seen.remove(task_id);
-                if self.tasks.remove(task_id) == Some(true) {
+                self.forget(task_id);
+                if told_ended {
+                    self.told_ended.retain(|id| id != task_id);
                     return Ok(());
                 }
                 return self.send(wire::task_complete(task));
             }
-            if subscribed == Some(true) {
+            if told_ended {
                 return Ok(());
             }
             return match wire::task_progress(&event.kind) {
@@ -348,7 +411,11 @@ impl Session {
         let (status, reason) = match &event.kind {
             EventKind::InstanceLost { reason } => ("lost", Some(reason.as_str())),
             EventKind::InstanceRelaunched => ("relaunched", None),
-            EventKind::InstanceClosed => ("closed", None),
+            EventKind::InstanceClosed => {
+                // Nothing more will happen on it: the subscription ends.
+                self.instances.remove(&event.instance_id);
+                ("closed", None)
+            }
             _ => return Ok(()),
         };
         let mut message = json!({
@@ -374,5 +441,5 @@ async fn submit(
 }
 
 fn error(message: &str) -> Value {
-    json!({"type": "error", "message": message})
+    json!({"type": "error", "message": super::redact::redact(message)})
 }

@@ -208,7 +208,12 @@ impl TaskStore for MemoryStore {
         Ok(Ok(Enqueued { task, position }))
     }
 
-    async fn claim(&self, instance_id: &str, _node: &Node, now: u64) -> StoreResult<Option<Task>> {
+    async fn claim(
+        &self,
+        instance_id: &str,
+        _node: &Node,
+        now: u64,
+    ) -> StoreResult<Option<String>> {
         let mut inner = self.inner.lock().unwrap();
         let Some(id) = inner
             .queues
@@ -220,7 +225,7 @@ impl TaskStore for MemoryStore {
         *inner.running.entry(instance_id.to_string()).or_default() += 1;
         let task = inner.tasks.get_mut(&id).expect("a queued task is stored");
         task.start(now)?;
-        Ok(Some(task.clone()))
+        Ok(Some(id))
     }
 
     async fn cancel_queued(&self, task_id: &str, now: u64) -> StoreResult<Option<Task>> {
@@ -315,7 +320,8 @@ mod tests {
     }
 
     async fn run_to_end(store: &MemoryStore, node: &Node, instance: &str) -> String {
-        let t = store.claim(instance, node, 1).await.unwrap().unwrap();
+        let id = store.claim(instance, node, 1).await.unwrap().unwrap();
+        let t = store.get(&id).await.unwrap().unwrap();
         store
             .record(&t.id, Change::CommandStarted { index: 0, at: 1 })
             .await

@@ -95,6 +95,17 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(30))
+            // A ping before every use would double the round trips of the queue: only a
+            // connection idle for a while is tested (one that fails is replaced).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > Duration::from_secs(1) {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot connect to the task store {shown}"))?;
@@ -667,11 +678,20 @@ async fn notify_tasks(conn: &mut PgConnection, by: &str, task_ids: &[&str]) -> S
     Ok(())
 }
 
-async fn insert_task(conn: &mut PgConnection, task: &Task) -> StoreResult<()> {
+/// Inserts a task and its commands and tells every runner (`by` queued it), in one statement.
+async fn insert_task(conn: &mut PgConnection, task: &Task, by: &str) -> StoreResult<()> {
+    let c = &task.commands;
     sqlx::query(
-        "INSERT INTO tasks (id, instance_id, requested_instance, status, name, intention,
-                            current_command_index, created_at, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "WITH t AS (
+            INSERT INTO tasks (id, instance_id, requested_instance, status, name, intention,
+                               current_command_index, created_at, metadata)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            RETURNING id),
+         c AS (
+            INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
+            SELECT t.id, u.* FROM t, unnest($10::bigint[], $11::text[], $12::text[],
+                                            $13::text[], $14::text[], $15::text[]) AS u)
+         SELECT pg_notify($16, $2), pg_notify($17, $18 || ':' || $1)",
     )
     .bind(&task.id)
     .bind(&task.instance_id)
@@ -682,41 +702,40 @@ async fn insert_task(conn: &mut PgConnection, task: &Task) -> StoreResult<()> {
     .bind(task.current_command_index as i64)
     .bind(task.created_at as i64)
     .bind(task.metadata.as_ref().map(rows::json))
-    .execute(&mut *conn)
-    .await?;
-    if task.commands.is_empty() {
-        return Ok(());
-    }
-    // Every command in one statement.
-    let c = &task.commands;
-    sqlx::query(
-        "INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
-         SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                  $7::text[])",
-    )
-    .bind(&task.id)
     .bind((0..c.len() as i64).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.tool_name.clone()).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.intention.clone()).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.args.to_string()).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.status.as_str()).collect::<Vec<_>>())
+    .bind(QUEUE_CHANNEL)
+    .bind(TASK_CHANNEL)
+    .bind(by)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// The least-loaded shared instance (queued plus running), ties to the lowest id.
+/// The least-loaded shared instance (queued plus running), ties to the lowest id, locked for
+/// this transaction (see [`lock_instance`]). `None` also when the one chosen left meanwhile.
 async fn least_loaded(conn: &mut PgConnection) -> StoreResult<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT i.id FROM instances i WHERE NOT i.private
          ORDER BY (SELECT COUNT(*) FROM tasks t
                    WHERE t.instance_id = i.id AND t.status IN ('queued', 'running')), i.id
-         LIMIT 1",
+         LIMIT 1 FOR UPDATE OF i",
     )
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|r| r.0))
+}
+
+async fn any_shared(conn: &mut PgConnection) -> StoreResult<bool> {
+    let (any,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM instances WHERE NOT private)")
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(any)
 }
 
 /// Locks instance `id` for this transaction (queue counts stay true until it commits, and it
@@ -1008,12 +1027,13 @@ impl TaskStore for PostgresStore {
                 let mut chosen = None;
                 // The chosen one may leave before it is locked: choose again.
                 for _ in 0..5 {
-                    let Some(id) = least_loaded(&mut tx).await? else {
-                        break;
-                    };
-                    if lock_instance(&mut tx, &id).await? {
-                        chosen = Some(id);
-                        break;
+                    match least_loaded(&mut tx).await? {
+                        Some(id) => {
+                            chosen = Some(id);
+                            break;
+                        }
+                        None if !any_shared(&mut tx).await? => break,
+                        None => continue,
                     }
                 }
                 match chosen {
@@ -1034,9 +1054,7 @@ impl TaskStore for PostgresStore {
             return Ok(Err(EnqueueError::QueueFull { instance, limit }));
         }
         task.instance_id = instance;
-        insert_task(&mut tx, &task).await?;
-        notify(&mut tx, QUEUE_CHANNEL, &task.instance_id).await?;
-        notify_tasks(&mut tx, &self.me(), &[task.id.as_str()]).await?;
+        insert_task(&mut tx, &task, &self.me()).await?;
         tx.commit().await?;
         Ok(Ok(Enqueued {
             task,
@@ -1044,29 +1062,32 @@ impl TaskStore for PostgresStore {
         }))
     }
 
-    async fn claim(&self, instance_id: &str, node: &Node, now: u64) -> StoreResult<Option<Task>> {
-        let mut tx = self.pool.begin().await?;
+    async fn claim(
+        &self,
+        instance_id: &str,
+        node: &Node,
+        now: u64,
+    ) -> StoreResult<Option<String>> {
         // SKIP LOCKED: a row another runner is claiming right now is left to it; the status
-        // test in the outer UPDATE is re-checked on the row as it is when locked.
+        // test in the outer UPDATE is checked again on the row as it is once locked. One
+        // statement, so the claim and its notification commit together.
         let claimed: Option<(String,)> = sqlx::query_as(
-            "UPDATE tasks SET status = 'running', started_at = $1, node_id = $2
-             WHERE seq = (SELECT seq FROM tasks WHERE instance_id = $3 AND status = 'queued'
-                          ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-               AND status = 'queued'
-             RETURNING id",
+            "WITH c AS (
+                UPDATE tasks SET status = 'running', started_at = $1, node_id = $2
+                WHERE seq = (SELECT seq FROM tasks WHERE instance_id = $3 AND status = 'queued'
+                             ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+                  AND status = 'queued'
+                RETURNING id)
+             SELECT c.id FROM c CROSS JOIN LATERAL pg_notify($4, $2 || ':' || c.id) AS n",
         )
         .bind(now as i64)
         .bind(&node.id)
         .bind(instance_id)
-        .fetch_optional(&mut *tx)
+        .bind(TASK_CHANNEL)
+        .fetch_optional(&self.pool)
         .await?;
-        let Some((id,)) = claimed else {
-            return Ok(None);
-        };
-        notify_tasks(&mut tx, &node.id, &[id.as_str()]).await?;
-        let task = load_task(&mut tx, &id).await?;
-        tx.commit().await?;
-        Ok(task)
+        // Only this runner changes it from now on; the scheduler has its record.
+        Ok(claimed.map(|(id,)| id))
     }
 
     async fn cancel_queued(&self, task_id: &str, now: u64) -> StoreResult<Option<Task>> {

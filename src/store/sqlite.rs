@@ -1,19 +1,20 @@
 //! The SQLite store, the default: one file, one runner at a time (a lock file says who), WAL
-//! mode. Writes go through one connection; the changes of running tasks are taken in order
-//! and committed in batches by a writer task, so a finished task is durable before anyone
-//! hears it finished, while the commands of busy instances do not each wait for a commit.
+//! mode. Every write goes to one writer thread that owns the write connection: the writes
+//! waiting when it is free are applied in one transaction (each in a savepoint of its own, so
+//! one that fails takes nothing else with it) and committed together. A change is answered
+//! after its commit: a finished task is durable before anyone hears it finished. Reads use
+//! their own connections on tokio's blocking threads (WAL lets them read while it writes).
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::BoxFuture;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use tokio::sync::oneshot;
 
 use super::artifacts::{self, FAILURE_SCREENSHOT};
 use super::rows::{self, ArtifactRow, CommandRow, SummaryRow, TaskRow};
@@ -23,70 +24,153 @@ use super::{
 };
 use crate::task::{CommandError, ErrorCode, Task, TaskStatus, TaskSummary};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The schema, one migration per entry; `PRAGMA user_version` says how many ran.
+const MIGRATIONS: [&str; 1] = [include_str!("../../migrations/sqlite/0001_tasks.sql")];
 
-type Reply = oneshot::Sender<StoreResult<()>>;
+/// A write, run by the writer thread inside the batch's transaction; it returns what to do
+/// once the batch committed (or failed to).
+type Job = Box<dyn FnOnce(&mut rusqlite::Transaction) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 pub struct SqliteStore {
     path: PathBuf,
-    reads: SqlitePool,
-    /// One connection: SQLite has one writer.
-    writes: SqlitePool,
-    changes: mpsc::UnboundedSender<(String, Change, Reply)>,
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
     /// Held while the store is open: a second runner on the same file is refused.
-    _lock: nix::fcntl::Flock<std::fs::File>,
-    next_instance: std::sync::atomic::AtomicU64,
+    _lock: nix::fcntl::Flock<File>,
+    next_instance: AtomicU64,
 }
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path)).await?
+    }
+
+    fn open_blocking(path: &Path) -> anyhow::Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the store's folder {}", dir.display()))?;
         }
         let lock = lock_file(path)?;
-        let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, a commit survives the process being killed; only a power cut may lose
-            // the last ones.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let writes = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
+        let mut writer = Connection::open(path)
             .with_context(|| format!("cannot open the task store {}", path.display()))?;
-        check_schema(&writes, path).await?;
-        MIGRATOR
-            .run(&writes)
-            .await
-            .with_context(|| format!("cannot migrate the task store {}", path.display()))?;
-        let reads = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await?;
-        let (changes, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_changes(writes.clone(), queue));
+        // With WAL, a commit survives the process being killed; only a power cut may lose
+        // the last ones.
+        writer.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )?;
+        writer.busy_timeout(Duration::from_secs(10))?;
+        migrate(&mut writer, path)?;
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("task-store-writer".into())
+            .spawn(move || write_loop(writer, queue))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
-            reads,
-            writes,
-            changes,
+            jobs,
+            readers: Arc::new(Mutex::new(Vec::new())),
             _lock: lock,
-            next_instance: 1.into(),
+            next_instance: AtomicU64::new(1),
         })
     }
 
-    async fn load(&self, id: &str) -> StoreResult<Option<Task>> {
-        let mut conn = self.reads.acquire().await?;
-        load_task(&mut conn, id).await
+    /// Runs `work` in the writer's next batch; resolves once that batch is committed.
+    fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |batch| {
+            let done = (|| {
+                let savepoint = batch.savepoint()?;
+                let value = work(&savepoint)?;
+                savepoint.commit()?;
+                Ok(value)
+            })();
+            Box::new(move |committed| {
+                let _ = tx.send(match committed {
+                    Ok(()) => done,
+                    Err(e) => Err(anyhow::anyhow!("cannot commit: {e}")),
+                });
+            })
+        });
+        let sent = self.jobs.send(job);
+        Box::pin(async move {
+            sent.map_err(|_| anyhow::anyhow!("the task store is closed"))?;
+            rx.await
+                .map_err(|_| anyhow::anyhow!("the task store is closed"))?
+        })
+    }
+
+    /// Runs `work` on a read connection, off the runtime.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().unwrap().pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let conn = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    conn.busy_timeout(Duration::from_secs(10))?;
+                    conn
+                }
+            };
+            let out = work(&conn);
+            let mut pool = readers.lock().unwrap();
+            if pool.len() < 4 {
+                pool.push(conn);
+            }
+            out
+        })
+        .await?
     }
 }
 
-fn lock_file(path: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let committed = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(mut tx) => {
+                for job in batch {
+                    replies.push(job(&mut tx));
+                }
+                tx.commit().map_err(|e| e.to_string())
+            }
+            Err(e) => {
+                // Nothing ran: each job is answered with the failure.
+                let reason = e.to_string();
+                tracing::error!("task store: cannot begin a transaction: {reason}");
+                for job in batch {
+                    drop(job);
+                }
+                Err(reason)
+            }
+        };
+        if let Err(e) = &committed {
+            tracing::error!("task store: cannot commit: {e}");
+        }
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
+
+fn lock_file(path: &Path) -> anyhow::Result<nix::fcntl::Flock<File>> {
     let lock_path = path.with_extension("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -103,178 +187,150 @@ fn lock_file(path: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
     })
 }
 
-/// Refuses a file written by a newer binary (its migrations are unknown here).
-async fn check_schema(pool: &SqlitePool, path: &Path) -> anyhow::Result<()> {
-    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let table: Option<(String,)> = sqlx::query_as(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-    )
-    .fetch_optional(pool)
-    .await?;
-    if table.is_none() {
-        return Ok(());
+/// Runs the migrations this file lacks; refuses a file written by a newer binary.
+fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    anyhow::ensure!(
+        found <= known,
+        "the task store {} has schema version {found}, newer than this browser-control knows \
+         ({known}): run a newer browser-control, or point --store elsewhere",
+        path.display()
+    );
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)
+            .with_context(|| format!("cannot migrate the task store {}", path.display()))?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
     }
-    let (found,): (Option<i64>,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(pool)
-        .await?;
-    match found {
-        Some(found) if found > known => anyhow::bail!(
-            "the task store {} has schema version {found}, newer than this browser-control \
-             knows ({known}): run a newer browser-control, or point --store elsewhere",
-            path.display()
-        ),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
-async fn load_task(conn: &mut sqlx::SqliteConnection, id: &str) -> StoreResult<Option<Task>> {
-    let row: Option<TaskRow> = sqlx::query_as(
-        "SELECT id, instance_id, requested_instance, status, name, intention,
-                current_command_index, created_at, started_at, completed_at, metadata, error
-         FROM tasks WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+fn load_task(conn: &Connection, id: &str) -> StoreResult<Option<Task>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, instance_id, requested_instance, status, name, intention,
+                    current_command_index, created_at, started_at, completed_at, metadata, error
+             FROM tasks WHERE id = ?",
+        )?
+        .query_row([id], |r| {
+            Ok(TaskRow {
+                id: r.get(0)?,
+                instance_id: r.get(1)?,
+                requested_instance: r.get(2)?,
+                status: r.get(3)?,
+                name: r.get(4)?,
+                intention: r.get(5)?,
+                current_command_index: r.get(6)?,
+                created_at: r.get(7)?,
+                started_at: r.get(8)?,
+                completed_at: r.get(9)?,
+                metadata: r.get(10)?,
+                error: r.get(11)?,
+            })
+        })
+        .optional()?;
     let Some(row) = row else { return Ok(None) };
-    let commands: Vec<CommandRow> = sqlx::query_as(
-        "SELECT idx, id, tool_name, intention, args, status, started_at, completed_at, result,
-                error
-         FROM commands WHERE task_id = ? ORDER BY idx",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let artifacts: Vec<ArtifactRow> = sqlx::query_as(
-        "SELECT command_idx, item, mime_type, bytes FROM artifacts WHERE task_id = ?
-         ORDER BY command_idx, item",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let commands = conn
+        .prepare_cached(
+            "SELECT idx, id, tool_name, intention, args, status, started_at, completed_at,
+                    result, error
+             FROM commands WHERE task_id = ? ORDER BY idx",
+        )?
+        .query_map([id], |r| {
+            Ok(CommandRow {
+                idx: r.get(0)?,
+                id: r.get(1)?,
+                tool_name: r.get(2)?,
+                intention: r.get(3)?,
+                args: r.get(4)?,
+                status: r.get(5)?,
+                started_at: r.get(6)?,
+                completed_at: r.get(7)?,
+                result: r.get(8)?,
+                error: r.get(9)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let artifacts = conn
+        .prepare_cached(
+            "SELECT command_idx, item, mime_type, bytes FROM artifacts WHERE task_id = ?
+             ORDER BY command_idx, item",
+        )?
+        .query_map([id], |r| {
+            Ok(ArtifactRow {
+                command_idx: r.get(0)?,
+                item: r.get(1)?,
+                mime_type: r.get(2)?,
+                bytes: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(rows::task(row, commands, artifacts)?))
 }
 
-/// The writer task: takes every change waiting, applies them in one transaction, then answers.
-async fn write_changes(
-    pool: SqlitePool,
-    mut queue: mpsc::UnboundedReceiver<(String, Change, Reply)>,
-) {
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 256 {
-            match queue.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let outcome: StoreResult<Vec<StoreResult<()>>> = async {
-            let mut tx = pool.begin().await?;
-            let mut each = Vec::with_capacity(batch.len());
-            for (task_id, change, _) in &batch {
-                each.push(apply(&mut tx, task_id, change).await);
-            }
-            tx.commit().await?;
-            Ok(each)
-        }
-        .await;
-        match outcome {
-            Ok(each) => {
-                for ((task_id, _, reply), result) in batch.into_iter().zip(each) {
-                    if let Err(e) = &result {
-                        tracing::error!(task = %task_id, "task store: {e:#}");
-                    }
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                tracing::error!("task store: cannot commit: {e:#}");
-                for (_, _, reply) in batch {
-                    let _ = reply.send(Err(anyhow::anyhow!("cannot commit: {e:#}")));
-                }
-            }
-        }
-    }
+fn insert_artifact(
+    conn: &Connection,
+    task_id: &str,
+    index: usize,
+    item: i64,
+    mime_type: &str,
+    bytes: &[u8],
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO artifacts (task_id, command_idx, item, mime_type, bytes)
+         VALUES (?, ?, ?, ?, ?)",
+    )?
+    .execute(params![task_id, index as i64, item, mime_type, bytes])?;
+    conn.prepare_cached("UPDATE tasks SET artifact_bytes = artifact_bytes + ? WHERE id = ?")?
+        .execute(params![bytes.len() as i64, task_id])?;
+    Ok(())
 }
 
-async fn apply(
-    tx: &mut Transaction<'_, Sqlite>,
-    task_id: &str,
-    change: &Change,
-) -> StoreResult<()> {
+fn apply(conn: &Connection, task_id: &str, change: &Change) -> StoreResult<()> {
     match change {
         Change::CommandStarted { index, at } => {
-            sqlx::query(
-                "UPDATE commands SET status = 'running', started_at = ? WHERE task_id = ? AND idx = ?",
-            )
-            .bind(*at as i64)
-            .bind(task_id)
-            .bind(*index as i64)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query("UPDATE tasks SET current_command_index = ? WHERE id = ?")
-                .bind(*index as i64)
-                .bind(task_id)
-                .execute(&mut **tx)
-                .await?;
+            conn.prepare_cached(
+                "UPDATE commands SET status = 'running', started_at = ?
+                 WHERE task_id = ? AND idx = ?",
+            )?
+            .execute(params![*at as i64, task_id, *index as i64])?;
+            conn.prepare_cached("UPDATE tasks SET current_command_index = ? WHERE id = ?")?
+                .execute(params![*index as i64, task_id])?;
         }
         Change::CommandSucceeded { index, result, at } => {
             let (json, found) = artifacts::split(result);
-            let mut bytes = 0i64;
             for a in &found {
-                bytes += a.bytes.len() as i64;
-                sqlx::query(
-                    "INSERT OR REPLACE INTO artifacts (task_id, command_idx, item, mime_type, bytes)
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(task_id)
-                .bind(*index as i64)
-                .bind(a.item as i64)
-                .bind(&a.mime_type)
-                .bind(&a.bytes)
-                .execute(&mut **tx)
-                .await?;
+                insert_artifact(conn, task_id, *index, a.item as i64, &a.mime_type, &a.bytes)?;
             }
-            sqlx::query(
+            conn.prepare_cached(
                 "UPDATE commands SET status = 'success', completed_at = ?, result = ?
                  WHERE task_id = ? AND idx = ?",
-            )
-            .bind(*at as i64)
-            .bind(json.to_string())
-            .bind(task_id)
-            .bind(*index as i64)
-            .execute(&mut **tx)
-            .await?;
-            if bytes > 0 {
-                add_bytes(tx, task_id, bytes).await?;
-            }
+            )?
+            .execute(params![
+                *at as i64,
+                json.to_string(),
+                task_id,
+                *index as i64
+            ])?;
         }
         Change::CommandFailed { index, error, at } => {
-            sqlx::query(
+            conn.prepare_cached(
                 "UPDATE commands SET status = 'error', completed_at = ?, error = ?
                  WHERE task_id = ? AND idx = ?",
-            )
-            .bind(*at as i64)
-            .bind(rows::json(error))
-            .bind(task_id)
-            .bind(*index as i64)
-            .execute(&mut **tx)
-            .await?;
+            )?
+            .execute(params![
+                *at as i64,
+                rows::json(error),
+                task_id,
+                *index as i64
+            ])?;
         }
         Change::FailureScreenshot { index, png } => {
             if let Some(bytes) = artifacts::decode(png) {
-                let n = bytes.len() as i64;
-                sqlx::query(
-                    "INSERT OR REPLACE INTO artifacts (task_id, command_idx, item, mime_type, bytes)
-                     VALUES (?, ?, ?, 'image/png', ?)",
-                )
-                .bind(task_id)
-                .bind(*index as i64)
-                .bind(FAILURE_SCREENSHOT as i64)
-                .bind(bytes)
-                .execute(&mut **tx)
-                .await?;
-                add_bytes(tx, task_id, n).await?;
+                let item = FAILURE_SCREENSHOT as i64;
+                insert_artifact(conn, task_id, *index, item, "image/png", &bytes)?;
             }
         }
         Change::Finished {
@@ -284,156 +340,166 @@ async fn apply(
             at,
         } => {
             for index in skipped {
-                sqlx::query(
+                conn.prepare_cached(
                     "UPDATE commands SET status = 'skipped',
                         completed_at = CASE WHEN started_at IS NULL THEN NULL ELSE ? END
                      WHERE task_id = ? AND idx = ? AND status IN ('pending', 'running')",
-                )
-                .bind(*at as i64)
-                .bind(task_id)
-                .bind(*index as i64)
-                .execute(&mut **tx)
-                .await?;
+                )?
+                .execute(params![*at as i64, task_id, *index as i64])?;
             }
-            sqlx::query("UPDATE tasks SET status = ?, error = ?, completed_at = ? WHERE id = ?")
-                .bind(status.as_str())
-                .bind(error.as_ref().map(rows::json))
-                .bind(*at as i64)
-                .bind(task_id)
-                .execute(&mut **tx)
-                .await?;
+            conn.prepare_cached(
+                "UPDATE tasks SET status = ?, error = ?, completed_at = ? WHERE id = ?",
+            )?
+            .execute(params![
+                status.as_str(),
+                error.as_ref().map(rows::json),
+                *at as i64,
+                task_id
+            ])?;
         }
     }
     Ok(())
 }
 
-async fn add_bytes(tx: &mut Transaction<'_, Sqlite>, task_id: &str, n: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE tasks SET artifact_bytes = artifact_bytes + ? WHERE id = ?")
-        .bind(n)
-        .bind(task_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+fn apply_all(conn: &Connection, task_id: &str, changes: &[Change]) -> StoreResult<()> {
+    changes.iter().try_for_each(|c| apply(conn, task_id, c))
 }
 
-async fn insert_task(tx: &mut Transaction<'_, Sqlite>, task: &Task) -> StoreResult<()> {
-    sqlx::query(
+fn insert_task(conn: &Connection, task: &Task) -> StoreResult<()> {
+    conn.prepare_cached(
         "INSERT INTO tasks (id, instance_id, requested_instance, status, name, intention,
                             current_command_index, created_at, metadata)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&task.id)
-    .bind(&task.instance_id)
-    .bind(&task.requested_instance)
-    .bind(task.status.as_str())
-    .bind(&task.name)
-    .bind(&task.intention)
-    .bind(task.current_command_index as i64)
-    .bind(task.created_at as i64)
-    .bind(task.metadata.as_ref().map(rows::json))
-    .execute(&mut **tx)
-    .await?;
+    )?
+    .execute(params![
+        task.id,
+        task.instance_id,
+        task.requested_instance,
+        task.status.as_str(),
+        task.name,
+        task.intention,
+        task.current_command_index as i64,
+        task.created_at as i64,
+        task.metadata.as_ref().map(rows::json),
+    ])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )?;
     for (idx, c) in task.commands.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&task.id)
-        .bind(idx as i64)
-        .bind(&c.id)
-        .bind(&c.tool_name)
-        .bind(&c.intention)
-        .bind(c.args.to_string())
-        .bind(c.status.as_str())
-        .execute(&mut **tx)
-        .await?;
+        insert.execute(params![
+            task.id,
+            idx as i64,
+            c.id,
+            c.tool_name,
+            c.intention,
+            c.args.to_string(),
+            c.status.as_str()
+        ])?;
     }
     Ok(())
 }
 
 /// The least-loaded shared instance (queued plus running), ties to the lowest id.
-async fn least_loaded(tx: &mut Transaction<'_, Sqlite>) -> StoreResult<Option<String>> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT i.id FROM instances i WHERE i.private = 0
-         ORDER BY (SELECT COUNT(*) FROM tasks t
-                   WHERE t.instance_id = i.id AND t.status IN ('queued', 'running')), i.id
-         LIMIT 1",
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|r| r.0))
+fn least_loaded(conn: &Connection) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT i.id FROM instances i WHERE i.private = 0
+             ORDER BY (SELECT COUNT(*) FROM tasks t
+                       WHERE t.instance_id = i.id AND t.status IN ('queued', 'running')), i.id
+             LIMIT 1",
+        )?
+        .query_row([], |r| r.get(0))
+        .optional()?)
 }
 
-async fn apply_all(
-    tx: &mut Transaction<'_, Sqlite>,
-    task_id: &str,
-    changes: &[Change],
-) -> StoreResult<()> {
-    for change in changes {
-        apply(tx, task_id, change).await?;
-    }
-    Ok(())
+fn lost(task: &Task, message: String, now: u64) -> Vec<Change> {
+    let error = CommandError::new(ErrorCode::InstanceDisconnected, message);
+    Change::lost(task, error, now)
 }
 
 #[async_trait::async_trait]
 impl TaskReader for SqliteStore {
     async fn get(&self, id: &str) -> StoreResult<Option<Task>> {
-        self.load(id).await
+        let id = id.to_string();
+        self.read(move |conn| load_task(conn, &id)).await
     }
 
     async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
-        let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT t.id, t.name, t.status, t.instance_id, t.current_command_index,
-                    (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id) AS total_commands,
-                    t.created_at, t.started_at, t.completed_at
-             FROM tasks t
-             WHERE (?1 IS NULL OR t.instance_id = ?1) AND (?2 IS NULL OR t.status = ?2)
-             ORDER BY t.created_at, t.id",
-        )
-        .bind(filter.instance_id.as_deref())
-        .bind(filter.status.map(|s| s.as_str()))
-        .fetch_all(&self.reads)
-        .await?;
-        rows.into_iter().map(rows::summary).collect()
+        let instance = filter.instance_id.clone();
+        let status = filter.status.map(|s| s.as_str());
+        self.read(move |conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT t.id, t.name, t.status, t.instance_id, t.current_command_index,
+                            (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id),
+                            t.created_at, t.started_at, t.completed_at
+                     FROM tasks t
+                     WHERE (?1 IS NULL OR t.instance_id = ?1) AND (?2 IS NULL OR t.status = ?2)
+                     ORDER BY t.created_at, t.id",
+                )?
+                .query_map(params![instance, status], |r| {
+                    Ok(SummaryRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        status: r.get(2)?,
+                        instance_id: r.get(3)?,
+                        current_command_index: r.get(4)?,
+                        total_commands: r.get(5)?,
+                        created_at: r.get(6)?,
+                        started_at: r.get(7)?,
+                        completed_at: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(rows::summary).collect()
+        })
+        .await
     }
 
     async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM tasks GROUP BY status")
-                .fetch_all(&self.reads)
-                .await?;
-        Ok(TaskStatus::ALL
-            .into_iter()
-            .map(|s| {
-                let n = rows.iter().find(|r| r.0 == s.as_str()).map_or(0, |r| r.1);
-                (s, n as usize)
-            })
-            .collect())
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached("SELECT status, COUNT(*) FROM tasks GROUP BY status")?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(TaskStatus::ALL
+                .into_iter()
+                .map(|s| {
+                    let n = rows.iter().find(|r| r.0 == s.as_str()).map_or(0, |r| r.1);
+                    (s, n as usize)
+                })
+                .collect())
+        })
+        .await
     }
 
     async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
-        let rows: Vec<(String, String, bool)> =
-            sqlx::query_as("SELECT id, node_id, private FROM instances ORDER BY id")
-                .fetch_all(&self.reads)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, node_id, private)| InstanceRecord {
-                id,
-                node_id,
-                private,
-            })
-            .collect())
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT id, node_id, private FROM instances ORDER BY id")?
+                .query_map([], |r| {
+                    Ok(InstanceRecord {
+                        id: r.get(0)?,
+                        node_id: r.get(1)?,
+                        private: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
     }
 
     async fn cluster(&self) -> StoreResult<ClusterInfo> {
-        let (instances,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM instances")
-            .fetch_one(&self.reads)
-            .await?;
-        Ok(ClusterInfo {
-            nodes: 1,
-            instances: instances as usize,
+        self.read(|conn| {
+            let instances: i64 =
+                conn.query_row("SELECT COUNT(*) FROM instances", [], |r| r.get(0))?;
+            Ok(ClusterInfo {
+                nodes: 1,
+                instances: instances as usize,
+            })
         })
+        .await
     }
 }
 
@@ -449,30 +515,26 @@ impl TaskStore for SqliteStore {
 
     async fn join(&self) -> StoreResult<Node> {
         let now = crate::task::now_ms() as i64;
-        let mut tx = self.writes.begin().await?;
-        // One runner at a time (the lock): instances of an earlier run are gone.
-        sqlx::query("DELETE FROM instances")
-            .execute(&mut *tx)
-            .await?;
-        let (number,): (i64,) = sqlx::query_as(
-            "INSERT INTO nodes (id, started_at, heartbeat_at)
-             VALUES ('pending-' || hex(randomblob(8)), ?, ?) RETURNING number",
-        )
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id = format!("node_{number}");
-        sqlx::query("UPDATE nodes SET id = ? WHERE number = ?")
-            .bind(&id)
-            .bind(number)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Node {
-            id,
-            number: number as u64,
+        self.write(move |conn| {
+            // One runner at a time (the lock): instances of an earlier run are gone.
+            conn.execute("DELETE FROM instances", [])?;
+            conn.execute(
+                "INSERT INTO nodes (id, started_at, heartbeat_at)
+                 VALUES ('joining-' || hex(randomblob(8)), ?, ?)",
+                params![now, now],
+            )?;
+            let number = conn.last_insert_rowid();
+            let id = format!("node_{number}");
+            conn.execute(
+                "UPDATE nodes SET id = ? WHERE number = ?",
+                params![id, number],
+            )?;
+            Ok(Node {
+                id,
+                number: number as u64,
+            })
         })
+        .await
     }
 
     async fn heartbeat(&self, _node: &Node) -> StoreResult<()> {
@@ -480,37 +542,36 @@ impl TaskStore for SqliteStore {
     }
 
     async fn leave(&self, _node: &Node) -> StoreResult<()> {
-        sqlx::query("DELETE FROM instances")
-            .execute(&self.writes)
-            .await?;
-        Ok(())
+        self.write(|conn| Ok(conn.execute("DELETE FROM instances", []).map(|_| ())?))
+            .await
     }
 
     async fn new_instance_id(&self) -> StoreResult<String> {
         // Per run, from 1: the boot instances keep their ids across restarts, so tasks queued
         // for `inst_1` still find it.
-        let n = self
-            .next_instance
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self.next_instance.fetch_add(1, Ordering::Relaxed);
         Ok(format!("inst_{n}"))
     }
 
     async fn add_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
-        sqlx::query("INSERT OR REPLACE INTO instances (id, node_id, private) VALUES (?, ?, ?)")
-            .bind(&instance.id)
-            .bind(&instance.node_id)
-            .bind(instance.private)
-            .execute(&self.writes)
-            .await?;
-        Ok(())
+        let instance = instance.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO instances (id, node_id, private) VALUES (?, ?, ?)",
+                params![instance.id, instance.node_id, instance.private],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     async fn remove_instance(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM instances WHERE id = ?")
-            .bind(id)
-            .execute(&self.writes)
-            .await?;
-        Ok(())
+        let id = id.to_string();
+        self.write(move |conn| {
+            conn.execute("DELETE FROM instances WHERE id = ?", [id])?;
+            Ok(())
+        })
+        .await
     }
 
     async fn enqueue(
@@ -519,163 +580,159 @@ impl TaskStore for SqliteStore {
         placement: Placement,
         limit: usize,
     ) -> StoreResult<Result<Enqueued, EnqueueError>> {
-        let mut tx = self.writes.begin().await?;
-        let instance = match placement {
-            Placement::Instance(id) => {
-                let known: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM instances WHERE id = ?")
-                    .bind(&id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if known.is_none() {
-                    return Ok(Err(EnqueueError::UnknownInstance(id)));
+        self.write(move |conn| {
+            let instance = match placement {
+                Placement::Instance(id) => {
+                    let known: Option<i64> = conn
+                        .prepare_cached("SELECT 1 FROM instances WHERE id = ?")?
+                        .query_row([&id], |r| r.get(0))
+                        .optional()?;
+                    if known.is_none() {
+                        return Ok(Err(EnqueueError::UnknownInstance(id)));
+                    }
+                    id
                 }
-                id
+                Placement::LeastLoaded => match least_loaded(conn)? {
+                    Some(id) => id,
+                    None => return Ok(Err(EnqueueError::NoInstance)),
+                },
+            };
+            let (queued, running): (i64, i64) = conn
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'running'), 0)
+                     FROM tasks WHERE instance_id = ? AND status IN ('queued', 'running')",
+                )?
+                .query_row([&instance], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if queued as usize >= limit {
+                return Ok(Err(EnqueueError::QueueFull { instance, limit }));
             }
-            Placement::LeastLoaded => match least_loaded(&mut tx).await? {
-                Some(id) => id,
-                None => return Ok(Err(EnqueueError::NoInstance)),
-            },
-        };
-        let (queued, running): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'running'), 0)
-             FROM tasks WHERE instance_id = ? AND status IN ('queued', 'running')",
-        )
-        .bind(&instance)
-        .fetch_one(&mut *tx)
-        .await?;
-        if queued as usize >= limit {
-            return Ok(Err(EnqueueError::QueueFull { instance, limit }));
-        }
-        task.instance_id = instance;
-        insert_task(&mut tx, &task).await?;
-        tx.commit().await?;
-        Ok(Ok(Enqueued {
-            task,
-            position: (queued + running) as usize,
-        }))
+            task.instance_id = instance;
+            insert_task(conn, &task)?;
+            Ok(Ok(Enqueued {
+                task,
+                position: (queued + running) as usize,
+            }))
+        })
+        .await
     }
 
-    async fn claim(&self, instance_id: &str, node: &Node, now: u64) -> StoreResult<Option<Task>> {
-        let mut conn = self.writes.acquire().await?;
-        let claimed: Option<(String,)> = sqlx::query_as(
-            "UPDATE tasks SET status = 'running', started_at = ?, node_id = ?
-             WHERE seq = (SELECT seq FROM tasks WHERE instance_id = ? AND status = 'queued'
-                          ORDER BY seq LIMIT 1)
-             RETURNING id",
-        )
-        .bind(now as i64)
-        .bind(&node.id)
-        .bind(instance_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        match claimed {
-            Some((id,)) => load_task(&mut conn, &id).await,
-            None => Ok(None),
-        }
+    async fn claim(&self, instance_id: &str, node: &Node, now: u64) -> StoreResult<Option<String>> {
+        let instance_id = instance_id.to_string();
+        let node = node.id.clone();
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE tasks SET status = 'running', started_at = ?, node_id = ?
+                     WHERE seq = (SELECT seq FROM tasks WHERE instance_id = ? AND status = 'queued'
+                                  ORDER BY seq LIMIT 1)
+                     RETURNING id",
+                )?
+                .query_row(params![now as i64, node, instance_id], |r| r.get(0))
+                .optional()?)
+        })
+        .await
     }
 
     async fn cancel_queued(&self, task_id: &str, now: u64) -> StoreResult<Option<Task>> {
-        let mut tx = self.writes.begin().await?;
-        let Some(task) = load_task(&mut tx, task_id).await? else {
-            return Ok(None);
-        };
-        if task.status != TaskStatus::Queued {
-            return Ok(None);
-        }
-        let change = Change::finish(&task, true, now);
-        apply(&mut tx, task_id, &change).await?;
-        let task = load_task(&mut tx, task_id).await?;
-        tx.commit().await?;
-        Ok(task)
+        let task_id = task_id.to_string();
+        self.write(move |conn| {
+            let Some(task) = load_task(conn, &task_id)? else {
+                return Ok(None);
+            };
+            if task.status != TaskStatus::Queued {
+                return Ok(None);
+            }
+            apply(conn, &task_id, &Change::finish(&task, true, now))?;
+            load_task(conn, &task_id)
+        })
+        .await
     }
 
     fn record(&self, task_id: &str, change: Change) -> BoxFuture<'static, StoreResult<()>> {
-        let (reply, done) = oneshot::channel();
-        let sent = self.changes.send((task_id.to_string(), change, reply));
-        Box::pin(async move {
-            sent.map_err(|_| anyhow::anyhow!("the task store is closed"))?;
-            done.await
-                .map_err(|_| anyhow::anyhow!("the task store is closed"))?
-        })
+        let task_id = task_id.to_string();
+        self.write(move |conn| apply(conn, &task_id, &change))
     }
 
     async fn recover(&self, _me: &Node, _lease: Duration, now: u64) -> StoreResult<Recovered> {
-        let mut tx = self.writes.begin().await?;
-        let mut recovered = Recovered::default();
-        let running: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM tasks WHERE status = 'running' ORDER BY seq")
-                .fetch_all(&mut *tx)
-                .await?;
-        for (id,) in running {
-            let Some(task) = load_task(&mut tx, &id).await? else {
-                continue;
-            };
-            let error = CommandError::new(
-                ErrorCode::InstanceDisconnected,
-                "the server stopped while this task ran",
-            );
-            apply_all(&mut tx, &id, &Change::lost(&task, error, now)).await?;
-            recovered.failed.extend(load_task(&mut tx, &id).await?);
-        }
-        // Queued for an instance of the earlier run that is not back: moved if it named none.
-        let orphans: Vec<(String, Option<String>, String)> = sqlx::query_as(
-            "SELECT id, requested_instance, instance_id FROM tasks
-             WHERE status = 'queued' AND instance_id NOT IN (SELECT id FROM instances)
-             ORDER BY seq",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        for (id, requested, old) in orphans {
-            let target = match requested {
-                None => least_loaded(&mut tx).await?,
-                Some(_) => None,
-            };
-            match target {
-                Some(instance) => {
-                    sqlx::query("UPDATE tasks SET instance_id = ? WHERE id = ?")
-                        .bind(&instance)
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
-                    recovered.requeued.extend(load_task(&mut tx, &id).await?);
-                }
-                None => {
-                    let Some(task) = load_task(&mut tx, &id).await? else {
-                        continue;
-                    };
-                    let error = CommandError::new(
-                        ErrorCode::InstanceDisconnected,
-                        format!("instance {old} is gone: the server restarted without it"),
-                    );
-                    apply_all(&mut tx, &id, &Change::lost(&task, error, now)).await?;
-                    recovered.failed.extend(load_task(&mut tx, &id).await?);
+        self.write(move |conn| {
+            let mut recovered = Recovered::default();
+            let running: Vec<String> = conn
+                .prepare("SELECT id FROM tasks WHERE status = 'running' ORDER BY seq")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in running {
+                let Some(task) = load_task(conn, &id)? else {
+                    continue;
+                };
+                let why = "the server stopped while this task ran".to_string();
+                apply_all(conn, &id, &lost(&task, why, now))?;
+                recovered.failed.extend(load_task(conn, &id)?);
+            }
+            // Queued for an instance of the earlier run that is not back: moved if it named
+            // none, failed if it did.
+            let orphans: Vec<(String, Option<String>, String)> = conn
+                .prepare(
+                    "SELECT id, requested_instance, instance_id FROM tasks
+                     WHERE status = 'queued' AND instance_id NOT IN (SELECT id FROM instances)
+                     ORDER BY seq",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, requested, old) in orphans {
+                let target = match requested {
+                    None => least_loaded(conn)?,
+                    Some(_) => None,
+                };
+                match target {
+                    Some(instance) => {
+                        conn.execute(
+                            "UPDATE tasks SET instance_id = ? WHERE id = ?",
+                            params![instance, id],
+                        )?;
+                        recovered.requeued.extend(load_task(conn, &id)?);
+                    }
+                    None => {
+                        let Some(task) = load_task(conn, &id)? else {
+                            continue;
+                        };
+                        let why = format!("instance {old} is gone: the server restarted without it");
+                        apply_all(conn, &id, &lost(&task, why, now))?;
+                        recovered.failed.extend(load_task(conn, &id)?);
+                    }
                 }
             }
-        }
-        tx.commit().await?;
-        Ok(recovered)
+            Ok(recovered)
+        })
+        .await
     }
 
     async fn enforce_retention(&self, retention: &Retention, now: u64) -> StoreResult<usize> {
-        let finished: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT seq, completed_at, artifact_bytes FROM tasks
-             WHERE completed_at IS NOT NULL AND status IN ('completed', 'failed', 'cancelled')
-             ORDER BY completed_at DESC, seq DESC",
-        )
-        .fetch_all(&self.reads)
-        .await?;
+        let finished: Vec<(i64, i64, i64)> = self
+            .read(|conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT seq, completed_at, artifact_bytes FROM tasks
+                         WHERE completed_at IS NOT NULL
+                           AND status IN ('completed', 'failed', 'cancelled')
+                         ORDER BY completed_at DESC, seq DESC",
+                    )?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await?;
         let doomed = super::doomed(&finished, retention, now);
         if doomed.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.writes.begin().await?;
-        for seq in &doomed {
-            sqlx::query("DELETE FROM tasks WHERE seq = ?")
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(doomed.len())
+        let n = doomed.len();
+        self.write(move |conn| {
+            let mut delete = conn.prepare_cached("DELETE FROM tasks WHERE seq = ?")?;
+            for seq in doomed {
+                delete.execute([seq])?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(n)
     }
 }

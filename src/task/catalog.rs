@@ -1,7 +1,12 @@
 //! What every tool accepts, written once as data: its actions, the fields each action requires
-//! or allows, and what they mean. MCP's tool list, REST's `/api/tools` and the task-file JSON
-//! Schema are renderings of it. The tests parse each action's example with the typed parser, so
-//! this description and `action/` cannot drift apart.
+//! or allows, what they mean and which values they take, and the other spellings clients use
+//! for them (snake_case and camelCase, and the names of the origin, MoonsurfAI's
+//! browser-control, whose docs agents have read). MCP's tool list, REST's `/api/tools` and the
+//! task-file JSON Schema are renderings of it, and the parser holds every call to it: a field
+//! no action of the catalog lists is an error, and so is a value its schema does not allow.
+//! The tests parse each action's example with the typed parser, and compare each action's
+//! fields with the ones the typed parser knows, so this description and `action/` cannot drift
+//! apart.
 
 use serde_json::{json, Map, Value};
 
@@ -21,7 +26,7 @@ pub struct ActionDoc {
 /// One argument field a tool's actions may use.
 pub struct FieldDoc {
     pub name: &'static str,
-    /// The field's JSON Schema, without its description.
+    /// The field's JSON Schema, without its description. The parser checks values against it.
     pub schema: fn() -> Value,
     pub description: &'static str,
 }
@@ -30,9 +35,189 @@ pub struct FieldDoc {
 pub struct ToolDoc {
     pub tool: Tool,
     pub description: &'static str,
+    /// The action run when `action` is left out: browser_execute evaluates, sleep sleeps (the
+    /// origin calls both without an action).
+    pub default_action: Option<&'static str>,
     pub actions: &'static [ActionDoc],
     pub fields: &'static [FieldDoc],
 }
+
+/// How an alias's value becomes the value of the field it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Convert {
+    /// The same value under the canonical name.
+    Same,
+    /// One value becomes a list of one (`pattern: "*.png"` is `patterns: ["*.png"]`).
+    List,
+    /// Bytes per second (the origin's throughput) become kbit/s (ours): × 8 / 1000.
+    BytesToKbits,
+}
+
+/// Another name for a field: accepted where the field is, and read as it.
+pub struct AliasDoc {
+    pub tool: Tool,
+    /// The actions it is accepted for; empty for every action that takes `canonical`.
+    pub actions: &'static [&'static str],
+    pub alias: &'static str,
+    pub canonical: &'static str,
+    pub convert: Convert,
+    /// The origin's spelling (documented as such), rather than our own second spelling.
+    pub origin: bool,
+}
+
+const fn same(tool: Tool, alias: &'static str, canonical: &'static str) -> AliasDoc {
+    AliasDoc {
+        tool,
+        actions: &[],
+        alias,
+        canonical,
+        convert: Convert::Same,
+        origin: false,
+    }
+}
+
+const fn origin(
+    tool: Tool,
+    actions: &'static [&'static str],
+    alias: &'static str,
+    canonical: &'static str,
+    convert: Convert,
+) -> AliasDoc {
+    AliasDoc {
+        tool,
+        actions,
+        alias,
+        canonical,
+        convert,
+        origin: true,
+    }
+}
+
+/// Every other spelling of a field. Giving a field and one of its aliases at once is an error.
+pub const FIELD_ALIASES: &[AliasDoc] = &[
+    // Our own second spellings (snake_case beside camelCase, and the reverse).
+    same(Tool::Navigate, "wait_until", "waitUntil"),
+    same(Tool::Content, "fullPage", "full_page"),
+    same(Tool::Content, "maxLength", "max_length"),
+    same(Tool::Instance, "userAgent", "user_agent"),
+    same(Tool::Instance, "instanceId", "instance_id"),
+    same(Tool::Network, "http_only", "httpOnly"),
+    same(Tool::Network, "same_site", "sameSite"),
+    same(Tool::Network, "resource_types", "resourceTypes"),
+    same(Tool::Emulate, "device_scale_factor", "deviceScaleFactor"),
+    same(Tool::Emulate, "user_agent", "userAgent"),
+    same(Tool::Emulate, "timezone_id", "timezoneId"),
+    same(Tool::Emulate, "timezone", "timezoneId"),
+    same(Tool::Emulate, "download_kbps", "downloadKbps"),
+    same(Tool::Emulate, "upload_kbps", "uploadKbps"),
+    same(Tool::Debug, "prompt_text", "promptText"),
+    same(Tool::Debug, "dialog_action", "dialogAction"),
+    // The origin's names.
+    origin(
+        Tool::Content,
+        &["pdf"],
+        "printBackground",
+        "background",
+        Convert::Same,
+    ),
+    origin(Tool::Content, &["pdf"], "format", "paper", Convert::Same),
+    origin(
+        Tool::Content,
+        &["attribute"],
+        "attribute",
+        "name",
+        Convert::Same,
+    ),
+    origin(Tool::Execute, &[], "expression", "script", Convert::Same),
+    origin(Tool::Network, &[], "storageType", "storage", Convert::Same),
+    origin(
+        Tool::Network,
+        &["intercept"],
+        "pattern",
+        "patterns",
+        Convert::List,
+    ),
+    origin(
+        Tool::Network,
+        &["intercept"],
+        "resourceType",
+        "resourceTypes",
+        Convert::List,
+    ),
+    origin(Tool::Emulate, &["device"], "device", "name", Convert::Same),
+    origin(
+        Tool::Emulate,
+        &["offline"],
+        "offline",
+        "enabled",
+        Convert::Same,
+    ),
+    origin(
+        Tool::Emulate,
+        &["throttle"],
+        "downloadThroughput",
+        "downloadKbps",
+        Convert::BytesToKbits,
+    ),
+    origin(
+        Tool::Emulate,
+        &["throttle"],
+        "uploadThroughput",
+        "uploadKbps",
+        Convert::BytesToKbits,
+    ),
+    origin(
+        Tool::Tab,
+        &["close_others"],
+        "keepTabId",
+        "tabId",
+        Convert::Same,
+    ),
+];
+
+/// Other names of actions: (tool, alias, action).
+pub const ACTION_ALIASES: &[(Tool, &str, &str)] = &[
+    (Tool::Navigate, "wait", "wait_for"),
+    (Tool::Instance, "new", "create"),
+];
+
+/// Fields of the origin that have no counterpart here, with what to do instead: refused with
+/// that reason rather than with "unknown field". (tool, actions, field, reason)
+pub const NOT_SUPPORTED: &[(Tool, &[&str], &str, &str)] = &[
+    (
+        Tool::Instance,
+        &["create"],
+        "url",
+        "not supported here: open the page with browser_navigate goto (or browser_tab new) once the instance is up",
+    ),
+    (
+        Tool::Instance,
+        &["create"],
+        "profile",
+        "not supported: instances always start with a fresh, temporary profile",
+    ),
+    (
+        Tool::Instance,
+        &["create"],
+        "extensions",
+        "not supported: instances run without extensions (headless Chromium over CDP)",
+    ),
+    (
+        Tool::Instance,
+        &["create"],
+        "closeOtherTabs",
+        "not supported here: a new instance has one tab; use browser_tab close_others",
+    ),
+    (
+        Tool::Content,
+        &["screenshot"],
+        "clip",
+        "not supported: capture one element with selector (or ref), or the whole page with full_page",
+    ),
+];
+
+/// The longest deadline a command may ask for: an hour.
+pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
 
 fn string() -> Value {
     json!({"type": "string"})
@@ -46,8 +231,12 @@ fn boolean() -> Value {
     json!({"type": "boolean"})
 }
 
-fn positive_ms() -> Value {
-    json!({"type": "number", "exclusiveMinimum": 0})
+fn timeout_ms() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_MS})
+}
+
+fn coordinate() -> Value {
+    json!({"type": "number", "minimum": 0, "maximum": 100000})
 }
 
 const SELECTOR: FieldDoc = FieldDoc {
@@ -69,22 +258,34 @@ const SELECTOR_OR_REF: &str = "selector|ref";
 /// Accepted by every action: the command's own deadline.
 const TIMEOUT: FieldDoc = FieldDoc {
     name: "timeout",
-    schema: positive_ms,
-    description: "Deadline for this command in milliseconds (default 30000)",
+    schema: timeout_ms,
+    description: "Deadline for this command: a whole number of milliseconds, 1 to 3600000 \
+                  (default 30000)",
 };
 
 /// Accepted by every action that acts on a page: the tab it acts on.
 const TAB_ID: FieldDoc = FieldDoc {
     name: "tabId",
+    schema: || json!({"type": ["string", "integer"], "minLength": 1, "minimum": 1}),
+    description: "Tab to act on, e.g. tab_2 (or 2) (default: the instance's active tab; see \
+                  browser_tab)",
+};
+
+/// Accepted by every tool but browser_instance: where to run. REST and MCP take the command's
+/// instance from it; in a task, it must be the task's own.
+const INSTANCE_ID: FieldDoc = FieldDoc {
+    name: "instanceId",
     schema: non_empty_string,
-    description: "Tab to act on, e.g. tab_2 (default: the instance's active tab; see browser_tab)",
+    description: "Instance to run on, e.g. inst_2 (REST and MCP; in a task it must be the task's \
+                  instanceId)",
 };
 
 pub const TOOLS: &[ToolDoc] = &[
     ToolDoc {
         tool: Tool::Navigate,
-        description:
-            "Navigate the page: open a URL, reload, go back or forward, wait for an element.",
+        description: "Navigate the page: open a URL, reload, go back or forward, wait for an \
+                      element or a JavaScript condition.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "goto",
@@ -97,7 +298,7 @@ pub const TOOLS: &[ToolDoc] = &[
                 name: "reload",
                 description: "Reload the current page",
                 required: &[],
-                optional: &["waitUntil"],
+                optional: &["waitUntil", "ignoreCache"],
                 example: r#"{"action":"reload","waitUntil":"networkidle"}"#,
             },
             ActionDoc {
@@ -116,8 +317,9 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "wait_for",
-                description: "Wait until an element matching the selector is visible",
-                required: &["selector"],
+                description: "Wait until an element matching the selector is visible, or until \
+                              a JavaScript expression is true",
+                required: &["selector|expression"],
                 optional: &[],
                 example: r##"{"action":"wait_for","selector":"#results","timeout":5000}"##,
             },
@@ -133,18 +335,29 @@ pub const TOOLS: &[ToolDoc] = &[
             FieldDoc {
                 name: "url",
                 schema: non_empty_string,
-                description: "Absolute URL to open (http, https, file, data or about:blank)",
+                description: "Absolute URL to open, with its scheme (http, https, file, data or \
+                              about:blank)",
             },
             SELECTOR,
             FieldDoc {
+                name: "expression",
+                schema: non_empty_string,
+                description: "JavaScript expression run in the page until it is true (wait_for)",
+            },
+            FieldDoc {
                 name: "waitUntil",
-                schema: || json!({"type": "string", "enum": ["load", "domcontentloaded", "networkidle"]}),
+                schema: || json!({"type": "string", "enum": ["load", "domcontentloaded", "networkidle", "domContentLoaded", "networkIdle"]}),
                 description: "When the navigation is done: the load event (default), \
                               DOMContentLoaded, or the load event then 500 ms without requests",
             },
             FieldDoc {
+                name: "ignoreCache",
+                schema: boolean,
+                description: "Reload without the cache",
+            },
+            FieldDoc {
                 name: "duration",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: || json!({"type": "number", "minimum": 0, "maximum": MAX_TIMEOUT_MS}),
                 description: "Milliseconds to wait",
             },
         ],
@@ -153,6 +366,7 @@ pub const TOOLS: &[ToolDoc] = &[
         tool: Tool::Interact,
         description: "Interact with the page: click, type into fields, press keys, scroll, choose \
                       options, hover. Elements are checked to be visible, enabled and not covered.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "click",
@@ -163,9 +377,9 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "type",
-                description: "Focus the field and type text into it (replacing its content)",
+                description: "Focus the field and type text into it, after its current text",
                 required: &[SELECTOR_OR_REF, "text"],
-                optional: &[],
+                optional: &["delay"],
                 example: r##"{"action":"type","selector":"#email","text":"me@example.com"}"##,
             },
             ActionDoc {
@@ -177,15 +391,17 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "scroll",
-                description: "Scroll the page",
-                required: &["direction"],
-                optional: &["amount"],
+                description: "Scroll the page (or the element under selector) by direction and \
+                              amount, or by deltaX/deltaY",
+                required: &[],
+                optional: &["direction", "amount", "deltaX", "deltaY", "selector", "ref"],
                 example: r#"{"action":"scroll","direction":"down","amount":800}"#,
             },
             ActionDoc {
                 name: "select",
-                description: "Choose an option of a <select> by value or visible label",
-                required: &[SELECTOR_OR_REF, "value"],
+                description: "Choose an option of a <select> by value (or visible label), by \
+                              label, or by index",
+                required: &[SELECTOR_OR_REF, "value|label|index"],
                 optional: &[],
                 example: r##"{"action":"select","selector":"#country","value":"fr"}"##,
             },
@@ -207,7 +423,7 @@ pub const TOOLS: &[ToolDoc] = &[
                 name: "press",
                 description: "Press a key with modifiers held, on whatever has the focus",
                 required: &["key"],
-                optional: &["modifiers"],
+                optional: &["modifiers", "ctrl", "alt", "shift", "meta"],
                 example: r#"{"action":"press","key":"a","modifiers":["Control"]}"#,
             },
             ActionDoc {
@@ -223,18 +439,38 @@ pub const TOOLS: &[ToolDoc] = &[
             REF,
             FieldDoc {
                 name: "x",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: coordinate,
                 description: "Viewport x coordinate in CSS pixels (with y, instead of selector)",
             },
             FieldDoc {
                 name: "y",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: coordinate,
                 description: "Viewport y coordinate in CSS pixels (with x, instead of selector)",
             },
             FieldDoc {
                 name: "modifiers",
-                schema: || json!({"type": "array", "items": {"type": "string", "enum": ["Control", "Alt", "Shift", "Meta"]}}),
+                schema: || json!({"type": "array", "items": {"type": "string", "enum": ["Control", "Alt", "Shift", "Meta", "control", "ctrl", "alt", "shift", "meta"]}}),
                 description: "Modifier keys held during the press",
+            },
+            FieldDoc {
+                name: "ctrl",
+                schema: boolean,
+                description: "Hold Control during the press",
+            },
+            FieldDoc {
+                name: "alt",
+                schema: boolean,
+                description: "Hold Alt during the press",
+            },
+            FieldDoc {
+                name: "shift",
+                schema: boolean,
+                description: "Hold Shift during the press",
+            },
+            FieldDoc {
+                name: "meta",
+                schema: boolean,
+                description: "Hold Meta (Command) during the press",
             },
             FieldDoc {
                 name: "files",
@@ -246,6 +482,11 @@ pub const TOOLS: &[ToolDoc] = &[
                 name: "text",
                 schema: string,
                 description: "Text to type",
+            },
+            FieldDoc {
+                name: "delay",
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 10000}),
+                description: "Milliseconds between characters (default: the whole text at once)",
             },
             FieldDoc {
                 name: "key",
@@ -260,13 +501,33 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "amount",
-                schema: || json!({"type": "number", "minimum": 0}),
-                description: "Pixels to scroll (default 500)",
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 1000000}),
+                description: "Pixels to scroll in direction (default 500)",
+            },
+            FieldDoc {
+                name: "deltaX",
+                schema: || json!({"type": "number", "minimum": -1000000, "maximum": 1000000}),
+                description: "Pixels to scroll right (negative: left), instead of direction",
+            },
+            FieldDoc {
+                name: "deltaY",
+                schema: || json!({"type": "number", "minimum": -1000000, "maximum": 1000000}),
+                description: "Pixels to scroll down (negative: up), instead of direction",
             },
             FieldDoc {
                 name: "value",
                 schema: string,
                 description: "Option value, or failing that its visible label",
+            },
+            FieldDoc {
+                name: "label",
+                schema: string,
+                description: "Visible label of the option",
+            },
+            FieldDoc {
+                name: "index",
+                schema: || json!({"type": "integer", "minimum": 0, "maximum": 100000}),
+                description: "Position of the option, from 0",
             },
         ],
     },
@@ -275,6 +536,7 @@ pub const TOOLS: &[ToolDoc] = &[
         description:
             "Read the page: screenshots, text, HTML, a compact DOM of what is in view, or an \
                       accessibility snapshot with element refs.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "screenshot",
@@ -299,10 +561,18 @@ pub const TOOLS: &[ToolDoc] = &[
                 example: r#"{"action":"get_html","selector":"main"}"#,
             },
             ActionDoc {
+                name: "get",
+                description: "The HTML (format html, the default) or the text (format text) of \
+                              the element, or of the whole page",
+                required: &[],
+                optional: &["selector", "ref", "format"],
+                example: r#"{"action":"get","format":"text","selector":"h1"}"#,
+            },
+            ActionDoc {
                 name: "get_viewport_dom",
                 description: "A compact description of the elements visible in the viewport",
                 required: &[],
-                optional: &[],
+                optional: &["maxElements", "minSize", "domDepth", "includeHidden"],
                 example: r#"{"action":"get_viewport_dom"}"#,
             },
             ActionDoc {
@@ -318,7 +588,14 @@ pub const TOOLS: &[ToolDoc] = &[
                 name: "pdf",
                 description: "Print the page to PDF (base64, as an embedded resource)",
                 required: &[],
-                optional: &["paper", "landscape", "background"],
+                optional: &[
+                    "paper",
+                    "landscape",
+                    "background",
+                    "scale",
+                    "paperWidth",
+                    "paperHeight",
+                ],
                 example: r#"{"action":"pdf","paper":"a4","landscape":true,"background":true}"#,
             },
             ActionDoc {
@@ -346,14 +623,14 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "max_length",
-                schema: || json!({"type": "integer", "minimum": 1}),
+                schema: || json!({"type": "integer", "minimum": 1, "maximum": 10000000}),
                 description: "Largest snapshot in characters (default 20000); a longer one is \
                               cut at a line and says so",
             },
             FieldDoc {
                 name: "format",
-                schema: || json!({"type": "string", "enum": ["png", "jpeg", "webp"]}),
-                description: "Image format (default png)",
+                schema: || json!({"type": "string", "enum": ["png", "jpeg", "jpg", "webp", "html", "text"]}),
+                description: "screenshot: png (default), jpeg or webp; get: html (default) or text",
             },
             FieldDoc {
                 name: "quality",
@@ -362,7 +639,7 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "paper",
-                schema: || json!({"type": "string", "enum": ["letter", "legal", "tabloid", "a3", "a4", "a5"]}),
+                schema: || json!({"type": "string", "enum": ["letter", "legal", "tabloid", "a3", "a4", "a5", "Letter", "Legal", "Tabloid", "A3", "A4", "A5"]}),
                 description: "Paper size (default letter)",
             },
             FieldDoc {
@@ -376,38 +653,83 @@ pub const TOOLS: &[ToolDoc] = &[
                 description: "Print background colours and images",
             },
             FieldDoc {
+                name: "scale",
+                schema: || json!({"type": "number", "minimum": 0.1, "maximum": 2}),
+                description: "Scale of the rendering, 0.1 to 2 (default 1)",
+            },
+            FieldDoc {
+                name: "paperWidth",
+                schema: || json!({"type": "number", "minimum": 1, "maximum": 200}),
+                description: "Paper width in inches (instead of the paper's)",
+            },
+            FieldDoc {
+                name: "paperHeight",
+                schema: || json!({"type": "number", "minimum": 1, "maximum": 200}),
+                description: "Paper height in inches (instead of the paper's)",
+            },
+            FieldDoc {
                 name: "name",
                 schema: non_empty_string,
                 description: "Attribute name",
             },
             FieldDoc {
                 name: "limit",
-                schema: || json!({"type": "integer", "minimum": 1}),
+                schema: || json!({"type": "integer", "minimum": 1, "maximum": 10000}),
                 description:
                     "Describe at most this many matches (default 50; the count is always exact)",
+            },
+            FieldDoc {
+                name: "maxElements",
+                schema: || json!({"type": "integer", "minimum": 1, "maximum": 5000}),
+                description: "List at most this many elements (default 250)",
+            },
+            FieldDoc {
+                name: "minSize",
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 10000}),
+                description: "Leave out elements narrower or lower than this many pixels",
+            },
+            FieldDoc {
+                name: "domDepth",
+                schema: || json!({"type": "integer", "minimum": 1, "maximum": 100}),
+                description: "Accepted for the origin's calls: the list is flat (every element \
+                              at depth 1), so any depth is met",
+            },
+            FieldDoc {
+                name: "includeHidden",
+                schema: boolean,
+                description: "Only false is supported: the list holds visible elements",
             },
         ],
     },
     ToolDoc {
         tool: Tool::Execute,
         description: "Run JavaScript in the page and return its (JSON) result.",
+        default_action: Some("evaluate"),
         actions: &[ActionDoc {
             name: "evaluate",
             description: "Evaluate a script: an expression, or statements with `return`",
             required: &["script"],
-            optional: &[],
+            optional: &["awaitPromise"],
             example: r#"{"action":"evaluate","script":"return document.title"}"#,
         }],
-        fields: &[FieldDoc {
-            name: "script",
-            schema: non_empty_string,
-            description: "JavaScript source; may await promises",
-        }],
+        fields: &[
+            FieldDoc {
+                name: "script",
+                schema: non_empty_string,
+                description: "JavaScript source; may await promises",
+            },
+            FieldDoc {
+                name: "awaitPromise",
+                schema: boolean,
+                description: "Accepted for the origin's calls: a promise is always awaited",
+            },
+        ],
     },
     ToolDoc {
         tool: Tool::Instance,
         description: "Manage browser instances: list them, launch one, close one, or attach a \
                       browser already running elsewhere.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "list",
@@ -420,7 +742,7 @@ pub const TOOLS: &[ToolDoc] = &[
                 name: "create",
                 description: "Launch a new browser with its own queue",
                 required: &[],
-                optional: &["viewport", "user_agent", "headless", "args"],
+                optional: &["viewport", "user_agent", "headless", "args", "mode"],
                 example: r#"{"action":"create","viewport":{"width":1280,"height":800}}"#,
             },
             ActionDoc {
@@ -448,7 +770,8 @@ pub const TOOLS: &[ToolDoc] = &[
                             "width": {"type": "integer", "minimum": 100, "maximum": 10000},
                             "height": {"type": "integer", "minimum": 100, "maximum": 10000}
                         },
-                        "required": ["width", "height"]
+                        "required": ["width", "height"],
+                        "additionalProperties": false
                     })
                 },
                 description: "Window size in CSS pixels",
@@ -465,8 +788,14 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "args",
-                schema: || json!({"type": "array", "items": {"type": "string"}}),
+                schema: || json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
                 description: "Extra Chromium flags, e.g. --lang=fr",
+            },
+            FieldDoc {
+                name: "mode",
+                schema: || json!({"type": "string", "enum": ["chromium", "testing", "chrome"]}),
+                description: "The origin's browser mode: chromium and testing are what every \
+                              instance is (Chromium, fresh profile); chrome is not supported",
             },
             FieldDoc {
                 name: "instance_id",
@@ -484,6 +813,7 @@ pub const TOOLS: &[ToolDoc] = &[
         tool: Tool::Network,
         description: "Cookies, extra request headers, request blocking, and the page's \
                       localStorage / sessionStorage.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "get_cookies",
@@ -503,9 +833,9 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "clear_cookies",
-                description: "Delete every cookie of the browser",
+                description: "Delete every cookie of the browser, or those of one domain",
                 required: &[],
-                optional: &[],
+                optional: &["domain"],
                 example: r#"{"action":"clear_cookies"}"#,
             },
             ActionDoc {
@@ -539,7 +869,7 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "clear_storage",
-                description: "Remove every item of localStorage or sessionStorage",
+                description: "Remove every item of localStorage or sessionStorage (or both)",
                 required: &[],
                 optional: &["storage"],
                 example: r#"{"action":"clear_storage","storage":"local"}"#,
@@ -569,7 +899,8 @@ pub const TOOLS: &[ToolDoc] = &[
             FieldDoc {
                 name: "domain",
                 schema: non_empty_string,
-                description: "Cookie domain, e.g. .example.com",
+                description: "Cookie domain, e.g. .example.com (clear_cookies: delete only the \
+                              cookies of this domain and its subdomains)",
             },
             FieldDoc {
                 name: "path",
@@ -588,12 +919,12 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "sameSite",
-                schema: || json!({"type": "string", "enum": ["Strict", "Lax", "None"]}),
+                schema: || json!({"type": "string", "enum": ["Strict", "Lax", "None", "strict", "lax", "none"]}),
                 description: "SameSite attribute",
             },
             FieldDoc {
                 name: "expires",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 1e11}),
                 description: "Expiry in seconds since the Unix epoch (default: a session cookie)",
             },
             FieldDoc {
@@ -608,14 +939,31 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "patterns",
-                schema: || json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
-                description: "URL wildcard patterns (* any characters, ? one); a request matching \
-                              any of them is intercepted",
+                schema: || {
+                    json!({
+                        "type": "array",
+                        "items": {
+                            "type": ["string", "object"],
+                            "minLength": 1,
+                            "properties": {
+                                "urlPattern": {"type": "string", "minLength": 1},
+                                "resourceType": {"type": "string", "minLength": 1}
+                            },
+                            "required": ["urlPattern"],
+                            "additionalProperties": false
+                        }
+                    })
+                },
+                description: "URL wildcard patterns (* any characters, ? one), or \
+                              {urlPattern, resourceType} rules; a request matching any is \
+                              intercepted",
             },
             FieldDoc {
                 name: "resourceTypes",
-                schema: || json!({"type": "array", "items": {"type": "string", "enum": crate::task::action::RESOURCE_TYPES}}),
-                description: "Resource types to intercept (Document, Script, Image, XHR, Fetch, …)",
+                schema: || json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
+                description: "Resource types to intercept: Document, Stylesheet, Image, Media, \
+                              Font, Script, TextTrack, XHR, Fetch, Prefetch, EventSource, \
+                              WebSocket, Manifest, Ping, Other (any case)",
             },
             FieldDoc {
                 name: "mode",
@@ -625,8 +973,9 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "storage",
-                schema: || json!({"type": "string", "enum": ["local", "session"]}),
-                description: "localStorage (default) or sessionStorage",
+                schema: || json!({"type": "string", "enum": ["local", "session", "all", "localStorage", "sessionStorage"]}),
+                description: "localStorage (default), sessionStorage, or all (both: \
+                              get_storage and clear_storage)",
             },
             FieldDoc {
                 name: "key",
@@ -639,6 +988,7 @@ pub const TOOLS: &[ToolDoc] = &[
         tool: Tool::Emulate,
         description: "Emulate a device, viewport, user agent, place, time zone or network \
                       conditions for the page.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "viewport",
@@ -649,9 +999,10 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "user_agent",
-                description: "Override the User-Agent header and navigator.userAgent",
+                description: "Override the User-Agent header and navigator.userAgent (and \
+                              navigator.platform)",
                 required: &["userAgent"],
-                optional: &[],
+                optional: &["platform"],
                 example: r#"{"action":"user_agent","userAgent":"MyBot/1.0"}"#,
             },
             ActionDoc {
@@ -670,8 +1021,9 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "device",
-                description: "Emulate a device preset: iPhone 15, iPhone SE, Pixel 7, Galaxy \
-                              S23, iPad, Desktop",
+                description: "Emulate a device preset: iPhone 15, iPhone 14, iPhone 14 Pro Max, \
+                              iPhone SE, Pixel 7, Pixel 7 Pro, Galaxy S23, iPad, iPad Pro, \
+                              iPad Mini, Desktop",
                 required: &["name"],
                 optional: &[],
                 example: r#"{"action":"device","name":"Pixel 7"}"#,
@@ -685,8 +1037,8 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "throttle",
-                description: "Throttle the network: a preset (slow-3g, fast-3g, 4g, wifi, none) \
-                              or explicit figures",
+                description: "Throttle the network: a preset (slow-3g, fast-3g, 4g, wifi, \
+                              offline, none) or explicit figures",
                 required: &[],
                 optional: &["preset", "downloadKbps", "uploadKbps", "latency"],
                 example: r#"{"action":"throttle","preset":"slow-3g"}"#,
@@ -727,6 +1079,11 @@ pub const TOOLS: &[ToolDoc] = &[
                 description: "User-Agent string",
             },
             FieldDoc {
+                name: "platform",
+                schema: non_empty_string,
+                description: "navigator.platform, e.g. Win32, MacIntel, Linux x86_64",
+            },
+            FieldDoc {
                 name: "latitude",
                 schema: || json!({"type": "number", "minimum": -90, "maximum": 90}),
                 description: "Latitude in degrees",
@@ -738,7 +1095,7 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "accuracy",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 10000000}),
                 description: "Accuracy in metres (default 10)",
             },
             FieldDoc {
@@ -748,8 +1105,8 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "name",
-                schema: || json!({"type": "string", "enum": ["iPhone 15", "iPhone SE", "Pixel 7", "Galaxy S23", "iPad", "Desktop"]}),
-                description: "Device preset",
+                schema: non_empty_string,
+                description: "Device preset (case, spaces and dashes do not matter)",
             },
             FieldDoc {
                 name: "enabled",
@@ -758,30 +1115,32 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             FieldDoc {
                 name: "preset",
-                schema: || json!({"type": "string", "enum": ["slow-3g", "fast-3g", "4g", "wifi", "none"]}),
-                description: "Network preset; none removes throttling",
+                schema: || json!({"type": "string", "enum": ["slow-3g", "fast-3g", "4g", "wifi", "offline", "none"]}),
+                description: "Network preset; none removes throttling, offline takes the page \
+                              offline",
             },
             FieldDoc {
                 name: "downloadKbps",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 10000000}),
                 description: "Download throughput in kbit/s (0: unlimited)",
             },
             FieldDoc {
                 name: "uploadKbps",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 10000000}),
                 description: "Upload throughput in kbit/s (0: unlimited)",
             },
             FieldDoc {
                 name: "latency",
-                schema: || json!({"type": "number", "minimum": 0}),
+                schema: || json!({"type": "number", "minimum": 0, "maximum": 600000}),
                 description: "Added round-trip latency in ms",
             },
         ],
     },
     ToolDoc {
         tool: Tool::Debug,
-        description: "Debugging aids: console messages, the dialog policy, performance \
-                      metrics, downloads.",
+        description: "Debugging aids: console messages, dialogs, performance metrics, Chromium \
+                      traces, downloads.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "console",
@@ -793,9 +1152,10 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "dialog",
-                description: "How the next dialogs are answered: accept, dismiss, or default \
-                              (dismiss, but accept beforeunload)",
-                required: &["policy"],
+                description: "How the next dialogs are answered (policy: accept, dismiss, or \
+                              default: dismiss, but accept beforeunload); dialogAction answers a \
+                              dialog open now and the next ones",
+                required: &["policy|dialogAction"],
                 optional: &["promptText"],
                 example: r#"{"action":"dialog","policy":"accept","promptText":"Ada"}"#,
             },
@@ -807,26 +1167,42 @@ pub const TOOLS: &[ToolDoc] = &[
                 example: r#"{"action":"performance"}"#,
             },
             ActionDoc {
-                name: "downloads",
-                description: "The instance's downloads with state, size and path (JSON)",
+                name: "trace_start",
+                description: "Start a Chromium trace of the tab (Tracing.start)",
+                required: &[],
+                optional: &["categories"],
+                example: r#"{"action":"trace_start","categories":["devtools.timeline"]}"#,
+            },
+            ActionDoc {
+                name: "trace_stop",
+                description: "Stop the trace and return it (JSON, as an embedded resource, for \
+                              the DevTools Performance panel)",
                 required: &[],
                 optional: &[],
+                example: r#"{"action":"trace_stop"}"#,
+            },
+            ActionDoc {
+                name: "downloads",
+                description: "The instance's downloads with state, size and path (JSON), \
+                              optionally of one state",
+                required: &[],
+                optional: &["state"],
                 example: r#"{"action":"downloads"}"#,
             },
             ActionDoc {
                 name: "download_wait",
-                description: "Wait until the latest download completes (error if it is \
-                              cancelled), within the command's deadline",
+                description: "Wait until the latest download (or downloadId's) completes \
+                              (error if it is cancelled), within the command's deadline",
                 required: &[],
-                optional: &[],
+                optional: &["downloadId"],
                 example: r#"{"action":"download_wait","timeout":10000}"#,
             },
         ],
         fields: &[
             FieldDoc {
                 name: "level",
-                schema: || json!({"type": "string", "enum": ["log", "debug", "info", "warning", "error"]}),
-                description: "Only messages of this level (warn is accepted for warning)",
+                schema: || json!({"type": "string", "enum": ["log", "debug", "info", "warning", "warn", "error", "all"]}),
+                description: "Only messages of this level (warn is warning; all: every level)",
             },
             FieldDoc {
                 name: "clear",
@@ -839,9 +1215,30 @@ pub const TOOLS: &[ToolDoc] = &[
                 description: "How dialogs are answered from now on",
             },
             FieldDoc {
+                name: "dialogAction",
+                schema: || json!({"type": "string", "enum": ["accept", "dismiss"]}),
+                description: "Answer the dialog open now (if any), and the next ones, so",
+            },
+            FieldDoc {
                 name: "promptText",
                 schema: string,
                 description: "Text a prompt() receives when accepted",
+            },
+            FieldDoc {
+                name: "categories",
+                schema: || json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
+                description: "Trace categories (default: Chromium's own defaults)",
+            },
+            FieldDoc {
+                name: "state",
+                schema: || json!({"type": "string", "enum": ["inProgress", "completed", "canceled", "in_progress", "complete", "cancelled", "error"]}),
+                description: "Only downloads in this state (in_progress, complete and error are \
+                              the origin's words)",
+            },
+            FieldDoc {
+                name: "downloadId",
+                schema: non_empty_string,
+                description: "The download to wait for: its id (guid) from downloads",
             },
         ],
     },
@@ -850,6 +1247,7 @@ pub const TOOLS: &[ToolDoc] = &[
         description: "The instance's tabs: list them, open one, close one or all others, choose \
                       the active one. Pages the site opens (window.open, target=_blank) are \
                       tabs too. Every page command acts on the active tab unless it names a tabId.",
+        default_action: None,
         actions: &[
             ActionDoc {
                 name: "list",
@@ -891,7 +1289,25 @@ pub const TOOLS: &[ToolDoc] = &[
         fields: &[FieldDoc {
             name: "url",
             schema: non_empty_string,
-            description: "URL to open in the new tab",
+            description: "Absolute URL to open in the new tab",
+        }],
+    },
+    ToolDoc {
+        tool: Tool::Sleep,
+        description: "Wait a fixed time: a pause between the commands of a task (no action; \
+                      the same as browser_navigate sleep).",
+        default_action: Some("sleep"),
+        actions: &[ActionDoc {
+            name: "sleep",
+            description: "Wait duration milliseconds (no longer than the command's deadline)",
+            required: &["duration"],
+            optional: &[],
+            example: r#"{"duration":500}"#,
+        }],
+        fields: &[FieldDoc {
+            name: "duration",
+            schema: || json!({"type": "number", "minimum": 0, "maximum": MAX_TIMEOUT_MS}),
+            description: "Milliseconds to wait",
         }],
     },
 ];
@@ -914,47 +1330,158 @@ pub fn tool_doc(tool: Tool) -> &'static ToolDoc {
         .expect("every tool is described")
 }
 
+impl ActionDoc {
+    /// Every field the action itself takes (alternatives counted one by one).
+    pub fn own_fields(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.required
+            .iter()
+            .flat_map(|r| alternatives(r))
+            .chain(self.optional.iter().copied())
+    }
+}
+
 impl ToolDoc {
     pub fn action(&self, name: &str) -> Option<&'static ActionDoc> {
         self.actions.iter().find(|a| a.name == name)
     }
 
-    /// The fields every action of this tool accepts: `timeout`, and `tabId` for tools that
-    /// act on a page.
-    fn common(&self) -> &'static [FieldDoc] {
-        if self.tool == Tool::Instance {
-            std::slice::from_ref(&TIMEOUT)
-        } else {
-            const BOTH: [FieldDoc; 2] = [TIMEOUT, TAB_ID];
-            &BOTH
+    /// The action `name` stands for: its own, or the one it is an alias of (`wait`).
+    pub fn resolve_action(&self, name: &str) -> Option<&'static ActionDoc> {
+        self.action(name).or_else(|| {
+            ACTION_ALIASES
+                .iter()
+                .find(|(tool, alias, _)| *tool == self.tool && *alias == name)
+                .and_then(|(_, _, canonical)| self.action(canonical))
+        })
+    }
+
+    /// Other names of an action.
+    pub fn action_aliases(&self, action: &str) -> impl Iterator<Item = &'static str> + '_ {
+        let tool = self.tool;
+        let action = action.to_string();
+        ACTION_ALIASES
+            .iter()
+            .filter(move |(t, _, canonical)| *t == tool && *canonical == action)
+            .map(|(_, alias, _)| *alias)
+    }
+
+    /// The fields every action of this tool accepts: `timeout`; `tabId` for tools that act on
+    /// a page; `instanceId` (where to run) for every tool but browser_instance.
+    pub fn common(&self) -> &'static [FieldDoc] {
+        match self.tool {
+            Tool::Instance => std::slice::from_ref(&TIMEOUT),
+            Tool::Sleep => {
+                const SLEEP: [FieldDoc; 2] = [TIMEOUT, INSTANCE_ID];
+                &SLEEP
+            }
+            _ => {
+                const ALL: [FieldDoc; 3] = [TIMEOUT, TAB_ID, INSTANCE_ID];
+                &ALL
+            }
         }
     }
 
-    fn field(&self, name: &str) -> &'static FieldDoc {
-        if let Some(common) = self.common().iter().find(|f| f.name == name) {
-            return common;
-        }
-        self.fields
+    /// Whether `action` takes the field `name` (its own fields and the common ones; aliases
+    /// are not names of their own here).
+    pub fn accepts(&self, action: &ActionDoc, name: &str) -> bool {
+        action.own_fields().any(|f| f == name) || self.common().iter().any(|f| f.name == name)
+    }
+
+    /// The aliases `action` accepts: those of its fields, and those meant for it.
+    pub fn aliases_for<'a>(
+        &'a self,
+        action: &'a ActionDoc,
+    ) -> impl Iterator<Item = &'static AliasDoc> + 'a {
+        FIELD_ALIASES.iter().filter(move |a| {
+            a.tool == self.tool
+                && if a.actions.is_empty() {
+                    self.accepts(action, a.canonical)
+                } else {
+                    a.actions.contains(&action.name)
+                }
+        })
+    }
+
+    /// Why an origin's field that `action` does not take is not supported, when it is one.
+    pub fn not_supported(&self, action: &ActionDoc, field: &str) -> Option<&'static str> {
+        NOT_SUPPORTED
             .iter()
-            .find(|f| f.name == name)
+            .find(|(tool, actions, name, _)| {
+                *tool == self.tool && *name == field && actions.contains(&action.name)
+            })
+            .map(|(_, _, _, why)| *why)
+    }
+
+    /// The description of a field of this tool (its own, or a common one).
+    pub fn field(&self, name: &str) -> &'static FieldDoc {
+        self.find_field(name)
             .unwrap_or_else(|| panic!("{} has no field {name}", self.tool))
+    }
+
+    pub fn find_field(&self, name: &str) -> Option<&'static FieldDoc> {
+        self.common()
+            .iter()
+            .chain(self.fields.iter())
+            .find(|f| f.name == name)
     }
 
     fn property(&self, name: &str) -> Value {
         let field = self.field(name);
         let mut schema = (field.schema)();
-        schema["description"] = Value::from(field.description);
+        let aliases: Vec<&str> = FIELD_ALIASES
+            .iter()
+            .filter(|a| a.tool == self.tool && a.canonical == name && a.convert == Convert::Same)
+            .map(|a| a.alias)
+            .collect();
+        schema["description"] = if aliases.is_empty() {
+            Value::from(field.description)
+        } else {
+            Value::from(format!(
+                "{} (also accepted as {})",
+                field.description,
+                aliases.join(", ")
+            ))
+        };
         schema
+    }
+
+    /// A property for an alias in the task-file schema: the schema of its field.
+    fn alias_property(&self, alias: &AliasDoc) -> Value {
+        let mut schema = match alias.convert {
+            Convert::Same => (self.field(alias.canonical).schema)(),
+            Convert::List => (self.field(alias.canonical).schema)()
+                .get("items")
+                .cloned()
+                .unwrap_or(json!({})),
+            Convert::BytesToKbits => json!({"type": "number", "minimum": 0}),
+        };
+        let unit = if alias.convert == Convert::BytesToKbits {
+            ", in bytes/s"
+        } else {
+            ""
+        };
+        schema["description"] = Value::from(format!("Same as {}{unit}", alias.canonical));
+        schema
+    }
+
+    /// Whether `action` may be left out (the tool has a default action).
+    fn action_optional(&self) -> bool {
+        self.default_action.is_some()
     }
 
     /// One object schema for the whole tool, as MCP hosts want it (no top-level `oneOf`: several
     /// hosts reject it). `action` is an enum whose description says what each action requires.
+    /// A tool with one action and a default (sleep) has no `action` property at all.
     pub fn input_schema(&self) -> Value {
         let summary = self
             .actions
             .iter()
             .map(|a| {
                 let mut line = format!("{}: {}", a.name, a.description);
+                let aliases: Vec<&str> = self.action_aliases(a.name).collect();
+                if !aliases.is_empty() {
+                    line += &format!(" (also {})", aliases.join(", "));
+                }
                 if !a.required.is_empty() {
                     let required: Vec<String> = a.required.iter().map(|r| spoken(r)).collect();
                     line += &format!(" (requires {})", required.join(", "));
@@ -967,47 +1494,87 @@ impl ToolDoc {
             .collect::<Vec<_>>()
             .join("; ");
         let mut properties = Map::new();
-        properties.insert(
-            "action".into(),
-            json!({
-                "type": "string",
-                "enum": self.actions.iter().map(|a| a.name).collect::<Vec<_>>(),
-                "description": summary,
-            }),
-        );
+        let only_action = self.action_optional() && self.actions.len() == 1;
+        if !only_action {
+            properties.insert(
+                "action".into(),
+                json!({
+                    "type": "string",
+                    "enum": self.actions.iter().map(|a| a.name).collect::<Vec<_>>(),
+                    "description": summary,
+                }),
+            );
+        }
         for field in self.fields.iter().chain(self.common()) {
             properties.insert(field.name.into(), self.property(field.name));
         }
+        let required: Vec<&str> = if !self.action_optional() {
+            vec!["action"]
+        } else if only_action {
+            // Fields without another spelling: a host that checks `required` would refuse
+            // the other one.
+            self.actions[0]
+                .required
+                .iter()
+                .filter(|r| !r.contains('|'))
+                .filter(|r| {
+                    !FIELD_ALIASES
+                        .iter()
+                        .any(|a| a.tool == self.tool && a.canonical == **r)
+                })
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
         json!({
             "type": "object",
             "properties": properties,
-            "required": ["action"],
+            "required": required,
         })
     }
 
-    /// The exact schema of one action: its own fields, and which are required.
+    /// The exact schema of one action: its own fields, their aliases, and which are required.
     pub fn action_schema(&self, action: &ActionDoc) -> Value {
         let mut properties = Map::new();
+        let names: Vec<&str> = std::iter::once(action.name)
+            .chain(self.action_aliases(action.name))
+            .collect();
         properties.insert(
             "action".into(),
-            json!({"const": action.name, "description": action.description}),
+            if names.len() == 1 {
+                json!({"const": action.name, "description": action.description})
+            } else {
+                json!({"enum": names, "description": action.description})
+            },
         );
         let common: Vec<&str> = self.common().iter().map(|f| f.name).collect();
-        for name in action
-            .required
-            .iter()
-            .flat_map(|r| alternatives(r))
-            .chain(action.optional.iter().copied())
-            .chain(common)
-        {
+        for name in action.own_fields().chain(common) {
             properties.insert(name.into(), self.property(name));
         }
-        let mut required = vec!["action"];
+        for alias in self.aliases_for(action) {
+            properties.insert(alias.alias.into(), self.alias_property(alias));
+        }
+        let mut required = if self.action_optional() {
+            vec![]
+        } else {
+            vec!["action"]
+        };
         let mut one_of = Vec::new();
         for entry in action.required {
-            if entry.contains('|') {
+            let aliased: Vec<&str> = alternatives(entry)
+                .flat_map(|name| {
+                    std::iter::once(name).chain(
+                        self.aliases_for(action)
+                            .filter(move |a| a.canonical == name)
+                            .map(|a| a.alias),
+                    )
+                })
+                .collect();
+            if aliased.len() > 1 {
                 one_of.push(json!({
-                    "oneOf": alternatives(entry)
+                    "oneOf": aliased
+                        .iter()
                         .map(|name| json!({"required": [name]}))
                         .collect::<Vec<_>>()
                 }));
@@ -1026,9 +1593,7 @@ impl ToolDoc {
         }
         schema
     }
-}
 
-impl ToolDoc {
     /// The input schema of a tool that runs one fixed action of this one (MCP's
     /// `browser_snapshot` is `browser_content` `snapshot`): the action's fields, without
     /// `action`. Alternatives (`selector|ref`) are described, not required.
@@ -1081,18 +1646,33 @@ pub fn task_tool_input_schema() -> Value {
                             "description": "The tool's arguments, exactly as the tool of that \
                                             name takes them: action plus its fields, e.g. \
                                             {\"action\":\"goto\",\"url\":\"https://example.com\"}",
-                            "properties": {"action": {"type": "string"}},
-                            "required": ["action"]
+                            "properties": {"action": {"type": "string"}}
                         },
                         "intention": {"type": "string", "description": "Why this command"}
                     },
-                    "required": ["tool_name", "args"]
+                    "required": ["tool_name", "args"],
+                    "additionalProperties": false
                 }
-            }
+            },
+            "metadata": {"type": "object", "description": "Kept with the task as given"}
         },
         "required": ["commands"]
     })
 }
+
+/// The top-level fields of a task submission (a `task_submit` message, `POST /tasks`, a task of
+/// a task file): the spec's, and `type` (the message's own). Anything else is refused.
+pub const TASK_FIELDS: [&str; 6] = [
+    "type",
+    "task_name",
+    "task_intention",
+    "commands",
+    "instanceId",
+    "metadata",
+];
+
+/// The fields of one command of a task.
+pub const COMMAND_FIELDS: [&str; 3] = ["tool_name", "intention", "args"];
 
 /// JSON Schema of a task file (and of a `task_submit`'s task): every command's `args` is checked
 /// against the exact schema of its tool and action.
@@ -1109,7 +1689,8 @@ pub fn task_file_schema() -> Value {
                         "oneOf": doc.actions.iter().map(|a| doc.action_schema(a)).collect::<Vec<_>>()
                     }
                 },
-                "required": ["tool_name", "args"]
+                "required": ["tool_name", "args"],
+                "additionalProperties": false
             })
         })
         .collect::<Vec<_>>();
@@ -1118,20 +1699,58 @@ pub fn task_file_schema() -> Value {
         "title": "browser-control task",
         "type": "object",
         "properties": {
+            "type": {"const": "task_submit"},
             "task_name": {"type": "string", "minLength": 1},
-            "task_intention": {"type": "string"},
-            "instanceId": {"type": "string"},
-            "metadata": {"type": "object"},
-            "commands": {"type": "array", "minItems": 1, "items": {"oneOf": commands}}
+            "task_intention": {"type": ["string", "null"]},
+            "instanceId": {"type": ["string", "null"]},
+            "metadata": {"type": ["object", "null"]},
+            "commands": {"type": "array", "minItems": 1, "items": {"oneOf": commands}},
+            "expect": {"type": "object", "description": "Task files only: what a passing run looks like"}
         },
-        "required": ["task_name", "commands"]
+        "required": ["task_name", "commands"],
+        "additionalProperties": false
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::action::parse_args;
+    use crate::task::action::{parse_args, serde_only};
+
+    /// Fields the catalog lists that the parser reads itself, not serde: checked and then left
+    /// out (they ask for what always happens), or turned into actions of their own.
+    const READ_BEFORE_SERDE: [(Tool, &str); 6] = [
+        (Tool::Content, "domDepth"),
+        (Tool::Content, "includeHidden"),
+        (Tool::Execute, "awaitPromise"),
+        (Tool::Instance, "mode"),
+        (Tool::Debug, "state"),
+        (Tool::Debug, "downloadId"),
+    ];
+
+    /// A value a field takes, for tests that set fields one by one.
+    fn sample(doc: &ToolDoc, example: &Value, field: &str) -> Value {
+        if let Some(v) = example.get(field) {
+            return v.clone();
+        }
+        match field {
+            "ref" => json!("e1"),
+            "index" => json!(0),
+            "deltaX" | "deltaY" => json!(100),
+            "expression" => json!("document.readyState === 'complete'"),
+            "dialogAction" => json!("accept"),
+            "label" => json!("France"),
+            _ => {
+                let schema = (doc.field(field).schema)();
+                match schema["type"].as_str() {
+                    Some("boolean") => json!(true),
+                    Some("integer") | Some("number") => schema["minimum"].clone(),
+                    Some("array") => json!([]),
+                    _ => json!("x"),
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_tool_is_described_once() {
@@ -1148,12 +1767,7 @@ mod tests {
                 let parsed = parse_args(doc.tool, &args)
                     .unwrap_or_else(|e| panic!("{} {}: {e:?}", doc.tool, action.name));
                 assert_eq!(parsed.action.name(), action.name);
-                for field in action
-                    .required
-                    .iter()
-                    .flat_map(|r| alternatives(r))
-                    .chain(action.optional.iter().copied())
-                {
+                for field in action.own_fields() {
                     doc.field(field); // panics on an undescribed field
                 }
             }
@@ -1166,22 +1780,19 @@ mod tests {
             for action in doc.actions {
                 let args: Value = serde_json::from_str(action.example).unwrap();
                 for entry in action.required {
-                    // Without any of its alternatives, the parser names the first.
+                    // Without any of its alternatives (nor their aliases), the parser names
+                    // the first.
                     let mut without = args.clone();
                     for field in alternatives(entry) {
                         without.as_object_mut().unwrap().remove(field);
                     }
                     let err = parse_args(doc.tool, &without).expect_err(entry);
                     let first = alternatives(entry).next().unwrap();
-                    assert_eq!(err.field, first, "{} {}", doc.tool, action.name);
+                    assert_eq!(err.field, first, "{} {}: {err:?}", doc.tool, action.name);
                     // Any one alternative alone is enough.
                     for field in alternatives(entry) {
                         let mut with = without.clone();
-                        let value = match field {
-                            "ref" => json!("e1"),
-                            _ => args[first].clone(),
-                        };
-                        with[field] = value;
+                        with[field] = sample(doc, &args, field);
                         parse_args(doc.tool, &with).unwrap_or_else(|e| {
                             panic!("{} {} with {field}: {e:?}", doc.tool, action.name)
                         });
@@ -1194,9 +1805,9 @@ mod tests {
     #[test]
     fn the_catalog_lists_exactly_the_actions_the_parser_knows() {
         for doc in TOOLS {
-            let err = parse_args(doc.tool, &json!({"action": "no_such_action"})).unwrap_err();
+            // serde's own list, from its error for an action it does not know.
+            let err = serde_only(doc.tool, json!({"action": "no_such_action"})).unwrap_err();
             let mut known: Vec<String> = err
-                .message
                 .split('`')
                 .skip(1)
                 .step_by(2)
@@ -1205,8 +1816,84 @@ mod tests {
                 .collect();
             known.sort();
             let mut described: Vec<&str> = doc.actions.iter().map(|a| a.name).collect();
+            if doc.tool == Tool::Sleep {
+                // The sleep tool is browser_navigate's sleep.
+                described = tool_doc(Tool::Navigate)
+                    .actions
+                    .iter()
+                    .map(|a| a.name)
+                    .collect();
+            }
             described.sort();
             assert_eq!(known, described, "{}", doc.tool);
+        }
+    }
+
+    #[test]
+    fn each_action_lists_exactly_the_fields_serde_reads() {
+        for doc in TOOLS {
+            for action in doc.actions {
+                let probe = json!({"action": action.name, "zz_probe": 1});
+                let mut listed: Vec<&str> = action
+                    .own_fields()
+                    .filter(|f| *f != "ref")
+                    .filter(|f| !doc.common().iter().any(|c| c.name == *f))
+                    .filter(|f| !READ_BEFORE_SERDE.contains(&(doc.tool, f)))
+                    .collect();
+                listed.sort();
+                match serde_only(doc.tool, probe) {
+                    // A unit variant reads nothing (and so refuses nothing).
+                    Ok(()) => assert!(
+                        listed.is_empty(),
+                        "{} {} lists {listed:?}, which serde does not read",
+                        doc.tool,
+                        action.name
+                    ),
+                    Err(e) => {
+                        assert!(e.starts_with("unknown field `zz_probe`"), "{e}");
+                        let mut read: Vec<&str> =
+                            e.split('`').skip(3).step_by(2).collect::<Vec<_>>();
+                        read.sort();
+                        assert_eq!(read, listed, "{} {}", doc.tool, action.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn aliases_stand_for_fields_that_exist() {
+        for alias in FIELD_ALIASES {
+            let doc = tool_doc(alias.tool);
+            assert!(
+                doc.find_field(alias.canonical).is_some(),
+                "{} alias {} stands for {}, which it lacks",
+                alias.tool,
+                alias.alias,
+                alias.canonical
+            );
+            for action in alias.actions {
+                let action = doc
+                    .action(action)
+                    .unwrap_or_else(|| panic!("{}: no action {action}", alias.tool));
+                assert!(doc.accepts(action, alias.canonical), "{}", alias.alias);
+            }
+            // An alias is never a field of an action it applies to: it would be ambiguous.
+            for action in doc.actions {
+                if doc.aliases_for(action).any(|a| std::ptr::eq(a, alias)) {
+                    assert!(
+                        !doc.accepts(action, alias.alias),
+                        "{} {}: {} is both a field and an alias",
+                        alias.tool,
+                        action.name,
+                        alias.alias
+                    );
+                }
+            }
+        }
+        for (tool, alias, action) in ACTION_ALIASES {
+            let doc = tool_doc(*tool);
+            assert!(doc.action(action).is_some() && doc.action(alias).is_none());
         }
     }
 
@@ -1220,7 +1907,7 @@ mod tests {
         assert!(schema["properties"]["action"]["description"]
             .as_str()
             .unwrap()
-            .contains("type: Focus the field and type text into it (replacing its content) (requires selector or ref, text)"));
+            .contains("type: Focus the field and type text into it, after its current text (requires selector or ref, text)"));
         assert!(schema["properties"]["selector"]["description"].is_string());
         assert_eq!(schema["properties"]["ref"]["pattern"], "^e[0-9]+$");
         let content = tool_doc(Tool::Content).input_schema();
@@ -1229,6 +1916,29 @@ mod tests {
             .unwrap()
             .contains(&json!("snapshot")));
         assert_eq!(content["properties"]["max_length"]["type"], "integer");
+        assert!(content["properties"]["full_page"]["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("(also accepted as fullPage)"));
+        // Tools the origin calls without an action.
+        let sleep = tool_doc(Tool::Sleep).input_schema();
+        assert!(sleep["properties"].get("action").is_none());
+        assert_eq!(sleep["required"], json!(["duration"]));
+        let execute = tool_doc(Tool::Execute).input_schema();
+        assert_eq!(execute["required"], json!([]));
+        assert_eq!(
+            execute["properties"]["script"]["description"],
+            "JavaScript source; may await promises (also accepted as expression)"
+        );
+        let navigate = tool_doc(Tool::Navigate).input_schema();
+        assert!(navigate["properties"]["action"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("(also wait)"));
+        assert_eq!(
+            navigate["properties"]["timeout"]["maximum"],
+            json!(MAX_TIMEOUT_MS)
+        );
     }
 
     #[test]
@@ -1246,6 +1956,23 @@ mod tests {
             (err.field.as_str(), err.message.as_str()),
             ("selector", "is required (or ref, from browser_snapshot)")
         );
+        // A required field with an alias: either spelling will do.
+        let content = tool_doc(Tool::Content);
+        let schema = content.action_schema(content.action("attribute").unwrap());
+        assert_eq!(
+            schema["allOf"][1],
+            json!({"oneOf": [{"required": ["name"]}, {"required": ["attribute"]}]})
+        );
+        assert_eq!(
+            schema["properties"]["attribute"]["description"],
+            "Same as name"
+        );
+        let navigate = tool_doc(Tool::Navigate);
+        let schema = navigate.action_schema(navigate.action("wait_for").unwrap());
+        assert_eq!(
+            schema["properties"]["action"]["enum"],
+            json!(["wait_for", "wait"])
+        );
     }
 
     #[test]
@@ -1253,7 +1980,18 @@ mod tests {
         let schema = tool_doc(Tool::Content).fixed_action_input_schema("snapshot");
         let mut names: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
         names.sort();
-        assert_eq!(names, ["max_length", "ref", "selector", "tabId", "timeout"]);
+        assert_eq!(
+            names,
+            [
+                "instanceId",
+                "maxLength",
+                "max_length",
+                "ref",
+                "selector",
+                "tabId",
+                "timeout"
+            ]
+        );
         assert_eq!(schema["required"], json!([]));
         let task = task_tool_input_schema();
         assert_eq!(task["required"], json!(["commands"]));
@@ -1274,10 +2012,13 @@ mod tests {
         assert_eq!(schema["properties"]["action"]["const"], "type");
         assert!(schema["properties"]["timeout"].is_object());
         assert!(schema["properties"].get("direction").is_none());
+        let file = task_file_schema();
+        assert_eq!(file["additionalProperties"], false);
+        assert!(file["properties"]["expect"].is_object());
     }
 
     #[test]
-    fn the_readme_shows_every_action_with_its_example() {
+    fn the_readme_shows_every_action_with_its_example_and_every_alias() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
             .expect("README.md");
         for doc in TOOLS {
@@ -1295,6 +2036,16 @@ mod tests {
                     action.example
                 );
             }
+        }
+        for alias in FIELD_ALIASES.iter().filter(|a| a.origin) {
+            assert!(
+                readme.contains(&format!("`{}`", alias.alias)),
+                "README does not name the alias {}",
+                alias.alias
+            );
+        }
+        for (_, alias, _) in ACTION_ALIASES {
+            assert!(readme.contains(&format!("`{alias}`")), "{alias}");
         }
     }
 }

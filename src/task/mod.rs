@@ -6,12 +6,14 @@ pub mod catalog;
 pub mod id;
 pub mod keys;
 pub mod model;
+pub mod strict;
 pub mod validate;
 
 pub use action::{
-    Action, ContentAction, DebugAction, DialogPolicy, EmulateAction, ExecuteAction, ImageFormat,
-    InstanceAction, InteractAction, InterceptMode, NavigateAction, NetworkAction, Paper,
-    ParsedArgs, SameSite, ScrollDirection, StorageKind, TabAction, Tool, ViewportSize, WaitUntil,
+    Action, ContentAction, DebugAction, DialogPolicy, DownloadState, EmulateAction, ExecuteAction,
+    GetFormat, ImageFormat, InstanceAction, InteractAction, InterceptMode, InterceptPattern,
+    NavigateAction, NetworkAction, Paper, ParsedArgs, SameSite, ScrollDirection, StorageKind,
+    TabAction, Tool, ViewportSize, WaitUntil,
 };
 pub use id::now_ms;
 pub use model::{

@@ -7,6 +7,7 @@ use std::fmt;
 use super::action::{parse_args, ParsedArgs, Tool};
 use super::id::{command_id, new_task_id, now_ms};
 use super::model::{CommandStatus, Task, TaskCommand, TaskStatus};
+use super::{catalog, strict};
 
 /// A submission that passed validation: what a task is made from.
 #[derive(Debug, Clone)]
@@ -58,12 +59,22 @@ fn optional_string(
     }
 }
 
-/// Validates a submission: the body of `task_submit` (its `type` field is ignored) or a task
-/// from a task file.
+/// Validates a submission: the body of `task_submit` or `POST /tasks`, or a task from a task
+/// file (its `expect` taken out). Only the spec's fields are accepted (see
+/// [`catalog::TASK_FIELDS`]): a misspelt one is an error naming it, with what was meant.
+/// `null` for an optional field is as good as leaving it out (the spec's own client sends
+/// `"instanceId": null`).
 pub fn validate_submission(value: &Value) -> Result<TaskSpec, ValidationError> {
     let Value::Object(obj) = value else {
         return Err(invalid("task", "must be a JSON object"));
     };
+    strict::check_keys(obj, &catalog::TASK_FIELDS, "a task")
+        .map_err(|(field, message)| invalid(field, message))?;
+    match obj.get("type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t == "task_submit" => {}
+        Some(_) => return Err(invalid("type", "must be \"task_submit\" when given")),
+    }
     let name = optional_string(obj, "task_name", "task_name")?
         .ok_or_else(|| invalid("task_name", "is required"))?;
     if name.trim().is_empty() {
@@ -89,6 +100,7 @@ pub fn validate_submission(value: &Value) -> Result<TaskSpec, ValidationError> {
         .enumerate()
         .map(|(i, c)| validate_command(i, c))
         .collect::<Result<Vec<_>, _>>()?;
+    let instance_id = instance_of_commands(instance_id, &commands)?;
     Ok(TaskSpec {
         name,
         intention,
@@ -98,27 +110,68 @@ pub fn validate_submission(value: &Value) -> Result<TaskSpec, ValidationError> {
     })
 }
 
+/// A command may say where it runs (`args.instanceId`, as REST and MCP calls do), but a task
+/// runs on one instance: every command that says must say the task's (which it sets, when the
+/// task gives none).
+fn instance_of_commands(
+    task: Option<String>,
+    commands: &[CommandSpec],
+) -> Result<Option<String>, ValidationError> {
+    let mut chosen = task.clone();
+    for (i, command) in commands.iter().enumerate() {
+        if command.tool == Tool::Instance {
+            // browser_instance's own instanceId is the instance it closes.
+            continue;
+        }
+        let Some(id) = command.args.get("instanceId").and_then(Value::as_str) else {
+            continue;
+        };
+        match &chosen {
+            None => chosen = Some(id.to_string()),
+            Some(existing) if existing == id => {}
+            Some(existing) => {
+                let whose = if task.is_some() {
+                    "the task's instanceId"
+                } else {
+                    "an earlier command's"
+                };
+                return Err(invalid(
+                    format!("commands[{i}].args.instanceId"),
+                    format!("'{id}' is not {whose} ('{existing}'): a task runs on one instance"),
+                ));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
 fn validate_command(index: usize, value: &Value) -> Result<CommandSpec, ValidationError> {
     let at = |field: &str| format!("commands[{index}].{field}");
     let Value::Object(obj) = value else {
         return Err(invalid(format!("commands[{index}]"), "must be an object"));
     };
+    strict::check_keys(obj, &catalog::COMMAND_FIELDS, "a command")
+        .map_err(|(field, message)| invalid(at(&field), message))?;
     let tool_name = optional_string(obj, "tool_name", &at("tool_name"))?
         .ok_or_else(|| invalid(at("tool_name"), "is required"))?;
     let tool = Tool::from_name(&tool_name).ok_or_else(|| {
         let known: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
+        let close = strict::did_you_mean(&tool_name, known.iter().copied())
+            .map(|c| format!("; did you mean {c}?"))
+            .unwrap_or_default();
         invalid(
             at("tool_name"),
             format!(
-                "unknown tool '{tool_name}', expected one of {}",
+                "unknown tool '{tool_name}', expected one of {}{close}",
                 known.join(", ")
             ),
         )
     })?;
     let intention = optional_string(obj, "intention", &at("intention"))?.unwrap_or_default();
-    let args = obj
-        .get("args")
-        .ok_or_else(|| invalid(at("args"), "is required"))?;
+    let args = match obj.get("args") {
+        None | Some(Value::Null) => return Err(invalid(at("args"), "is required")),
+        Some(args) => args,
+    };
     let parsed = parse_args(tool, args).map_err(|e| {
         let field = if e.field.is_empty() {
             at("args")
@@ -293,5 +346,79 @@ mod tests {
             ),
             "commands[0].intention: must be a string"
         );
+    }
+
+    #[test]
+    fn unknown_fields_of_a_task_and_of_a_command_are_named() {
+        let ok_cmd = json!({ "tool_name": "browser_navigate", "args": { "action": "reload" } });
+        assert_eq!(
+            err(json!({"task_nmae": "t", "commands": [ok_cmd]})),
+            "task_nmae: unknown field; did you mean task_name?"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "instance_id": "inst_1", "commands": [ok_cmd]})),
+            "instance_id: unknown field; did you mean instanceId?"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "priority": 1, "commands": [ok_cmd]})),
+            "priority: unknown field; a task takes type, task_name, task_intention, commands, instanceId, metadata"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [
+                {"tool_name": "browser_navigate", "intension": "x", "args": {"action": "reload"}}
+            ]})),
+            "commands[0].intension: unknown field; did you mean intention?"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [
+                {"tool_name": "browser_navigate", "args": {"action": "goto", "url": "http://x", "wait_untill": "load"}}
+            ]})),
+            "commands[0].args.wait_untill: unknown field; did you mean waitUntil?"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [{"tool_name": "browser_navgate", "args": {}}]})),
+            "commands[0].tool_name: unknown tool 'browser_navgate', expected one of browser_navigate, browser_interact, browser_content, browser_execute, browser_instance, browser_network, browser_emulate, browser_debug, browser_tab, sleep; did you mean browser_navigate?"
+        );
+        assert_eq!(
+            err(json!({"type": "task_list", "task_name": "t", "commands": [ok_cmd]})),
+            "type: must be \"task_submit\" when given"
+        );
+        // The spec's extras and nulls for what is optional are fine.
+        let spec = validate_submission(&json!({
+            "type": "task_submit", "task_name": "t", "task_intention": null, "instanceId": null,
+            "metadata": null,
+            "commands": [{"tool_name": "browser_navigate", "intention": null, "args": {"action": "reload"}}]
+        }))
+        .unwrap();
+        assert_eq!((spec.intention.as_str(), spec.instance_id), ("", None));
+    }
+
+    #[test]
+    fn a_commands_instance_is_the_tasks() {
+        let goto = |instance: &str| json!({"tool_name": "browser_navigate", "args": {"action": "goto", "url": "http://x", "instanceId": instance}});
+        let spec = validate_submission(
+            &json!({"task_name": "t", "commands": [goto("inst_2"), goto("inst_2")]}),
+        )
+        .unwrap();
+        assert_eq!(spec.instance_id.as_deref(), Some("inst_2"));
+        let spec = validate_submission(
+            &json!({"task_name": "t", "instanceId": "inst_2", "commands": [goto("inst_2")]}),
+        )
+        .unwrap();
+        assert_eq!(spec.instance_id.as_deref(), Some("inst_2"));
+        assert_eq!(
+            err(json!({"task_name": "t", "instanceId": "inst_1", "commands": [goto("inst_2")]})),
+            "commands[0].args.instanceId: 'inst_2' is not the task's instanceId ('inst_1'): a task runs on one instance"
+        );
+        assert_eq!(
+            err(json!({"task_name": "t", "commands": [goto("inst_1"), goto("inst_2")]})),
+            "commands[1].args.instanceId: 'inst_2' is not an earlier command's ('inst_1'): a task runs on one instance"
+        );
+        // browser_instance's instanceId is the instance it closes, not where the task runs.
+        let spec = validate_submission(&json!({"task_name": "t", "commands": [
+            {"tool_name": "browser_instance", "args": {"action": "close", "instanceId": "inst_3"}}
+        ]}))
+        .unwrap();
+        assert_eq!(spec.instance_id, None);
     }
 }

@@ -83,3 +83,12 @@ pub async fn cancel(
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string()))?;
     Ok(Json(json!({ "taskId": id, "success": true })))
 }
+
+/// `POST /tasks/{id}/cancel`: the origin's spelling of `DELETE /tasks/{id}`, with the same
+/// answer.
+pub async fn cancel_by_post(
+    state: State<AppState>,
+    id: Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    cancel(state, id).await
+}

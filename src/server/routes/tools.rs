@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -70,15 +71,71 @@ fn status_for(code: ErrorCode) -> StatusCode {
 
 /// `POST /api/tools/{name}?instanceId=`: runs one command (the body is its `args`) as a
 /// one-command task, queued like any other, and answers its result:
-/// 200 `{result, taskId, instanceId}`, or the error shape with the command's code
-/// (400 INVALID_ARGUMENTS, 422 EXECUTION_ERROR, 504 COMMAND_TIMEOUT, 502 INSTANCE_DISCONNECTED,
-/// 409 CANCELLED), 404 UNKNOWN_TOOL / UNKNOWN_INSTANCE, 429 QUEUE_FULL.
+/// 200 `{success: true, result, taskId, instanceId}`, or the error shape with the command's
+/// code and `success: false` (400 INVALID_ARGUMENTS, 422 EXECUTION_ERROR, 504 COMMAND_TIMEOUT,
+/// 502 INSTANCE_DISCONNECTED, 409 CANCELLED), 404 UNKNOWN_TOOL / UNKNOWN_INSTANCE, 429
+/// QUEUE_FULL. The instance may also come in the body as `instanceId`, as the origin's REST
+/// calls send it (every tool but browser_instance, whose `instanceId` is the one to close).
 pub async fn run(
+    state: State<AppState>,
+    name: Path<String>,
+    query: Query<RunQuery>,
+    body: Result<JsonBody, ApiError>,
+) -> Response {
+    let answer = match body {
+        Ok(JsonBody(args)) => run_tool(state, name, query, args).await,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(mut body) => {
+            body["success"] = Value::Bool(true);
+            Json(with_success_first(body)).into_response()
+        }
+        Err(error) => {
+            let status = error.status;
+            let mut response = error.into_response();
+            // The error shape as every route has it, with `success: false` beside it.
+            let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let mut body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+            body["success"] = Value::Bool(false);
+            let mut answer = (status, Json(with_success_first(body))).into_response();
+            for (name, value) in response.headers() {
+                if name != axum::http::header::CONTENT_LENGTH
+                    && name != axum::http::header::CONTENT_TYPE
+                {
+                    answer.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            answer
+        }
+    }
+}
+
+/// `success` as the first field, as the origin writes it.
+fn with_success_first(body: Value) -> Value {
+    let Value::Object(map) = body else {
+        return body;
+    };
+    let mut ordered = serde_json::Map::new();
+    if let Some(success) = map.get("success") {
+        ordered.insert("success".into(), success.clone());
+    }
+    for (key, value) in map {
+        if key != "success" {
+            ordered.insert(key, value);
+        }
+    }
+    Value::Object(ordered)
+}
+
+async fn run_tool(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<RunQuery>,
-    JsonBody(args): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+    mut args: Value,
+) -> Result<Value, ApiError> {
     let tool = Tool::from_name(&name).ok_or_else(|| {
         let known: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
         ApiError::new(
@@ -87,6 +144,36 @@ pub async fn run(
             format!("Unknown tool: {name}, expected one of {}", known.join(", ")),
         )
     })?;
+    let invalid = |message: String| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArguments.as_str(),
+            message,
+        )
+    };
+    // Where to run: `?instanceId=`, or the body's `instanceId` (not browser_instance's: there
+    // it names the instance to close).
+    let from_query = query.instance_id.filter(|i| !i.is_empty());
+    let from_body = match (tool, args.as_object_mut()) {
+        (Tool::Instance, _) | (_, None) => None,
+        (_, Some(map)) => match map.remove("instanceId") {
+            None => None,
+            Some(Value::String(id)) if !id.trim().is_empty() => Some(id.trim().to_string()),
+            Some(_) => {
+                return Err(invalid(
+                    "instanceId: must be an instance id (a non-empty string such as inst_2)".into(),
+                ))
+            }
+        },
+    };
+    let instance = match (from_query, from_body) {
+        (Some(q), Some(b)) if q != b => {
+            return Err(invalid(format!(
+                "instanceId: the body says '{b}' and the query '{q}': give one"
+            )))
+        }
+        (q, b) => q.or(b),
+    };
     // Checked here first, so the error names the argument itself (`url: is required`).
     let parsed = parse_args(tool, &args).map_err(|e| {
         let at = if e.field.is_empty() {
@@ -94,18 +181,14 @@ pub async fn run(
         } else {
             e.field.clone()
         };
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_ARGUMENTS",
-            format!("{at}: {}", e.message),
-        )
+        invalid(format!("{at}: {}", e.message))
     })?;
     let mut task = json!({
         "task_name": format!("{name} {}", parsed.action.name()),
         "task_intention": "POST /api/tools",
         "commands": [{ "tool_name": name, "intention": tool_doc(tool).description, "args": args }],
     });
-    if let Some(id) = query.instance_id.filter(|i| !i.is_empty()) {
+    if let Some(id) = instance {
         task["instanceId"] = json!(id);
     }
     let spec = validate_submission(&task)?;
@@ -125,11 +208,11 @@ pub async fn run(
     })?;
     let command = &task.commands[0];
     match (&command.status, &command.result, &command.error) {
-        (CommandStatus::Success, Some(result), _) => Ok(Json(json!({
+        (CommandStatus::Success, Some(result), _) => Ok(json!({
             "result": result,
             "taskId": task.id,
             "instanceId": task.instance_id,
-        }))),
+        })),
         (_, _, Some(error)) => Err(ApiError::new(
             status_for(error.code),
             error.code.as_str(),

@@ -2,16 +2,17 @@
 //! query.
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use super::{non_empty, ArgsError};
+use super::{in_range, non_empty, serde_typed, ArgsError, Tool};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ContentAction {
     Screenshot {
         #[serde(default)]
         selector: Option<String>,
-        #[serde(default, alias = "fullPage")]
+        #[serde(default)]
         full_page: bool,
         #[serde(default)]
         format: ImageFormat,
@@ -26,7 +27,21 @@ pub enum ContentAction {
         #[serde(default)]
         selector: Option<String>,
     },
-    GetViewportDom,
+    /// The origin's read: HTML (the default) or text, of the element or the whole page.
+    Get {
+        #[serde(default)]
+        selector: Option<String>,
+        #[serde(default)]
+        format: GetFormat,
+    },
+    /// The visible elements: at most `max_elements` (default 250), none smaller than
+    /// `min_size` pixels either way.
+    GetViewportDom {
+        #[serde(default, rename = "maxElements")]
+        max_elements: Option<u32>,
+        #[serde(default, rename = "minSize")]
+        min_size: Option<f64>,
+    },
     /// An accessibility-tree outline of the page (or of one element), each interactive
     /// element with a ref (`e12`) that `ref` arguments accept in place of a selector.
     Snapshot {
@@ -42,8 +57,16 @@ pub enum ContentAction {
         #[serde(default)]
         landscape: bool,
         /// Print background colours and images.
-        #[serde(default, alias = "printBackground")]
+        #[serde(default)]
         background: bool,
+        /// Rendering scale, 0.1 to 2.
+        #[serde(default)]
+        scale: Option<f64>,
+        /// Paper size in inches, instead of `paper`'s.
+        #[serde(default, rename = "paperWidth")]
+        paper_width: Option<f64>,
+        #[serde(default, rename = "paperHeight")]
+        paper_height: Option<f64>,
     },
     /// The value of one attribute of the first element matching `selector`.
     Attribute {
@@ -60,6 +83,15 @@ pub enum ContentAction {
 
 fn default_query_limit() -> u32 {
     50
+}
+
+/// What `get` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GetFormat {
+    #[default]
+    Html,
+    Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -87,8 +119,11 @@ impl ImageFormat {
 #[serde(rename_all = "lowercase")]
 pub enum Paper {
     #[default]
+    #[serde(alias = "Letter")]
     Letter,
+    #[serde(alias = "Legal")]
     Legal,
+    #[serde(alias = "Tabloid")]
     Tabloid,
     #[serde(alias = "A3")]
     A3,
@@ -111,7 +146,21 @@ impl Paper {
     }
 }
 
-pub(super) fn check(action: &ContentAction) -> Result<(), ArgsError> {
+/// Reads the arguments. The origin's `domDepth` is met by any flat list and `includeHidden:
+/// false` is what the list is: both are checked here, then left out.
+pub(super) fn parse(map: &Map<String, Value>) -> Result<ContentAction, ArgsError> {
+    let mut map = map.clone();
+    map.remove("domDepth");
+    if map.remove("includeHidden") == Some(Value::Bool(true)) {
+        return Err(ArgsError::new(
+            "includeHidden",
+            "true is not supported: the viewport DOM lists the elements a user can see (use get_html, or query, for hidden ones)",
+        ));
+    }
+    serde_typed(&map, Tool::Content)
+}
+
+pub(super) fn check(action: &mut ContentAction) -> Result<(), ArgsError> {
     match action {
         ContentAction::GetText { selector } => non_empty("selector", selector),
         ContentAction::Screenshot {
@@ -134,7 +183,27 @@ pub(super) fn check(action: &ContentAction) -> Result<(), ArgsError> {
         }
         ContentAction::GetHtml {
             selector: Some(selector),
+        }
+        | ContentAction::Get {
+            selector: Some(selector),
+            ..
         } => non_empty("selector", selector),
+        ContentAction::Pdf {
+            scale,
+            paper_width,
+            paper_height,
+            ..
+        } => {
+            if let Some(scale) = scale {
+                in_range("scale", *scale, 0.1, 2.0)?;
+            }
+            for (field, inches) in [("paperWidth", paper_width), ("paperHeight", paper_height)] {
+                if let Some(inches) = inches {
+                    in_range(field, *inches, 1.0, 200.0)?;
+                }
+            }
+            Ok(())
+        }
         ContentAction::Snapshot {
             selector,
             max_length,
@@ -162,7 +231,7 @@ pub(super) fn check(action: &ContentAction) -> Result<(), ArgsError> {
             Ok(())
         }
         ContentAction::GetHtml { selector: None }
-        | ContentAction::GetViewportDom
-        | ContentAction::Pdf { .. } => Ok(()),
+        | ContentAction::Get { selector: None, .. }
+        | ContentAction::GetViewportDom { .. } => Ok(()),
     }
 }

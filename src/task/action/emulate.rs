@@ -17,6 +17,8 @@ pub const THROTTLE_PRESETS: [(&str, f64, f64, f64); 4] = [
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Device {
     pub name: &'static str,
+    /// Other names it goes by (the origin's `Samsung Galaxy S23`).
+    pub aliases: &'static [&'static str],
     pub width: u32,
     pub height: u32,
     pub scale: f64,
@@ -25,54 +27,62 @@ pub struct Device {
     pub user_agent: &'static str,
 }
 
-pub const DEVICES: [Device; 6] = [
+const IPHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+const IPAD_UA: &str = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+
+const fn phone(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    (width, height): (u32, u32),
+    scale: f64,
+    user_agent: &'static str,
+) -> Device {
     Device {
-        name: "iPhone 15",
-        width: 393,
-        height: 852,
-        scale: 3.0,
+        name,
+        aliases,
+        width,
+        height,
+        scale,
         mobile: true,
         touch: true,
-        user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
-    },
-    Device {
-        name: "iPhone SE",
-        width: 375,
-        height: 667,
-        scale: 2.0,
-        mobile: true,
-        touch: true,
-        user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
-    },
-    Device {
-        name: "Pixel 7",
-        width: 412,
-        height: 915,
-        scale: 2.625,
-        mobile: true,
-        touch: true,
-        user_agent: "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
-    },
-    Device {
-        name: "Galaxy S23",
-        width: 360,
-        height: 780,
-        scale: 3.0,
-        mobile: true,
-        touch: true,
-        user_agent: "Mozilla/5.0 (Linux; Android 14; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
-    },
-    Device {
-        name: "iPad",
-        width: 820,
-        height: 1180,
-        scale: 2.0,
-        mobile: true,
-        touch: true,
-        user_agent: "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
-    },
+        user_agent,
+    }
+}
+
+/// The presets: ours, and those the origin's docs name (iPhone 14, iPhone 14 Pro Max, Pixel 7
+/// Pro, Samsung Galaxy S23, iPad Pro, iPad Mini).
+pub const DEVICES: [Device; 11] = [
+    phone("iPhone 15", &[], (393, 852), 3.0, IPHONE_UA),
+    phone("iPhone 14", &[], (390, 844), 3.0, IPHONE_UA),
+    phone("iPhone 14 Pro Max", &[], (430, 932), 3.0, IPHONE_UA),
+    phone("iPhone SE", &[], (375, 667), 2.0, IPHONE_UA),
+    phone(
+        "Pixel 7",
+        &[],
+        (412, 915),
+        2.625,
+        "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+    ),
+    phone(
+        "Pixel 7 Pro",
+        &[],
+        (412, 892),
+        3.5,
+        "Mozilla/5.0 (Linux; Android 14; Pixel 7 Pro) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+    ),
+    phone(
+        "Galaxy S23",
+        &["Samsung Galaxy S23"],
+        (360, 780),
+        3.0,
+        "Mozilla/5.0 (Linux; Android 14; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+    ),
+    phone("iPad", &[], (820, 1180), 2.0, IPAD_UA),
+    phone("iPad Pro", &[], (1024, 1366), 2.0, IPAD_UA),
+    phone("iPad Mini", &[], (768, 1024), 2.0, IPAD_UA),
     Device {
         name: "Desktop",
+        aliases: &[],
         width: 1280,
         height: 800,
         scale: 1.0,
@@ -90,28 +100,29 @@ pub fn device(name: &str) -> Option<&'static Device> {
             .collect::<String>()
             .to_lowercase()
     };
-    DEVICES.iter().find(|d| norm(d.name) == norm(name))
+    DEVICES
+        .iter()
+        .find(|d| norm(d.name) == norm(name) || d.aliases.iter().any(|a| norm(a) == norm(name)))
 }
 
 /// browser_emulate: what the page believes about its device, place and network.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EmulateAction {
     Viewport {
         width: u32,
         height: u32,
-        #[serde(
-            default = "default_scale",
-            rename = "deviceScaleFactor",
-            alias = "device_scale_factor"
-        )]
+        #[serde(default = "default_scale", rename = "deviceScaleFactor")]
         device_scale_factor: f64,
         #[serde(default)]
         mobile: bool,
     },
     UserAgent {
-        #[serde(rename = "userAgent", alias = "user_agent")]
+        #[serde(rename = "userAgent")]
         user_agent: String,
+        /// `navigator.platform` (Win32, MacIntel, …).
+        #[serde(default)]
+        platform: Option<String>,
     },
     Geolocation {
         latitude: f64,
@@ -120,7 +131,7 @@ pub enum EmulateAction {
         accuracy: f64,
     },
     Timezone {
-        #[serde(rename = "timezoneId", alias = "timezone_id", alias = "timezone")]
+        #[serde(rename = "timezoneId")]
         timezone_id: String,
     },
     /// One of [`DEVICES`], by name.
@@ -133,9 +144,9 @@ pub enum EmulateAction {
     Throttle {
         #[serde(default)]
         preset: Option<String>,
-        #[serde(default, rename = "downloadKbps", alias = "download_kbps")]
+        #[serde(default, rename = "downloadKbps")]
         download_kbps: Option<f64>,
-        #[serde(default, rename = "uploadKbps", alias = "upload_kbps")]
+        #[serde(default, rename = "uploadKbps")]
         upload_kbps: Option<f64>,
         /// Added round-trip latency in ms.
         #[serde(default)]
@@ -153,7 +164,7 @@ fn default_accuracy() -> f64 {
     10.0
 }
 
-pub(super) fn check(action: &EmulateAction) -> Result<(), ArgsError> {
+pub(super) fn check(action: &mut EmulateAction) -> Result<(), ArgsError> {
     match action {
         EmulateAction::Viewport {
             width,
@@ -165,7 +176,15 @@ pub(super) fn check(action: &EmulateAction) -> Result<(), ArgsError> {
             in_range("height", f64::from(*height), 50.0, 10_000.0)?;
             in_range("deviceScaleFactor", *device_scale_factor, 0.1, 10.0)
         }
-        EmulateAction::UserAgent { user_agent } => non_empty("userAgent", user_agent),
+        EmulateAction::UserAgent {
+            user_agent,
+            platform,
+        } => {
+            if let Some(platform) = platform {
+                non_empty("platform", platform)?;
+            }
+            non_empty("userAgent", user_agent)
+        }
         EmulateAction::Geolocation {
             latitude,
             longitude,
@@ -193,13 +212,13 @@ pub(super) fn check(action: &EmulateAction) -> Result<(), ArgsError> {
             latency,
         } => {
             let explicit = [
-                ("downloadKbps", download_kbps),
-                ("uploadKbps", upload_kbps),
-                ("latency", latency),
+                ("downloadKbps", *download_kbps),
+                ("uploadKbps", *upload_kbps),
+                ("latency", *latency),
             ];
             for (field, v) in explicit {
                 if let Some(v) = v {
-                    in_range(field, *v, 0.0, 1e7)?;
+                    in_range(field, v, 0.0, 1e7)?;
                 }
             }
             let any_explicit = explicit.iter().any(|(_, v)| v.is_some());
@@ -211,7 +230,7 @@ pub(super) fn check(action: &EmulateAction) -> Result<(), ArgsError> {
                 Some(p) if throttle_preset(p).is_none() => Err(ArgsError::new(
                     "preset",
                     format!(
-                        "unknown preset '{p}', expected one of {}, none",
+                        "unknown preset '{p}', expected one of {}, offline, none",
                         THROTTLE_PRESETS.map(|t| t.0).join(", ")
                     ),
                 )),
@@ -226,11 +245,14 @@ pub(super) fn check(action: &EmulateAction) -> Result<(), ArgsError> {
     }
 }
 
+/// The preset that takes the page offline (the origin's), rather than throttling it.
+pub const OFFLINE_PRESET: &str = "offline";
+
 /// (download kbit/s, upload kbit/s, latency ms) of a preset; `none` (or `off`) is no throttling,
-/// all zeros.
+/// all zeros, and so is `offline` (which also takes the page offline).
 pub fn throttle_preset(name: &str) -> Option<(f64, f64, f64)> {
     let name = name.to_ascii_lowercase();
-    if name == "none" || name == "off" {
+    if name == "none" || name == "off" || name == OFFLINE_PRESET {
         return Some((0.0, 0.0, 0.0));
     }
     THROTTLE_PRESETS

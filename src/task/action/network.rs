@@ -3,9 +3,9 @@
 use serde::Deserialize;
 
 use super::default_true;
-use super::{in_range, non_empty, ArgsError};
+use super::{check_url, in_range, non_empty, ArgsError};
 
-/// Which Web Storage area.
+/// Which Web Storage area: one, or both (`all`, the origin's, for reading and clearing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageKind {
@@ -14,15 +14,32 @@ pub enum StorageKind {
     Local,
     #[serde(alias = "sessionStorage")]
     Session,
+    All,
 }
 
 impl StorageKind {
-    pub fn js_name(self) -> &'static str {
+    /// The areas, by their JavaScript names.
+    pub fn js_names(self) -> &'static [&'static str] {
         match self {
-            StorageKind::Local => "localStorage",
-            StorageKind::Session => "sessionStorage",
+            StorageKind::Local => &["localStorage"],
+            StorageKind::Session => &["sessionStorage"],
+            StorageKind::All => &["localStorage", "sessionStorage"],
         }
     }
+}
+
+/// One interception rule: a URL pattern alone (crossed with `resourceTypes`), or the origin's
+/// `{urlPattern, resourceType}`, a pattern with its own type.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum InterceptPattern {
+    Url(String),
+    Rule {
+        #[serde(rename = "urlPattern")]
+        url_pattern: String,
+        #[serde(default, rename = "resourceType")]
+        resource_type: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -48,7 +65,7 @@ pub enum InterceptMode {
 
 /// browser_network: cookies, extra headers, request interception, Web Storage.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum NetworkAction {
     /// Cookies visible to the current page (or to `urls`).
     GetCookies {
@@ -66,15 +83,19 @@ pub enum NetworkAction {
         path: Option<String>,
         #[serde(default)]
         secure: Option<bool>,
-        #[serde(default, rename = "httpOnly", alias = "http_only")]
+        #[serde(default, rename = "httpOnly")]
         http_only: Option<bool>,
-        #[serde(default, rename = "sameSite", alias = "same_site")]
+        #[serde(default, rename = "sameSite")]
         same_site: Option<SameSite>,
         /// Seconds since the Unix epoch; a session cookie without it.
         #[serde(default)]
         expires: Option<f64>,
     },
-    ClearCookies,
+    /// Every cookie of the browser, or those of `domain` (and its subdomains).
+    ClearCookies {
+        #[serde(default)]
+        domain: Option<String>,
+    },
     /// Extra headers sent with every request of the page; `{}` removes them.
     SetHeaders {
         headers: std::collections::BTreeMap<String, String>,
@@ -85,8 +106,8 @@ pub enum NetworkAction {
         #[serde(default = "default_true")]
         enabled: bool,
         #[serde(default)]
-        patterns: Vec<String>,
-        #[serde(default, rename = "resourceTypes", alias = "resource_types")]
+        patterns: Vec<InterceptPattern>,
+        #[serde(default, rename = "resourceTypes")]
         resource_types: Vec<String>,
         #[serde(default)]
         mode: InterceptMode,
@@ -128,14 +149,17 @@ pub const RESOURCE_TYPES: [&str; 15] = [
     "Other",
 ];
 
-pub(super) fn check(action: &NetworkAction) -> Result<(), ArgsError> {
+pub(super) fn check(action: &mut NetworkAction) -> Result<(), ArgsError> {
     match action {
         NetworkAction::GetCookies { urls } => {
             for (i, url) in urls.iter().enumerate() {
-                non_empty(&format!("urls[{i}]"), url)?;
+                check_url(&format!("urls[{i}]"), url)?;
             }
             Ok(())
         }
+        NetworkAction::ClearCookies {
+            domain: Some(domain),
+        } => non_empty("domain", domain),
         NetworkAction::SetCookie {
             name,
             url,
@@ -148,7 +172,7 @@ pub(super) fn check(action: &NetworkAction) -> Result<(), ArgsError> {
                 (None, None) => {
                     return Err(ArgsError::new("url", "is required (or give domain)"));
                 }
-                (Some(url), _) => non_empty("url", url)?,
+                (Some(url), _) => check_url("url", url)?,
                 (None, Some(domain)) => non_empty("domain", domain)?,
             }
             if let Some(expires) = expires {
@@ -184,24 +208,52 @@ pub(super) fn check(action: &NetworkAction) -> Result<(), ArgsError> {
                 ));
             }
             for (i, p) in patterns.iter().enumerate() {
-                non_empty(&format!("patterns[{i}]"), p)?;
+                match p {
+                    InterceptPattern::Url(p) => non_empty(&format!("patterns[{i}]"), p)?,
+                    InterceptPattern::Rule {
+                        url_pattern,
+                        resource_type: rule_type,
+                    } => {
+                        non_empty(&format!("patterns[{i}].urlPattern"), url_pattern)?;
+                        if let Some(t) = rule_type {
+                            if resource_type(t).is_none() {
+                                return Err(ArgsError::new(
+                                    &format!("patterns[{i}].resourceType"),
+                                    unknown_type(t),
+                                ));
+                            }
+                        }
+                    }
+                }
             }
             for (i, t) in resource_types.iter().enumerate() {
                 if resource_type(t).is_none() {
                     return Err(ArgsError::new(
                         &format!("resourceTypes[{i}]"),
-                        format!(
-                            "unknown resource type '{t}', expected one of {}",
-                            RESOURCE_TYPES.join(", ")
-                        ),
+                        unknown_type(t),
                     ));
                 }
             }
             Ok(())
         }
-        NetworkAction::SetStorage { key, .. } => non_empty("key", key),
+        NetworkAction::SetStorage { key, storage, .. } => {
+            if *storage == StorageKind::All {
+                return Err(ArgsError::new(
+                    "storage",
+                    "all is for get_storage and clear_storage; set one area (local or session)",
+                ));
+            }
+            non_empty("key", key)
+        }
         _ => Ok(()),
     }
+}
+
+fn unknown_type(t: &str) -> String {
+    format!(
+        "unknown resource type '{t}', expected one of {}",
+        RESOURCE_TYPES.join(", ")
+    )
 }
 
 /// The CDP name of a resource type, matched without regard to case.
