@@ -52,7 +52,11 @@ async fn next_task_works(scheduler: &Scheduler, within_ms: u64) {
     .await;
     assert_completed(&t);
     assert_eq!(text_of(&t, 1), "Fixture Site");
-    assert!(task_ms(&t) < within_ms, "the next task took {} ms", task_ms(&t));
+    assert!(
+        task_ms(&t) < within_ms,
+        "the next task took {} ms",
+        task_ms(&t)
+    );
 }
 
 // ---------------------------------------------------------------- deadlines
@@ -120,7 +124,11 @@ fn the_next_goto_works_after_domcontentloaded_on_a_page_that_never_loads() {
         )
         .await;
         assert_completed(&t);
-        assert!(text_of(&t, 0).contains("DOMContentLoaded"), "{}", text_of(&t, 0));
+        assert!(
+            text_of(&t, 0).contains("DOMContentLoaded"),
+            "{}",
+            text_of(&t, 0)
+        );
         next_task_works(&scheduler, 3000).await;
         // And once more from a page the same way, with a read in between.
         let t = run_on(
@@ -141,8 +149,9 @@ fn the_next_goto_works_after_domcontentloaded_on_a_page_that_never_loads() {
     });
 }
 
-/// A page raising an alert every 5 ms: its own task reports a bounded number of dialogs, and
-/// the next task's goto works promptly.
+/// A page raising an alert every 5 ms: each command reports a bounded number of dialogs,
+/// nothing piles up while no task runs, and the next task's goto works promptly (the page,
+/// which no navigation could leave, is replaced first).
 #[test]
 fn the_next_goto_works_after_an_alert_storm() {
     block_on(async {
@@ -159,12 +168,21 @@ fn the_next_goto_works_after_an_alert_storm() {
         )
         .await;
         assert_completed(&t);
-        let said = text_of(&t, 1);
-        let lines = said.lines().filter(|l| l.contains("dialog")).count();
-        assert!(lines <= 51, "{lines} dialog lines");
-        assert!(said.contains("more dialogs like it"), "{said}");
+        let mut total = 0;
+        for index in 0..2 {
+            let said = text_of(&t, index);
+            let lines = said.lines().filter(|l| l.contains("dialog")).count();
+            assert!(lines <= 51, "{lines} dialog lines");
+            total += lines;
+        }
+        assert!(total > 50, "the storm was on: {total} dialog lines");
+        assert!(
+            text_of(&t, 1).contains("more dialogs like it"),
+            "{}",
+            text_of(&t, 1)
+        );
         // Idle while the storm goes on: nothing may pile up.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         let instance = scheduler.instance("inst_1").unwrap();
         assert!(instance.sizes().dialogs <= 50, "{:?}", instance.sizes());
         next_task_works(&scheduler, 3000).await;
@@ -194,11 +212,23 @@ fn a_dialog_policy_does_not_leak_into_the_next_task() {
         };
         let mut commands = vec![debug(json!({"action": "dialog", "policy": "accept"}))];
         commands.extend(confirm());
-        let t = run_on(&scheduler, with_session("sets accept", None, commands.clone())).await;
-        assert_eq!(text_of(&t, 3), "confirm:true", "the policy holds within its task");
+        let t = run_on(
+            &scheduler,
+            with_session("sets accept", None, commands.clone()),
+        )
+        .await;
+        assert_eq!(
+            text_of(&t, 3),
+            "confirm:true",
+            "the policy holds within its task"
+        );
 
         let t = run_on(&scheduler, with_session("next", None, confirm())).await;
-        assert_eq!(text_of(&t, 2), "confirm:false", "the next task has the default");
+        assert_eq!(
+            text_of(&t, 2),
+            "confirm:false",
+            "the next task has the default"
+        );
 
         // Same session: kept; another session's task resets it.
         let t = run_on(&scheduler, with_session("s1 sets", Some("s1"), commands)).await;
@@ -207,8 +237,16 @@ fn a_dialog_policy_does_not_leak_into_the_next_task() {
         assert_eq!(text_of(&t, 2), "confirm:true", "kept for its own session");
         let t = run_on(&scheduler, with_session("s2", Some("s2"), confirm())).await;
         assert_eq!(text_of(&t, 2), "confirm:false", "another session's task");
-        let t = run_on(&scheduler, with_session("s1 after s2", Some("s1"), confirm())).await;
-        assert_eq!(text_of(&t, 2), "confirm:false", "reset once another task ran");
+        let t = run_on(
+            &scheduler,
+            with_session("s1 after s2", Some("s1"), confirm()),
+        )
+        .await;
+        assert_eq!(
+            text_of(&t, 2),
+            "confirm:false",
+            "reset once another task ran"
+        );
         scheduler.shutdown().await;
     });
 }
@@ -271,10 +309,17 @@ fn what_the_instance_keeps_stays_bounded() {
         assert!(sizes.iter().all(|s| s.dialogs <= 50), "{sizes:?}");
         assert!(sizes.iter().all(|s| s.downloads <= cap), "{sizes:?}");
         assert_eq!(sizes[3].closed_tabs, 64, "more closed than kept: {sizes:?}");
-        assert_eq!(sizes[3].downloads, cap, "more downloads than kept: {sizes:?}");
+        assert_eq!(
+            sizes[3].downloads, cap,
+            "more downloads than kept: {sizes:?}"
+        );
         assert_eq!(sizes[3].dialogs, 50, "more dialogs than kept: {sizes:?}");
         // Listing the tabs forgets closed targets Chromium no longer has.
-        let t = run_on(&scheduler, task("list", vec![tab(json!({"action": "list"}))])).await;
+        let t = run_on(
+            &scheduler,
+            task("list", vec![tab(json!({"action": "list"}))]),
+        )
+        .await;
         assert_completed(&t);
         assert!(instance.sizes().closed_tabs < 64, "{:?}", instance.sizes());
         scheduler.shutdown().await;

@@ -463,7 +463,7 @@ async fn exercise_page_tools(session: &Session) {
     );
     assert_eq!(
         fails(session, "browser_snapshot", json!({"max_length": 0})).await,
-        "INVALID_ARGUMENTS: max_length: must be a positive number of characters"
+        "INVALID_ARGUMENTS: max_length: must be a whole number from 1 to 10000000, not 0"
     );
     let missing = fails(
         session,

@@ -118,7 +118,10 @@ fn schemes_other_than_web_ones_are_refused_by_default() {
             ("FILE:///etc/", "--allow-file-urls"),
             ("chrome://version", "refuses chrome: URLs"),
             ("chrome://history", "refuses chrome: URLs"),
-            ("view-source:file:///etc/passwd", "refuses view-source: URLs"),
+            (
+                "view-source:file:///etc/passwd",
+                "refuses view-source: URLs",
+            ),
         ] {
             for command in [goto_url(url), tab_new(url)] {
                 let e = refused(shared, command).await;
@@ -168,7 +171,8 @@ fn file_urls_open_with_the_flag_and_an_allowed_list_blocks_the_rest() {
         let e = refused(&scheduler, goto_url(&format!("{}/page", other.origin()))).await;
         assert_eq!(e.code, ErrorCode::ExecutionError);
         assert!(
-            e.message.contains(&format!("not in --allowed-origins {site}")),
+            e.message
+                .contains(&format!("not in --allowed-origins {site}")),
             "{}",
             e.message
         );
@@ -254,7 +258,11 @@ fn a_blocked_origin_is_never_requested() {
         assert!(e.message.contains("--blocked-origins"), "{}", e.message);
 
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(blocked.seen(), Vec::<String>::new(), "the blocked server heard nothing");
+        assert_eq!(
+            blocked.seen(),
+            Vec::<String>::new(),
+            "the blocked server heard nothing"
+        );
         let instance = scheduler.instance("inst_1").unwrap();
         assert!(instance.sizes().blocked >= 3, "{:?}", instance.sizes());
         scheduler.shutdown().await;
@@ -347,7 +355,11 @@ fn uploads_come_only_from_under_the_upload_roots_and_work_by_ref() {
         )
         .await;
         assert_completed(&t);
-        assert!(text_of(&t, 1).contains("Uploaded second.txt into input#file"), "{}", text_of(&t, 1));
+        assert!(
+            text_of(&t, 1).contains("Uploaded second.txt into input#file"),
+            "{}",
+            text_of(&t, 1)
+        );
         assert_eq!(text_of(&t, 3).trim_end(), "second file, by ref");
 
         // No root at all: uploads are off, and the message says how to turn them on.

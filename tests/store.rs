@@ -1246,34 +1246,3 @@ async fn postgres_connection_errors_name_the_store_without_its_password() {
     );
     assert!(!err.contains("hunter2"), "{err}");
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn zz_bench() {
-    let Some(db) = pg::fresh_database() else { return };
-    for url in ["memory".to_string(), format!("sqlite:///tmp/bcbench-{}.db", now_ms()), db.url().to_string()] {
-        let s = open(&url).await;
-        let node = s.join().await.unwrap();
-        let inst = s.new_instance_id().await.unwrap();
-        s.add_instance(&instance(&inst, &node, false)).await.unwrap();
-        let start = std::time::Instant::now();
-        let (mut te, mut tc) = (Duration::ZERO, Duration::ZERO);
-        for n in 0..1000 {
-            let t0 = std::time::Instant::now();
-            let mut t = s.enqueue(small_task(&format!("b{n}")), Placement::LeastLoaded, 10000).await.unwrap().unwrap().task;
-            te += t0.elapsed();
-            let t0 = std::time::Instant::now();
-            let at = now_ms();
-            s.claim(&inst, &node, at).await.unwrap().unwrap();
-            tc += t0.elapsed();
-            t.start(at).unwrap();
-            let result = Arc::new(ToolResult::text("ok"));
-            let f1 = s.record(&t.id, Change::CommandStarted { index: 0, at });
-            Change::CommandStarted { index: 0, at }.apply(&mut t).unwrap();
-            let f2 = s.record(&t.id, Change::CommandSucceeded { index: 0, result: result.clone(), at });
-            Change::CommandSucceeded { index: 0, result, at }.apply(&mut t).unwrap();
-            let f3 = s.record(&t.id, Change::finish(&t, false, at));
-            f1.await.unwrap(); f2.await.unwrap(); f3.await.unwrap();
-        }
-        eprintln!("{}: {:?} per task; enqueue {:?} claim {:?}", s.kind(), start.elapsed() / 1000, te / 1000, tc / 1000);
-    }
-}

@@ -134,7 +134,12 @@ impl Executor {
         instance.settle().await;
         if !matches!(
             args.action,
-            Action::Debug(DebugAction::DownloadWait | DebugAction::Downloads)
+            Action::Debug(
+                DebugAction::DownloadWait
+                    | DebugAction::Downloads
+                    | DebugAction::DownloadsIn { .. }
+                    | DebugAction::DownloadWaitFor { .. }
+            )
         ) {
             *instance.downloads().since.lock().unwrap() = std::time::Instant::now();
         }
@@ -203,11 +208,7 @@ impl Executor {
             Some(Err(e)) => e.code == ErrorCode::CommandTimeout,
             Some(Ok(_)) => false,
         };
-        let navigates = goto
-            || matches!(
-                args.action,
-                Action::Tab(TabAction::New { url: Some(_) })
-            );
+        let navigates = goto || matches!(args.action, Action::Tab(TabAction::New { url: Some(_) }));
         let tab = match &args.action {
             // A new tab is the active one once opened.
             Action::Tab(TabAction::New { .. }) => None,
@@ -599,7 +600,10 @@ pub async fn helper_object(
             }
         }
         match answer {
-            Err(e) if is_context_gone_text(&e.message) && ctx.remaining() > Duration::from_millis(60) => {
+            Err(e)
+                if is_context_gone_text(&e.message)
+                    && ctx.remaining() > Duration::from_millis(60) =>
+            {
                 sleep(Duration::from_millis(10)).await;
             }
             Err(e) => return Err(e),

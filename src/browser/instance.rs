@@ -11,12 +11,12 @@ use chromiumoxide::cdp::browser_protocol::browser::{
     CloseParams as BrowserCloseParams, EventDownloadProgress, EventDownloadWillBegin,
     SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
+use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
+use chromiumoxide::cdp::browser_protocol::network::ResourceType;
 use chromiumoxide::cdp::browser_protocol::page::{
     DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams, StopLoadingParams,
 };
-use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
-use chromiumoxide::cdp::browser_protocol::network::ResourceType;
 use chromiumoxide::cdp::js_protocol::runtime::{
     EvaluateParams, EventConsoleApiCalled, EventExceptionThrown, TerminateExecutionParams,
 };
@@ -131,6 +131,9 @@ pub struct PageState {
     /// A goto that returned at DOMContentLoaded left chromiumoxide waiting for this page's load
     /// (it runs one Page.navigate at a time per page): the next goto stops that load first.
     pub load_pending: std::sync::atomic::AtomicBool,
+    /// The page opened more than [`STORM_DIALOGS`] dialogs within a second: it blocks any
+    /// navigation away from it, so it is replaced before the next command.
+    pub dialog_storm: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for PageState {
@@ -167,6 +170,9 @@ pub const DOWNLOADS_CAP: usize = 50;
 /// Dialog records kept between two commands' collections: a page that opens a dialog every few
 /// milliseconds while the instance is idle must not grow the list. Later ones are counted.
 const DIALOGS_CAP: usize = 50;
+
+/// Dialogs within one second that make a page a dialog storm (see [`PageState::dialog_storm`]).
+const STORM_DIALOGS: usize = 50;
 
 /// Requests the URL policy blocked, remembered for the commands' results.
 const BLOCKED_CAP: usize = 100;
@@ -280,8 +286,8 @@ impl BrowserInstance {
             BrowserSource::Attach(endpoint) => {
                 // The same handler settings as a launched browser (our deadlines govern, not
                 // chromiumoxide's 30 s request timeout), minus the viewport: an attached
-                // browser keeps the one chromiumoxide's plain connect gave it.
-                let config = handler_config(Viewport::default());
+                // browser keeps its own, as with chromiumoxide's plain connect.
+                let config = handler_config(None);
                 let (browser, handler) = timeout(
                     HOUSEKEEPING,
                     Browser::connect_with_config(endpoint.clone(), config),
@@ -652,7 +658,22 @@ impl BrowserInstance {
     /// Finishes the repairs [`Self::after_unfinished`] started: waits for the checks, and
     /// replaces the pages that need it. Quick when there is nothing to do.
     pub async fn settle(&self) {
-        let pending = std::mem::take(&mut *self.pending.lock().unwrap());
+        let mut pending = std::mem::take(&mut *self.pending.lock().unwrap());
+        // A page in a dialog storm answers reads, but no navigation can leave it.
+        let storms: Vec<String> = self
+            .tabs
+            .lock()
+            .unwrap()
+            .slots
+            .iter()
+            .filter(|s| {
+                s.state
+                    .dialog_storm
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .map(|s| s.tab_id.clone())
+            .collect();
+        pending.extend(storms.into_iter().map(|tab| (tab, Pending::Replace)));
         for (tab, repair) in pending {
             let replace = match repair {
                 Pending::Replace => true,
@@ -969,11 +990,11 @@ async fn launch(options: &LaunchOptions) -> anyhow::Result<Launched> {
     let connected = async {
         let url = devtools_url(&mut child, options.launch_timeout).await?;
         let (width, height) = options.viewport;
-        let config = handler_config(Viewport {
+        let config = handler_config(Some(Viewport {
             width,
             height,
             ..Viewport::default()
-        });
+        }));
         timeout(
             HOUSEKEEPING,
             Browser::connect_with_config(url.clone(), config),
@@ -999,14 +1020,16 @@ async fn launch(options: &LaunchOptions) -> anyhow::Result<Launched> {
     }
 }
 
-/// chromiumoxide's request timeout for our connections: every call runs under a deadline of
-/// our own (the command's), so chromiumoxide's (30 s by default) must never fire first.
+/// chromiumoxide's request timeout for our connections, launched or attached: every call runs
+/// under a deadline of our own (the command's), so chromiumoxide's (30 s by default) must never
+/// fire first. (Page commands also have a fixed 30 s timer in chromiumoxide whatever this says;
+/// `executor::eval_once` outlasts it for scripts.)
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The handler settings of every connection, launched or attached.
-fn handler_config(viewport: Viewport) -> HandlerConfig {
+fn handler_config(viewport: Option<Viewport>) -> HandlerConfig {
     HandlerConfig {
-        viewport: Some(viewport),
+        viewport,
         request_timeout: REQUEST_TIMEOUT,
         ..HandlerConfig::default()
     }
@@ -1124,7 +1147,23 @@ async fn watch_dialogs(
         .context("cannot watch dialogs")?;
     let page = page.clone();
     Ok(tokio::spawn(async move {
+        let mut recent = std::collections::VecDeque::with_capacity(STORM_DIALOGS);
         while let Some(dialog) = opened.next().await {
+            let now = std::time::Instant::now();
+            while recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+            {
+                recent.pop_front();
+            }
+            recent.push_back(now);
+            if recent.len() >= STORM_DIALOGS
+                && !state
+                    .dialog_storm
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!("a page opened {STORM_DIALOGS} dialogs within a second: it will be replaced before the next command");
+            }
             let (policy, prompt_text) = state.dialogs.lock().unwrap().clone();
             let accept = match policy {
                 DialogPolicy::Default => dialog.r#type == DialogType::Beforeunload,

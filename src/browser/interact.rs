@@ -426,7 +426,12 @@ async fn eval_isolated(ctx: &Ctx<'_>, expression: &str) -> Result<serde_json::Va
 
 /// The element found at a viewport point, through open shadow roots (what a pointer there
 /// reaches), as JavaScript: `at(x, y)`.
-const ELEMENT_AT: &str = "const at = (x, y) => { let el = document.elementFromPoint(x, y);     while (el && el.shadowRoot) { const inner = el.shadowRoot.elementFromPoint(x, y);     if (!inner || inner === el) break; el = inner; } return el; };     const up = (n) => n.parentElement || (n.getRootNode && n.getRootNode().host) || null;     const describe = (el) => { if (!el || !el.tagName) return String(el);     let s = el.tagName.toLowerCase(); if (el.id) s += '#' + el.id; return s; };";
+const ELEMENT_AT: &str = "const at = (x, y) => { let el = document.elementFromPoint(x, y); \
+    while (el && el.shadowRoot) { const inner = el.shadowRoot.elementFromPoint(x, y); \
+    if (!inner || inner === el) break; el = inner; } return el; }; \
+    const up = (n) => n.parentElement || (n.getRootNode && n.getRootNode().host) || null; \
+    const describe = (el) => { if (!el || !el.tagName) return String(el); \
+    let s = el.tagName.toLowerCase(); if (el.id) s += '#' + el.id; return s; };";
 
 /// Scrolls what a mouse wheel over `selector`'s element would: the element if it scrolls,
 /// else its nearest ancestor that does (the page, at last), by (dx, dy) px.

@@ -617,7 +617,8 @@ async fn wait_until_true(ctx: &Ctx<'_>, expression: &str) -> Result<ToolResult, 
     // Compiled as an expression inside an async function, so `await` works in it and a
     // syntax error is told from an exception the page throws.
     let check = format!(
-        "(async () => {{ let f; try {{ f = new (async () => {{}}).constructor('return (' + {source} + '\n)'); }}          catch (e) {{ return {{ syntax: String(e) }}; }} return {{ value: !!(await f()) }}; }})()"
+        "(async () => {{ let f; try {{ f = new (async () => {{}}).constructor('return (' + {source} + '\\n)'); }} \
+         catch (e) {{ return {{ syntax: String(e) }}; }} return {{ value: !!(await f()) }}; }})()"
     );
     let mut last = "it was false".to_string();
     loop {

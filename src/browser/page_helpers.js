@@ -17,25 +17,299 @@
       if (el.id) s += '#' + el.id;
       const cls = typeof el.className === 'string' ? el.className.trim().split(/\s+/) : [];
       for (const c of cls.filter(Boolean).slice(0, 2)) s += '.' + c;
+      const frames = el.ownerDocument && el.ownerDocument !== document ? framesOf(el) : [];
+      if (frames.length) s += ' in ' + describe(frames[0]);
       return s;
     };
-    const find = (sel) => {
-      if (sel.startsWith(REF_PREFIX)) {
-        const el = refs.get(sel.slice(REF_PREFIX.length))?.deref();
-        return el && el.isConnected ? { el } : { unknownRef: true };
-      }
+    // ---- The selector engine: one for actions, waits, reads, snapshots and refs. ----
+    // A selector is one or more parts joined by `>>>`: every part but the last finds a frame
+    // (`iframe`, `frame`) or a shadow host, and the next part is looked for in that frame's
+    // document or that host's open shadow root. A part is `text=…` (the deepest elements whose
+    // text contains it, case-insensitively; exact when quoted, `text="Sign in"`; a regular
+    // expression as `text=/sign\s+in/i`), a ref (`aria-ref=e12`), or CSS, where
+    // `:has-text("…")` keeps the elements whose text contains it. CSS is matched in the
+    // document's own tree first, then in each open shadow root (outer before inner): a
+    // selector reaches into shadow DOM without a path, but its combinators stay in one tree.
+    const norm = (s) => String(s ?? '').replace(/\s+/g, ' ').trim();
+    const TEXTLESS = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD']);
+    const isFrame = (el) => el.tagName === 'IFRAME' || el.tagName === 'FRAME';
+    // A frame's document, or null when it is cross-origin.
+    const frameDoc = (el) => {
       try {
-        return { el: document.querySelector(sel) };
-      } catch (e) {
-        return { invalid: e.message };
+        return el.contentDocument || null;
+      } catch (_) {
+        return null;
       }
     };
-    const isVisible = (el) => {
+    // An element's children as rendered: a shadow host's shadow tree, a slot's assigned nodes.
+    const kidsOf = (node) => {
+      if (node.shadowRoot) return [...node.shadowRoot.childNodes];
+      if (node.tagName === 'SLOT') {
+        const assigned = node.assignedNodes({ flatten: true });
+        if (assigned.length) return assigned;
+      }
+      return [...node.childNodes];
+    };
+    // The text an element shows (its shadow tree's, for a host), memoised for one lookup.
+    const textOf = (el, memo) => {
+      let t = memo.get(el);
+      if (t !== undefined) return t;
+      if (TEXTLESS.has(el.tagName)) t = '';
+      else if (el.tagName === 'INPUT') t = /^(button|submit|reset)$/i.test(el.type) ? el.value : '';
+      else {
+        t = '';
+        for (const n of kidsOf(el)) {
+          if (n.nodeType === 3) t += n.data;
+          else if (n.nodeType === 1) t += ' ' + textOf(n, memo) + ' ';
+        }
+      }
+      memo.set(el, t);
+      return t;
+    };
+    const unquote = (q) => q.slice(1, -1).replace(/\\(.)/g, '$1');
+    // Splits at `sep` where it is outside quotes, brackets and parentheses.
+    const splitTop = (s, sep) => {
+      const out = [];
+      let depth = 0;
+      let quote = null;
+      let start = 0;
+      for (let i = 0; i < s.length; i++) {
+        const c = s[i];
+        if (quote) {
+          if (c === '\\') i++;
+          else if (c === quote) quote = null;
+          continue;
+        }
+        if (c === '\\') i++;
+        else if (c === '"' || c === "'") quote = c;
+        else if (c === '(' || c === '[') depth++;
+        else if (c === ')' || c === ']') depth--;
+        else if (depth === 0 && s.startsWith(sep, i)) {
+          out.push(s.slice(start, i));
+          i += sep.length - 1;
+          start = i + 1;
+        }
+      }
+      out.push(s.slice(start));
+      return out;
+    };
+    // Where the compound selector at the start of `s` ends (at a combinator or a comma).
+    const compoundEnd = (s) => {
+      let depth = 0;
+      let quote = null;
+      for (let i = 0; i < s.length; i++) {
+        const c = s[i];
+        if (quote) {
+          if (c === '\\') i++;
+          else if (c === quote) quote = null;
+          continue;
+        }
+        if (c === '\\') i++;
+        else if (c === '"' || c === "'") quote = c;
+        else if (c === '(' || c === '[') depth++;
+        else if (c === ')' || c === ']') depth--;
+        else if (depth === 0 && /[\s>+~,]/.test(c)) return i;
+      }
+      return s.length;
+    };
+    const dedupe = (list) => [...new Set(list)];
+    const HAS_TEXT = /:has-text\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)/;
+    // CSS with `:has-text(…)`, in one tree (`root`: a document, shadow root or element).
+    const cssAll = (root, sel, memo) => {
+      const m = HAS_TEXT.exec(sel);
+      if (!m) return [...root.querySelectorAll(sel)];
+      const alternatives = splitTop(sel, ',');
+      if (alternatives.length > 1) return dedupe(alternatives.flatMap((s) => cssAll(root, s.trim(), memo)));
+      let before = sel.slice(0, m.index);
+      if (!before.trim() || /[\s>+~(]$/.test(before)) before += '*';
+      const after = sel.slice(m.index + m[0].length);
+      const cut = compoundEnd(after);
+      const rest = after.slice(cut).trim();
+      const needle = norm(unquote(m[1])).toLowerCase();
+      const hits = cssAll(root, before + after.slice(0, cut), memo).filter((el) =>
+        norm(textOf(el, memo)).toLowerCase().includes(needle));
+      if (!rest) return hits;
+      return dedupe(hits.flatMap((el) => cssAll(el, ':scope ' + rest, memo)));
+    };
+    // The open shadow roots inside a tree, outer before inner, in document order.
+    const shadowRootsIn = (root) => {
+      const out = [];
+      const walk = (r) => {
+        const doc = r.ownerDocument || r;
+        const walker = doc.createTreeWalker(r, NodeFilter.SHOW_ELEMENT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          if (n.shadowRoot) {
+            out.push(n.shadowRoot);
+            walk(n.shadowRoot);
+          }
+        }
+      };
+      walk(root);
+      return out;
+    };
+    const textMatcher = (body) => {
+      body = body.trim();
+      const quoted = /^(["'])([\s\S]*)\1$/.exec(body);
+      if (quoted) {
+        const want = norm(unquote(body));
+        return (t) => norm(t) === want;
+      }
+      const re = /^\/([\s\S]+)\/([dgimsuy]*)$/.exec(body);
+      if (re) {
+        const r = new RegExp(re[1], re[2].replace('g', ''));
+        return (t) => r.test(norm(t));
+      }
+      const want = norm(body).toLowerCase();
+      return (t) => norm(t).toLowerCase().includes(want);
+    };
+    // The deepest elements whose text matches, in document order (shadow trees included).
+    const textAll = (scope, body, memo) => {
+      const match = textMatcher(body);
+      const out = [];
+      const visitKids = (node) => {
+        let below = false;
+        for (const k of kidsOf(node)) {
+          if (k.nodeType === 1 && !TEXTLESS.has(k.tagName) && visitEl(k)) below = true;
+        }
+        return below;
+      };
+      const visitEl = (el) => {
+        if (visitKids(el)) return true;
+        if (match(textOf(el, memo))) {
+          out.push(el);
+          return true;
+        }
+        return false;
+      };
+      visitKids(scope);
+      return out;
+    };
+    const refElement = (ref) => {
+      const el = refs.get(ref)?.deref();
+      if (!el || !el.isConnected) throw { unknownRef: true };
+      return el;
+    };
+    const queryScope = (scope, part, memo, first) => {
+      const p = part.trim();
+      if (!p) throw new SyntaxError('an empty part between `>>>`');
+      if (p.startsWith('text=')) return textAll(scope, p.slice(5), memo);
+      if (p.startsWith(REF_PREFIX)) return [refElement(p.slice(REF_PREFIX.length))];
+      const out = cssAll(scope, p, memo);
+      if (first && out.length) return out;
+      for (const root of shadowRootsIn(scope)) {
+        out.push(...cssAll(root, p, memo));
+        if (first && out.length) break;
+      }
+      return out;
+    };
+    // Every element `sel` matches (`first`: the first is enough). Throws a SyntaxError (or the
+    // page's DOMException) for a selector that does not parse, `{ unknownRef }` and
+    // `{ crossOrigin }` (the frame's element) for a path into a frame it cannot enter.
+    const resolve = (sel, first) => {
+      const memo = new Map();
+      const parts = splitTop(sel, '>>>');
+      let scopes = [document];
+      for (let i = 0; ; i++) {
+        const last = i === parts.length - 1;
+        const found = [];
+        for (const scope of scopes) {
+          found.push(...queryScope(scope, parts[i], memo, first && last));
+          if (first && last && found.length) break;
+        }
+        if (last) return dedupe(found);
+        scopes = [];
+        let closed = null;
+        for (const el of dedupe(found)) {
+          if (isFrame(el)) {
+            const doc = frameDoc(el);
+            if (doc) scopes.push(doc);
+            else closed = el;
+          } else if (el.shadowRoot) scopes.push(el.shadowRoot);
+        }
+        if (!scopes.length) {
+          if (closed) throw { crossOrigin: closed };
+          return [];
+        }
+      }
+    };
+    const find = (sel) => {
+      try {
+        return { el: resolve(sel, true)[0] || null };
+      } catch (e) {
+        if (e && e.unknownRef) return { unknownRef: true };
+        if (e && e.crossOrigin) {
+          return { invalid: describe(e.crossOrigin) + ' is a cross-origin frame: selectors and `>>>` reach into same-origin frames only' };
+        }
+        return { invalid: e && e.message ? e.message : String(e) };
+      }
+    };
+    // ---- Frames: geometry of elements inside same-origin frames, in top-level coordinates.
+    const winOf = (el) => (el.ownerDocument && el.ownerDocument.defaultView) || window;
+    // The frame elements holding `el`, innermost first.
+    const framesOf = (el) => {
+      const out = [];
+      for (let w = winOf(el); w && w.frameElement; w = winOf(w.frameElement)) out.push(w.frameElement);
+      return out;
+    };
+    // Where a frame's viewport starts, in its parent's viewport coordinates.
+    const contentOrigin = (f) => {
+      const r = f.getBoundingClientRect();
+      const cs = winOf(f).getComputedStyle(f);
+      return {
+        x: r.left + f.clientLeft + (parseFloat(cs.paddingLeft) || 0),
+        y: r.top + f.clientTop + (parseFloat(cs.paddingTop) || 0),
+      };
+    };
+    const offsetOf = (el) => {
+      let x = 0;
+      let y = 0;
+      for (const f of framesOf(el)) {
+        const o = contentOrigin(f);
+        x += o.x;
+        y += o.y;
+      }
+      return { x, y };
+    };
+    // The element's box in the top-level viewport.
+    const topRect = (el) => {
+      const r = el.getBoundingClientRect();
+      const o = offsetOf(el);
+      return { left: r.left + o.x, top: r.top + o.y, right: r.right + o.x, bottom: r.bottom + o.y, width: r.width, height: r.height };
+    };
+    // What a pointer at a top-level viewport point reaches: through open shadow roots and
+    // into same-origin frames.
+    const deepHit = (x, y) => {
+      let doc = document;
+      for (;;) {
+        let h = doc.elementFromPoint(x, y);
+        while (h && h.shadowRoot) {
+          const inner = h.shadowRoot.elementFromPoint(x, y);
+          if (!inner || inner === h) break;
+          h = inner;
+        }
+        if (!h || !isFrame(h)) return h;
+        const inner = frameDoc(h);
+        if (!inner) return h;
+        const o = contentOrigin(h);
+        x -= o.x;
+        y -= o.y;
+        doc = inner;
+      }
+    };
+    // The focused element of a document, through open shadow roots.
+    const activeIn = (doc) => {
+      let a = doc.activeElement;
+      while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+      return a;
+    };
+    const isVisibleHere = (el) => {
       if (!el.isConnected) return false;
       if (el.checkVisibility && !el.checkVisibility({ visibilityProperty: true })) return false;
       const r = el.getBoundingClientRect();
       return r.width > 0 && r.height > 0;
     };
+    // Visible, and so is every frame around it.
+    const isVisible = (el) => isVisibleHere(el) && framesOf(el).every(isVisibleHere);
     const isDisabled = (el) =>
       (typeof el.matches === 'function' && el.matches(':disabled')) ||
       !!el.closest('[aria-disabled="true"]');
@@ -45,10 +319,13 @@
         requestAnimationFrame(() => resolve());
         setTimeout(resolve, 100);
       });
-    const inViewport = (r) =>
-      r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
-    const fullyInViewport = (r) =>
-      r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth;
+    const inViewport = (r, w = window) =>
+      r.bottom > 0 && r.right > 0 && r.top < w.innerHeight && r.left < w.innerWidth;
+    const fullyInViewport = (r, w = window) =>
+      r.top >= 0 && r.left >= 0 && r.bottom <= w.innerHeight && r.right <= w.innerWidth;
+    // The whole element can be seen: in its frame's viewport, and in the top one.
+    const fullyShown = (el) =>
+      fullyInViewport(el.getBoundingClientRect(), winOf(el)) && fullyInViewport(topRect(el));
     const contains = (el, node) => {
       for (let n = node; n; n = n.parentNode || n.host) if (n === el) return true;
       return false;
@@ -71,15 +348,15 @@
         const desc = describe(el);
         if (!isVisible(el)) return { state: 'hidden', desc };
         if (a.enabled && isDisabled(el)) return { state: 'disabled', desc };
-        if (!fullyInViewport(el.getBoundingClientRect())) {
+        if (!fullyShown(el)) {
           el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
         }
-        let r2 = el.getBoundingClientRect();
+        let r2 = topRect(el);
         if (a.stable) {
           await frame();
-          const r1 = el.getBoundingClientRect();
+          const r1 = topRect(el);
           await frame();
-          r2 = el.getBoundingClientRect();
+          r2 = topRect(el);
           if (r1.x !== r2.x || r1.y !== r2.y || r1.width !== r2.width || r1.height !== r2.height) {
             return { state: 'unstable', desc };
           }
@@ -87,7 +364,7 @@
         const x = r2.left + r2.width / 2;
         const y = r2.top + r2.height / 2;
         if (a.hit) {
-          const hit = document.elementFromPoint(x, y);
+          const hit = deepHit(x, y);
           if (!hit) return { state: 'outside', desc };
           if (!contains(el, hit)) return { state: 'covered', desc, cover: describe(hit) };
         }
@@ -136,22 +413,23 @@
         // Type where a person clicking into the field at its end would: after the current text.
         // A field that already has the focus keeps its caret and selection (so Control+A, then
         // type, replaces the text).
-        const hadFocus = document.activeElement === el || contains(el, document.activeElement);
+        const doc = el.ownerDocument;
+        const hadFocus = contains(el, activeIn(doc));
         el.focus();
         if (!hadFocus) try {
           if (el.setSelectionRange) el.setSelectionRange(el.value.length, el.value.length);
           else {
-            const range = document.createRange();
+            const range = doc.createRange();
             range.selectNodeContents(el);
             range.collapse(false);
-            getSelection().removeAllRanges();
-            getSelection().addRange(range);
+            const selection = winOf(el).getSelection();
+            selection.removeAllRanges();
+            selection.addRange(range);
           }
         } catch (_) {
           // number inputs have no selection API; the caret position does not matter there
         }
-        const active = document.activeElement;
-        return { state: active === el || contains(el, active) ? 'ok' : 'unfocused', desc: describe(el) };
+        return { state: contains(el, activeIn(doc)) ? 'ok' : 'unfocused', desc: describe(el) };
       }
       case 'select': {
         const f = lookup(a.selector);
@@ -187,11 +465,11 @@
         if (!f.el) return f;
         const el = f.el;
         if (!isVisible(el)) return { state: 'hidden', desc: describe(el) };
-        if (!fullyInViewport(el.getBoundingClientRect())) {
+        if (!fullyShown(el)) {
           el.scrollIntoView({ block: 'nearest', inline: 'nearest', behavior: 'instant' });
         }
         await frame();
-        const r = el.getBoundingClientRect();
+        const r = topRect(el);
         return { state: 'ok', x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height };
       }
       case 'page_size': {
@@ -209,23 +487,26 @@
         const limit = a.limit || 250;
         const interactive =
           'a[href],button,input,select,textarea,summary,[role],[onclick],[tabindex],[contenteditable=""],[contenteditable="true"]';
-        const unique = (sel) => {
+        const unique = (root, sel) => {
           try {
-            return document.querySelectorAll(sel).length === 1;
+            return root.querySelectorAll(sel).length === 1;
           } catch (_) {
             return false;
           }
         };
+        // A selector that finds the element again: a CSS path in its own tree, after the path
+        // to its shadow host or frame and `>>>`.
         const selectorFor = (el) => {
+          const root = el.getRootNode();
           const parts = [];
           for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
-            if (n.id && unique('#' + CSS.escape(n.id))) {
+            if (n.id && unique(root, '#' + CSS.escape(n.id))) {
               parts.unshift('#' + CSS.escape(n.id));
               break;
             }
             let part = n.tagName.toLowerCase();
-            const parent = n.parentElement;
-            if (!parent) {
+            const parent = n.parentNode;
+            if (!parent || !parent.children) {
               parts.unshift(part);
               break;
             }
@@ -233,7 +514,10 @@
             if (same.length > 1) part += ':nth-of-type(' + (same.indexOf(n) + 1) + ')';
             parts.unshift(part);
           }
-          return parts.join(' > ');
+          const local = parts.join(' > ');
+          if (root.nodeType === 11 && root.host) return selectorFor(root.host) + ' >>> ' + local;
+          const outer = root.nodeType === 9 && root !== document && root.defaultView && root.defaultView.frameElement;
+          return outer ? selectorFor(outer) + ' >>> ' + local : local;
         };
         const implicitRole = (el) => {
           const tag = el.tagName.toLowerCase();
@@ -267,15 +551,34 @@
         const clip = (s, n) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
         const elements = [];
         let truncated = false;
-        const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_ELEMENT);
-        for (let el = walker.currentNode; el; el = walker.nextNode()) {
-          if (el.nodeType !== 1 || ['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD'].includes(el.tagName)) continue;
+        // The rendered tree: shadow trees in place of their hosts' children, and the documents
+        // of same-origin frames after their frame's line.
+        const all = [];
+        const collect = (node) => {
+          for (const k of kidsOf(node)) {
+            if (k.nodeType !== 1 || TEXTLESS.has(k.tagName)) continue;
+            all.push(k);
+            if (isFrame(k)) {
+              const doc = frameDoc(k);
+              if (doc && doc.body) {
+                all.push(doc.body);
+                collect(doc.body);
+              }
+            } else collect(k);
+          }
+        };
+        const top = document.body || document.documentElement;
+        all.push(top);
+        collect(top);
+        for (const el of all) {
           const isInteractive = el.matches(interactive);
           const own = ownText(el);
           const isImage = el.tagName === 'IMG' || el.tagName === 'IFRAME';
           if (!isInteractive && !own && !isImage) continue;
-          const r = el.getBoundingClientRect();
-          if (r.width === 0 || r.height === 0 || !inViewport(r) || !isVisible(el)) continue;
+          const local = el.getBoundingClientRect();
+          if (local.width === 0 || local.height === 0 || !inViewport(local, winOf(el))) continue;
+          const r = el.ownerDocument === document ? local : topRect(el);
+          if (!inViewport(r) || !isVisible(el)) continue;
           if (elements.length >= limit) {
             truncated = true;
             break;
@@ -388,7 +691,9 @@
         const labelText = (el) => {
           const by = el.getAttribute('aria-labelledby');
           if (by) {
-            const text = by.split(/\s+/).map((id) => document.getElementById(id)?.innerText || '').join(' ');
+            const root = el.getRootNode();
+            const scope = root.getElementById ? root : el.ownerDocument;
+            const text = by.split(/\s+/).map((id) => scope.getElementById(id)?.innerText || '').join(' ');
             if (squash(text)) return squash(text);
           }
           const label = el.getAttribute('aria-label');
@@ -467,7 +772,13 @@
             if (node.text != null && last && last.text != null) last.text += ' ' + node.text;
             else out.push(node);
           };
-          const kids = el.shadowRoot ? [...el.shadowRoot.childNodes] : [...el.childNodes];
+          let kids = kidsOf(el);
+          // A same-origin frame's document is its content; a cross-origin one is said to be there.
+          if (isFrame(el)) {
+            const doc = frameDoc(el);
+            kids = doc && doc.body ? [...doc.body.childNodes] : [];
+            if (!doc) add({ text: '(cross-origin frame: its content is not included)' });
+          }
           for (const n of kids) {
             if (n.nodeType === 3) {
               const text = squash(n.textContent);
@@ -482,7 +793,7 @@
           if (skipTags.has(el.tagName)) return [];
           if (el.getAttribute('aria-hidden') === 'true') return [];
           if (el.checkVisibility && !el.checkVisibility({ visibilityProperty: true }) &&
-              getComputedStyle(el).display !== 'contents') return [];
+              winOf(el).getComputedStyle(el).display !== 'contents') return [];
           const role = roleOf(el);
           const interactive = isInteractive(el, role);
           if (!role && !interactive) return childrenOf(el);
@@ -547,9 +858,11 @@
       case 'query': {
         let all;
         try {
-          all = document.querySelectorAll(a.selector);
+          all = resolve(a.selector, false);
         } catch (e) {
-          return { state: 'invalid', detail: e.message };
+          if (e && e.unknownRef) return { state: 'unknown_ref' };
+          const f = find(a.selector);
+          return { state: 'invalid', detail: f.invalid || String(e) };
         }
         const items = [];
         for (const el of Array.from(all).slice(0, a.limit)) {

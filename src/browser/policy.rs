@@ -300,7 +300,11 @@ impl Policy {
         }
         if !self.allowed_origins.is_empty() && !self.allowed_origins.iter().any(|r| r.matches(url))
         {
-            let list: Vec<&str> = self.allowed_origins.iter().map(|r| r.text.as_str()).collect();
+            let list: Vec<&str> = self
+                .allowed_origins
+                .iter()
+                .map(|r| r.text.as_str())
+                .collect();
             return Err(format!(
                 "the URL policy blocks {}: it is not in --allowed-origins {}",
                 url.origin(),
@@ -328,8 +332,7 @@ impl Policy {
                 if roots.iter().any(|root| real.starts_with(root)) {
                     Ok(real)
                 } else {
-                    let list: Vec<String> =
-                        roots.iter().map(|r| r.display().to_string()).collect();
+                    let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
                     Err(format!(
                         "{path} is outside the upload folders (--upload-root {})",
                         list.join(", ")
@@ -404,7 +407,10 @@ mod tests {
             ("chrome://version", "refuses chrome: URLs"),
             ("chrome://crash/../version", "refuses chrome: URLs"),
             ("chrome://history", "refuses chrome: URLs"),
-            ("view-source:file:///etc/passwd", "refuses view-source: URLs"),
+            (
+                "view-source:file:///etc/passwd",
+                "refuses view-source: URLs",
+            ),
             ("javascript:alert(1)", "refuses javascript: URLs"),
             ("not a url", "not an absolute URL"),
         ] {
@@ -445,7 +451,10 @@ mod tests {
         assert!(p.check_navigation("https://example.com/").is_err());
         assert!(p.check_navigation("http://127.0.0.1:6666/").is_err());
         let e = p.check_navigation("http://localhost:5000/").unwrap_err();
-        assert!(e.contains("not in --allowed-origins 127.0.0.1;*.example.com"), "{e}");
+        assert!(
+            e.contains("not in --allowed-origins 127.0.0.1;*.example.com"),
+            "{e}"
+        );
         // about: and data: have no origin to judge.
         assert_eq!(p.check_navigation("about:blank"), Ok(()));
         assert_eq!(p.check_request("data:image/png;base64,AA"), Ok(()));

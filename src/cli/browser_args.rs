@@ -152,10 +152,13 @@ mod tests {
         );
 
         let plain = Cli::try_parse_from(["x"]).unwrap().browser;
-        assert_eq!(plain.policy(Uploads::Under(vec![])), Policy {
-            uploads: Uploads::Under(vec![]),
-            ..Policy::default()
-        });
+        assert_eq!(
+            plain.policy(Uploads::Under(vec![])),
+            Policy {
+                uploads: Uploads::Under(vec![]),
+                ..Policy::default()
+            }
+        );
         for bad in [
             ["x", "--allowed-origins", "http://x/path"],
             ["x", "--upload-root", "/no/such/folder"],

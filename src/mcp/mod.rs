@@ -605,6 +605,7 @@ mod tests {
                 "browser_emulate",
                 "browser_debug",
                 "browser_tab",
+                "sleep",
                 "browser_snapshot",
                 "browser_task"
             ]

@@ -4,6 +4,7 @@
 //! executor or anyone else. The buffer is bounded twice: in messages, and in bytes (a few
 //! full-page screenshots are as heavy as thousands of small messages).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,41 +27,54 @@ pub const SHUTTING_DOWN: &str = "server shutting down";
 pub struct OutboundLimits {
     /// Messages.
     pub messages: usize,
-    /// Bytes of their payloads. A single message larger than this still goes out when nothing
-    /// else is waiting, so the bound of one connection is this or its largest message.
+    /// Bytes of their payloads, behind the message being written. A single message larger
+    /// than this still goes out when nothing else is waiting, so one connection holds at most
+    /// this plus the message it is writing, or one message larger than this.
     pub bytes: usize,
 }
 
-/// The bytes waiting in one connection's buffer, and in every connection's (the gauge).
+/// The bytes one connection holds: waiting in its buffer (against the limit), and everything
+/// not yet written, in every connection's gauge.
 struct Account {
-    queued: AtomicUsize,
+    waiting: AtomicUsize,
     all: Gauge,
 }
 
-/// A message in the buffer; its bytes are counted until it is handed to the socket or dropped
-/// (written, cut off with its connection, or refused).
+/// A message of one connection: its bytes count as waiting until the sink takes it, and in the
+/// gauge until it is known written or is dropped (cut off with its connection, or refused).
 struct Counted {
     message: Option<Message>,
     bytes: usize,
+    waiting: bool,
     account: Arc<Account>,
 }
 
 impl Counted {
     fn new(message: Message, account: &Arc<Account>) -> Counted {
         let bytes = size_of(&message);
-        account.queued.fetch_add(bytes, Ordering::Relaxed);
+        account.waiting.fetch_add(bytes, Ordering::Relaxed);
         account.all.inc_by(bytes as i64);
         Counted {
             message: Some(message),
             bytes,
+            waiting: true,
             account: account.clone(),
+        }
+    }
+
+    /// The sink has it: it no longer waits behind the others.
+    fn hand_over(&mut self) {
+        if std::mem::take(&mut self.waiting) {
+            self.account
+                .waiting
+                .fetch_sub(self.bytes, Ordering::Relaxed);
         }
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.account.queued.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.hand_over();
         self.account.all.dec_by(self.bytes as i64);
     }
 }
@@ -89,18 +103,26 @@ impl Outbound {
     ) -> Outbound {
         let (tx, mut rx) = mpsc::channel::<Counted>(limits.messages.max(1));
         let account = Arc::new(Account {
-            queued: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
             all,
         });
         let writer = tokio::spawn(async move {
+            // Messages handed to the sink but maybe not written yet: the split sink keeps one
+            // and the WebSocket library buffers the one before, until a flush. They stay in
+            // the gauge (they are memory held for this client), not in the limit, which
+            // bounds what waits behind them.
+            let mut in_flight: VecDeque<Counted> = VecDeque::new();
             while let Some(first) = rx.recv().await {
                 let mut next = Some(first);
                 while let Some(mut counted) = next {
                     let message = counted.message.take().expect("a queued message");
                     let closing = matches!(message, Message::Close(_));
                     let fed = sink.feed(message).await;
-                    // Handed to the socket (or lost with it): no longer waiting here.
-                    drop(counted);
+                    counted.hand_over();
+                    in_flight.push_back(counted);
+                    if in_flight.len() > 2 {
+                        in_flight.pop_front();
+                    }
                     if fed.is_err() {
                         return;
                     }
@@ -113,6 +135,7 @@ impl Outbound {
                 if sink.flush().await.is_err() {
                     return;
                 }
+                in_flight.clear();
             }
         });
         Outbound {
@@ -123,15 +146,15 @@ impl Outbound {
         }
     }
 
-    /// Bytes waiting to be written on this connection.
-    pub fn queued_bytes(&self) -> usize {
-        self.account.queued.load(Ordering::Relaxed)
+    /// Bytes waiting behind the message being written on this connection.
+    pub fn waiting_bytes(&self) -> usize {
+        self.account.waiting.load(Ordering::Relaxed)
     }
 
     /// Queues a message without waiting: a full buffer means the client is not reading.
     pub fn push(&self, message: Message) -> Result<(), Disconnect> {
         let tx = self.tx.as_ref().ok_or("connection closed")?;
-        let waiting = self.queued_bytes();
+        let waiting = self.waiting_bytes();
         let bytes = size_of(&message);
         if waiting > 0 && waiting + bytes > self.limits.bytes {
             return Err(format!(

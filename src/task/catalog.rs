@@ -96,6 +96,14 @@ const fn origin(
 /// Every other spelling of a field. Giving a field and one of its aliases at once is an error.
 pub const FIELD_ALIASES: &[AliasDoc] = &[
     // Our own second spellings (snake_case beside camelCase, and the reverse).
+    same(Tool::Navigate, "tab_id", "tabId"),
+    same(Tool::Interact, "tab_id", "tabId"),
+    same(Tool::Content, "tab_id", "tabId"),
+    same(Tool::Execute, "tab_id", "tabId"),
+    same(Tool::Network, "tab_id", "tabId"),
+    same(Tool::Emulate, "tab_id", "tabId"),
+    same(Tool::Debug, "tab_id", "tabId"),
+    same(Tool::Tab, "tab_id", "tabId"),
     same(Tool::Navigate, "wait_until", "waitUntil"),
     same(Tool::Content, "fullPage", "full_page"),
     same(Tool::Content, "maxLength", "max_length"),
@@ -377,7 +385,7 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "type",
-                description: "Focus the field and type text into it, after its current text",
+                description: "Focus the field and type text into it (replacing its content)",
                 required: &[SELECTOR_OR_REF, "text"],
                 optional: &["delay"],
                 example: r##"{"action":"type","selector":"#email","text":"me@example.com"}"##,
@@ -1603,10 +1611,12 @@ impl ToolDoc {
             .unwrap_or_else(|| panic!("{} has no action {action}", self.tool));
         let mut schema = self.action_schema(action);
         let map = schema.as_object_mut().expect("an object schema");
-        map["properties"]
-            .as_object_mut()
-            .expect("properties")
-            .remove("action");
+        let properties = map["properties"].as_object_mut().expect("properties");
+        properties.remove("action");
+        // As the tools' own input schemas: canonical names (the aliases are still accepted).
+        for alias in self.aliases_for(action) {
+            properties.remove(alias.alias);
+        }
         let required: Vec<&str> = action
             .required
             .iter()
@@ -1907,7 +1917,7 @@ mod tests {
         assert!(schema["properties"]["action"]["description"]
             .as_str()
             .unwrap()
-            .contains("type: Focus the field and type text into it, after its current text (requires selector or ref, text)"));
+            .contains("type: Focus the field and type text into it (replacing its content) (requires selector or ref, text)"));
         assert!(schema["properties"]["selector"]["description"].is_string());
         assert_eq!(schema["properties"]["ref"]["pattern"], "^e[0-9]+$");
         let content = tool_doc(Tool::Content).input_schema();
@@ -1984,7 +1994,6 @@ mod tests {
             names,
             [
                 "instanceId",
-                "maxLength",
                 "max_length",
                 "ref",
                 "selector",

@@ -285,6 +285,7 @@ impl TaskCommand {
                     [
                         "url",
                         "selector",
+                        "expression",
                         "key",
                         "text",
                         "direction",
@@ -302,6 +303,7 @@ impl TaskCommand {
             Action::Execute(_) => self
                 .args
                 .get("script")
+                .or_else(|| self.args.get("expression"))
                 .and_then(Value::as_str)
                 .map(|s| format!(" {}", clip(&s.replace('\n', " "), 60)))
                 .unwrap_or_default(),

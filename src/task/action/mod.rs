@@ -1459,6 +1459,13 @@ mod tests {
             );
         }
         assert_eq!(
+            parse_args(Tool::Tab, &json!({"action":"activate","tab_id":"tab_3"}))
+                .unwrap()
+                .tab_id
+                .as_deref(),
+            Some("tab_3")
+        );
+        assert_eq!(
             error(
                 Tool::Content,
                 json!({"action":"screenshot","fullPage":true,"full_page":false})
