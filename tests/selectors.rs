@@ -36,7 +36,8 @@ fn text_selectors_exact_substring_and_has_text() {
                 // Quoted: the whole text, whitespace squashed, case kept.
                 click("text=\"Sign in\""),
                 get_text("#status"),
-                click("text='Sign in with Google'"),
+                // The icon's text is part of the button's.
+                click("text='G Sign in with Google'"),
                 get_text("#status"),
                 // :has-text on the element itself, and on an ancestor of the target.
                 click("button:has-text(\"delete\")"),
@@ -138,6 +139,10 @@ fn same_origin_frame_by_path() {
                 get_text("#pay >>> #pay-status"),
                 content(json!({"action": "get_viewport_dom"})),
                 content(json!({"action": "screenshot", "selector": "#pay >>> #pay-btn"})),
+                interact(json!({"action": "select", "selector": "#pay >>> #plan", "label": "Yearly"})),
+                execute("return document.getElementById('pay').contentDocument.getElementById('plan').value"),
+                interact(json!({"action": "select", "selector": "#pay >>> select", "value": "m"})),
+                execute("return document.getElementById('pay').contentDocument.getElementById('plan').value"),
                 // Without the path, the frame's button is not the page's.
                 interact(json!({"action": "click", "selector": "#pay-btn", "timeout": 500})),
             ],
@@ -161,7 +166,10 @@ fn same_origin_frame_by_path() {
         assert!(pay["box"][1].as_i64().unwrap() > 100, "{pay}");
         let (w, h) = png_size(&image_of(&t, 5));
         assert!(w > 20 && h > 10 && w < 300, "{w}x{h}");
-        assert_eq!(error_of(&t, 6).code, ErrorCode::CommandTimeout);
+        assert!(text_of(&t, 6).contains("select#plan"), "{}", text_of(&t, 6));
+        assert_eq!(text_of(&t, 7), "\"y\"");
+        assert_eq!(text_of(&t, 9), "\"m\"");
+        assert_eq!(error_of(&t, 10).code, ErrorCode::CommandTimeout);
     });
 }
 

@@ -424,11 +424,17 @@ async fn eval_isolated(ctx: &Ctx<'_>, expression: &str) -> Result<serde_json::Va
         })
 }
 
-/// The element found at a viewport point, through open shadow roots (what a pointer there
-/// reaches), as JavaScript: `at(x, y)`.
-const ELEMENT_AT: &str = "const at = (x, y) => { let el = document.elementFromPoint(x, y); \
+/// The element found at a viewport point, through open shadow roots and into same-origin
+/// frames (what a pointer there reaches), as JavaScript: `at(x, y)`.
+const ELEMENT_AT: &str = "const at = (x, y) => { let doc = document; for (;;) { \
+    let el = doc.elementFromPoint(x, y); \
     while (el && el.shadowRoot) { const inner = el.shadowRoot.elementFromPoint(x, y); \
-    if (!inner || inner === el) break; el = inner; } return el; }; \
+    if (!inner || inner === el) break; el = inner; } \
+    if (!el || (el.tagName !== 'IFRAME' && el.tagName !== 'FRAME')) return el; \
+    let inner = null; try { inner = el.contentDocument; } catch (_) {} if (!inner) return el; \
+    const r = el.getBoundingClientRect(); const cs = el.ownerDocument.defaultView.getComputedStyle(el); \
+    x -= r.left + el.clientLeft + (parseFloat(cs.paddingLeft) || 0); \
+    y -= r.top + el.clientTop + (parseFloat(cs.paddingTop) || 0); doc = inner; } }; \
     const up = (n) => n.parentElement || (n.getRootNode && n.getRootNode().host) || null; \
     const describe = (el) => { if (!el || !el.tagName) return String(el); \
     let s = el.tagName.toLowerCase(); if (el.id) s += '#' + el.id; return s; };";

@@ -274,7 +274,10 @@
     const topRect = (el) => {
       const r = el.getBoundingClientRect();
       const o = offsetOf(el);
-      return { left: r.left + o.x, top: r.top + o.y, right: r.right + o.x, bottom: r.bottom + o.y, width: r.width, height: r.height };
+      return {
+        x: r.left + o.x, y: r.top + o.y, left: r.left + o.x, top: r.top + o.y,
+        right: r.right + o.x, bottom: r.bottom + o.y, width: r.width, height: r.height,
+      };
     };
     // What a pointer at a top-level viewport point reaches: through open shadow roots and
     // into same-origin frames.
@@ -620,6 +623,9 @@
           root = f.el;
         }
         const max = a.max || 20000;
+        // A cross-origin frame's helpers number their refs from `refBase` (set by the executor),
+        // so that they never meet the page's.
+        if (a.refBase && nextRef < a.refBase) nextRef = a.refBase;
         // Forget the refs of elements that are gone, so the table does not grow with the page.
         for (const [ref, weak] of refs) {
           const el = weak.deref();
@@ -777,7 +783,8 @@
           if (isFrame(el)) {
             const doc = frameDoc(el);
             kids = doc && doc.body ? [...doc.body.childNodes] : [];
-            if (!doc) add({ text: '(cross-origin frame: its content is not included)' });
+            // Tagged with the frame element's ref: the executor fills the frame's own snapshot in.
+            if (!doc) add({ text: '(cross-origin frame: its content is not included) [frame=' + refFor(el) + ']' });
           }
           for (const n of kids) {
             if (n.nodeType === 3) {
@@ -870,6 +877,23 @@
           items.push({ element: describe(el), text: text.slice(0, 80), visible: isVisible(el) });
         }
         return { state: 'ok', count: all.length, items };
+      }
+      // Where a frame's viewport starts in the page's viewport (the frame brought into view).
+      case 'frame_origin': {
+        const f = lookup(a.selector);
+        if (!f.el) return f;
+        const el = f.el;
+        if (!isFrame(el)) return { state: 'not_frame', desc: describe(el) };
+        if (!fullyShown(el)) el.scrollIntoView({ block: 'nearest', inline: 'nearest', behavior: 'instant' });
+        const o = offsetOf(el);
+        const c = contentOrigin(el);
+        return { state: 'ok', x: o.x + c.x, y: o.y + c.y };
+      }
+      // The element itself, for the caller to use by object id.
+      case 'element': {
+        const f = lookup(a.selector);
+        if (!f.el) return f;
+        return { state: 'ok', desc: describe(f.el), el: f.el };
       }
       // Is the element an <input type=file>? (It may be hidden: file inputs often are.)
       case 'file_input': {

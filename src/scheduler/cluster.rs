@@ -117,7 +117,28 @@ async fn relay(scheduler: Scheduler, mut signals: futures::stream::BoxStream<'st
             Signal::CancelRequested { task_id } => {
                 scheduler.cancel_running_here(&task_id);
             }
-            Signal::InstancesChanged => {}
+            // Also what a reconnected listener says: news may have been missed, so every
+            // worker looks for work and every task followed is read again.
+            Signal::InstancesChanged => {
+                for slot in scheduler.slots() {
+                    slot.wake.notify_one();
+                }
+                let followed: Vec<String> = seen.keys().cloned().collect();
+                for task_id in followed {
+                    let Ok(Some(task)) = inner.store.get(&task_id).await else {
+                        continue;
+                    };
+                    let told = seen.entry(task_id.clone()).or_default();
+                    for kind in catch_up(told, &task) {
+                        if !matches!(kind, EventKind::TaskQueued { .. }) {
+                            inner.events.emit(&task.instance_id, kind);
+                        }
+                    }
+                    if task.status.is_finished() {
+                        seen.remove(&task_id);
+                    }
+                }
+            }
         }
     }
 }

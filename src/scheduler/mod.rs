@@ -348,13 +348,16 @@ impl Scheduler {
             .unwrap()
             .remove(id)
             .ok_or_else(|| CloseError::UnknownInstance(id.into()))?;
-        // Out of the store first: no new task is placed on it.
-        if let Err(e) = self.inner.store.remove_instance(id).await {
-            tracing::error!(instance = %id, "task store: {e:#}");
-        }
         slot.stop.cancel();
         if let Some((_, token)) = &*slot.running.lock().unwrap() {
             token.cancel();
+        }
+        // Its queue is cancelled while the store still knows the instance (a runner lost in
+        // between leaves them to be recovered with it), then once more for any task placed
+        // there meanwhile, after it is out of the store.
+        self.cancel_queued_on(&slot.id).await;
+        if let Err(e) = self.inner.store.remove_instance(id).await {
+            tracing::error!(instance = %id, "task store: {e:#}");
         }
         self.cancel_queued_on(&slot.id).await;
         slot.wake.notify_one();
@@ -714,6 +717,7 @@ impl Scheduler {
         self.inner.shutdown.cancel();
         let slots = self.slots();
         for slot in &slots {
+            self.cancel_queued_on(&slot.id).await;
             if let Err(e) = self.inner.store.remove_instance(&slot.id).await {
                 tracing::error!(instance = %slot.id, "task store: {e:#}");
             }

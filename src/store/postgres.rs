@@ -9,12 +9,12 @@
 //! own transaction (PostgreSQL delivers it at commit, so whoever hears it reads the committed
 //! record); the payloads carry ids, the store holds the content:
 //!
-//! | channel        | payload              | [`Signal`]           |
-//! |----------------|----------------------|----------------------|
-//! | `bc_task`      | `<node_id>:<task_id>` | `TaskChanged`       |
-//! | `bc_queue`     | `<instance_id>`      | `Queued`             |
-//! | `bc_cancel`    | `<task_id>`          | `CancelRequested`    |
-//! | `bc_instances` | (empty)              | `InstancesChanged`   |
+//! | channel        | payload               | [`Signal`]         |
+//! |----------------|-----------------------|--------------------|
+//! | `bc_task`      | `<node_id>:<task_id>` | `TaskChanged`      |
+//! | `bc_queue`     | `<instance_id>`       | `Queued`           |
+//! | `bc_cancel`    | `<task_id>`           | `CancelRequested`  |
+//! | `bc_instances` | (empty)               | `InstancesChanged` |
 //!
 //! A runner hears its own notifications too (`TaskChanged::by` tells them apart).
 
@@ -1062,12 +1062,7 @@ impl TaskStore for PostgresStore {
         }))
     }
 
-    async fn claim(
-        &self,
-        instance_id: &str,
-        node: &Node,
-        now: u64,
-    ) -> StoreResult<Option<String>> {
+    async fn claim(&self, instance_id: &str, node: &Node, now: u64) -> StoreResult<Option<String>> {
         // SKIP LOCKED: a row another runner is claiming right now is left to it; the status
         // test in the outer UPDATE is checked again on the row as it is once locked. One
         // statement, so the claim and its notification commit together.

@@ -54,6 +54,10 @@ fn optional_string(
 ) -> Result<Option<String>, ValidationError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
+        // A NUL character is no text anyone means, and PostgreSQL's text cannot hold one.
+        Some(Value::String(s)) if s.contains('\0') => {
+            Err(invalid(field, "must not contain a NUL character"))
+        }
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(invalid(field, "must be a string")),
     }
@@ -235,6 +239,15 @@ mod tests {
 
     fn err(value: Value) -> String {
         validate_submission(&value).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_nul_character_in_a_name_is_refused() {
+        let msg = err(json!({
+            "task_name": "a\u{0}b",
+            "commands": [{ "tool_name": "browser_navigate", "args": { "action": "reload" } }]
+        }));
+        assert_eq!(msg, "task_name: must not contain a NUL character");
     }
 
     #[test]
