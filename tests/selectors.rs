@@ -198,13 +198,19 @@ fn same_origin_frame_by_ref_from_a_snapshot() {
     });
 }
 
+/// A frame from another origin (localhost vs 127.0.0.1: its own renderer process) is in the
+/// snapshot, its elements get refs (numbered from e1000001, the first such frame's block), and
+/// those refs are typed into and clicked. A `>>>` path cannot enter it.
 #[test]
-fn cross_origin_frame_is_named_not_entered() {
+fn cross_origin_frame_by_ref_from_a_snapshot() {
     block_on(async {
         let t = run(
             "cross-origin frame",
             vec![
                 goto("frames-cross.html"),
+                snapshot(),
+                interact(json!({"action": "type", "ref": "e1000001", "text": "77"})),
+                click_ref("e1000002"),
                 snapshot(),
                 interact(
                     json!({"action": "click", "selector": "#other >>> #pay-btn", "timeout": 2000}),
@@ -213,8 +219,17 @@ fn cross_origin_frame_is_named_not_entered() {
         )
         .await;
         let snap = text_of(&t, 1);
-        assert!(snap.contains("cross-origin frame"), "{snap}");
-        let e = error_of(&t, 2);
+        assert!(snap.contains("iframe \"Other origin\""), "{snap}");
+        assert!(snap.contains("textbox \"Card\" [ref=e1000001]"), "{snap}");
+        assert!(snap.contains("button \"Pay now\" [ref=e1000002]"), "{snap}");
+        assert!(
+            text_of(&t, 3).contains("button#pay-btn"),
+            "{}",
+            text_of(&t, 3)
+        );
+        let after = text_of(&t, 4);
+        assert!(after.contains("paid 77"), "{after}");
+        let e = error_of(&t, 5);
         assert_eq!(e.code, ErrorCode::ExecutionError, "{e}");
         assert!(e.message.contains("cross-origin"), "{e}");
     });

@@ -106,11 +106,17 @@ pub async fn run(ctx: &Ctx<'_>, action: &ContentAction) -> Result<ToolResult, Co
                 state,
                 answer["detail"].as_str(),
             )?;
+            let mut text = answer["snapshot"].as_str().unwrap_or_default().to_string();
+            // Cross-origin frames are snapshotted by their own helpers (frames.rs).
+            if text.contains(" [frame=") {
+                let max = max_length.unwrap_or(DEFAULT_SNAPSHOT_CHARS);
+                text = super::frames::fill_snapshot(ctx, &text, max).await;
+            }
             Ok(ToolResult::text(format!(
                 "Page URL: {}\nPage title: {}\n{}",
                 answer["url"].as_str().unwrap_or_default(),
                 answer["title"].as_str().unwrap_or_default(),
-                answer["snapshot"].as_str().unwrap_or_default()
+                text
             )))
         }
         ContentAction::GetViewportDom {

@@ -477,6 +477,13 @@ pub async fn helper<T: DeserializeOwned>(
     op: &str,
     args: Value,
 ) -> Result<T, CommandError> {
+    // A ref handed out inside a cross-origin frame is answered there (frames.rs).
+    if let Some(answer) = super::frames::route(ctx, op, &args).await {
+        let value = answer?;
+        return serde_json::from_value(value.clone()).map_err(|e| {
+            CommandError::execution(format!("unexpected answer from the frame to {op}: {e} ({value})"))
+        });
+    }
     let call = format!("({}, {args})", Value::from(op));
     // Snapshot refs live in the isolated world's copy of the helpers: a snapshot, or a lookup
     // by ref, waits for that world rather than running once in the page's (where they would be

@@ -7,6 +7,7 @@ pub mod debug;
 pub mod emulate;
 pub mod execute;
 pub mod executor;
+pub mod frames;
 pub mod instance;
 pub mod interact;
 pub mod leftovers;

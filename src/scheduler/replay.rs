@@ -131,8 +131,7 @@ pub fn catch_up(seen: &mut Seen, task: &Task) -> Vec<EventKind> {
 mod tests {
     use super::*;
     use crate::store::Change;
-    use crate::task::{validate_submission, CommandError, ToolResult};
-    use serde_json::json;
+    use crate::task::{CommandError, ToolResult};
 
     fn names(events: &[EventKind]) -> Vec<String> {
         events
@@ -152,16 +151,7 @@ mod tests {
 
     #[test]
     fn tells_what_was_missed_once_and_in_order() {
-        let spec = validate_submission(&json!({
-            "task_name": "t",
-            "commands": [
-                { "tool_name": "browser_navigate", "args": { "action": "reload" } },
-                { "tool_name": "browser_navigate", "args": { "action": "back" } },
-                { "tool_name": "browser_navigate", "args": { "action": "forward" } }
-            ]
-        }))
-        .unwrap();
-        let mut task = Task::new(spec, "inst_1".into());
+        let mut task = crate::task::model::three_command_task();
         let mut seen = Seen::default();
         assert_eq!(names(&catch_up(&mut seen, &task)), ["queued"]);
         task.start(1).unwrap();

@@ -82,7 +82,7 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
             tracing::error!(task = %task_id, "a task panicked: {what}");
             let error =
                 CommandError::execution(format!("internal error: the task panicked: {what}"));
-            end_abruptly(&scheduler, &slot.id, &task_id, error).await;
+            end_abruptly(&scheduler, &task_id, error).await;
         }
         *slot.running.lock().unwrap() = None;
     }
@@ -138,12 +138,7 @@ async fn start(
 
 /// Ends a task whose run was cut short (it panicked): the command in flight fails with
 /// `error`, the rest are skipped.
-async fn end_abruptly(
-    scheduler: &Scheduler,
-    instance_id: &str,
-    task_id: &str,
-    error: CommandError,
-) {
+async fn end_abruptly(scheduler: &Scheduler, task_id: &str, error: CommandError) {
     let Some(task) = scheduler.inner.live.lock().unwrap().get(task_id).cloned() else {
         return;
     };
@@ -160,21 +155,9 @@ async fn end_abruptly(
             }
         }
     }
-    if let Some(task) = scheduler.inner.live.lock().unwrap().remove(task_id) {
-        let skipped: Vec<usize> = task
-            .commands
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.status == crate::task::CommandStatus::Skipped)
-            .map(|(i, _)| i)
-            .collect();
-        emit_skipped(&scheduler.inner.events, instance_id, &task, &skipped);
-        scheduler.inner.events.emit(
-            instance_id,
-            EventKind::TaskFinished {
-                task: Arc::new(task),
-            },
-        );
+    let finished = scheduler.inner.live.lock().unwrap().remove(task_id);
+    if let Some(task) = finished {
+        scheduler.emit_finished(task);
     }
 }
 

@@ -129,20 +129,10 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{validate_submission, ErrorCode};
-    use serde_json::json;
+    use crate::task::ErrorCode;
 
     fn task() -> Task {
-        let spec = validate_submission(&json!({
-            "task_name": "t",
-            "commands": [
-                { "tool_name": "browser_navigate", "args": { "action": "reload" } },
-                { "tool_name": "browser_navigate", "args": { "action": "back" } },
-                { "tool_name": "browser_navigate", "args": { "action": "forward" } }
-            ]
-        }))
-        .unwrap();
-        Task::new(spec, "inst_1".into())
+        crate::task::model::three_command_task()
     }
 
     #[test]

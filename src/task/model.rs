@@ -515,6 +515,21 @@ impl Task {
     }
 }
 
+/// A queued task of three history commands on `inst_1`, for unit tests.
+#[cfg(test)]
+pub(crate) fn three_command_task() -> Task {
+    let spec = crate::task::validate_submission(&serde_json::json!({
+        "task_name": "t",
+        "commands": [
+            { "tool_name": "browser_navigate", "args": { "action": "reload" } },
+            { "tool_name": "browser_navigate", "args": { "action": "back" } },
+            { "tool_name": "browser_navigate", "args": { "action": "forward" } }
+        ]
+    }))
+    .unwrap();
+    Task::new(spec, "inst_1".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,16 +606,7 @@ mod tests {
     }
 
     fn two_command_task() -> Task {
-        let spec = crate::task::validate_submission(&serde_json::json!({
-            "task_name": "t",
-            "commands": [
-                { "tool_name": "browser_navigate", "args": { "action": "reload" } },
-                { "tool_name": "browser_navigate", "args": { "action": "back" } },
-                { "tool_name": "browser_navigate", "args": { "action": "forward" } }
-            ]
-        }))
-        .unwrap();
-        Task::new(spec, "inst_1".into())
+        three_command_task()
     }
 
     #[test]
