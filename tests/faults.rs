@@ -469,6 +469,27 @@ fn slow_page_within_its_timeout_loads() {
     });
 }
 
+/// chromiumoxide gives up on Page.navigate after 30 s; a deadline beyond that is still ours.
+#[test]
+fn a_load_longer_than_30_s_within_its_timeout_loads() {
+    block_on(async {
+        let (scheduler, _permit) = private_scheduler().await;
+        let t = run_on(
+            &scheduler,
+            task(
+                "slow load",
+                vec![
+                    nav(json!({"action": "goto", "url": url("slow?ms=31000"), "timeout": 45000})),
+                    get_text("#slow"),
+                ],
+            ),
+        )
+        .await;
+        assert_completed(&t);
+        assert_eq!(text_of(&t, 1), "Answered after 31000 ms");
+    });
+}
+
 #[test]
 fn hung_page_is_recovered() {
     block_on(async {

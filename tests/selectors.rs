@@ -212,6 +212,8 @@ fn cross_origin_frame_by_ref_from_a_snapshot() {
                 interact(json!({"action": "type", "ref": "e1000001", "text": "77"})),
                 click_ref("e1000002"),
                 snapshot(),
+                content(json!({"action": "screenshot", "ref": "e1000002"})),
+                content(json!({"action": "get_text", "ref": "e1000002"})),
                 interact(
                     json!({"action": "click", "selector": "#other >>> #pay-btn", "timeout": 2000}),
                 ),
@@ -229,7 +231,10 @@ fn cross_origin_frame_by_ref_from_a_snapshot() {
         );
         let after = text_of(&t, 4);
         assert!(after.contains("paid 77"), "{after}");
-        let e = error_of(&t, 5);
+        let (w, h) = png_size(&image_of(&t, 5));
+        assert!(w > 20 && h > 10 && w < 300, "{w}x{h}");
+        assert_eq!(text_of(&t, 6), "Pay now");
+        let e = error_of(&t, 7);
         assert_eq!(e.code, ErrorCode::ExecutionError, "{e}");
         assert!(e.message.contains("cross-origin"), "{e}");
     });

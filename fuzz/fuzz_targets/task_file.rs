@@ -22,7 +22,11 @@ fn folder() -> &'static tempfile::TempDir {
         let dir = tempfile::Builder::new()
             .prefix("browser-control-fuzz-")
             .tempdir_in("/dev/shm")
-            .or_else(|_| tempfile::Builder::new().prefix("browser-control-fuzz-").tempdir())
+            .or_else(|_| {
+                tempfile::Builder::new()
+                    .prefix("browser-control-fuzz-")
+                    .tempdir()
+            })
             .expect("a temp folder for the task files");
         // A static is never dropped: remove the folder when libFuzzer exits (tools/fuzz
         // removes what a crash leaves).
@@ -40,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&kind, text)) = data.split_first() else {
         return;
     };
-    let name = if kind % 2 == 0 { "task.json" } else { "task.yaml" };
+    let name = if kind % 2 == 0 {
+        "task.json"
+    } else {
+        "task.yaml"
+    };
     let file: PathBuf = folder().path().join(name);
     std::fs::write(&file, text).expect("the task file is written");
     // Lines as YAML counts them (an upper bound for JSON's): a lone CR, NEL, LS and PS break
@@ -55,7 +63,11 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             let _ = e.to_string();
             // A parser's error at the end of the text may name the line after the last one.
-            assert!(e.line <= lines + 1, "error line {} of a {lines}-line file: {e}", e.line);
+            assert!(
+                e.line <= lines + 1,
+                "error line {} of a {lines}-line file: {e}",
+                e.line
+            );
         }
         Ok(cases) => {
             assert!(!cases.is_empty(), "a file that loads holds a task");

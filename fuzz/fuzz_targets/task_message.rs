@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     let spec = match validate_submission(&submission) {
         Ok(spec) => spec,
         Err(e) => {
-            assert!(!e.field.is_empty(), "a validation error names no field: {e}");
+            assert!(
+                !e.field.is_empty(),
+                "a validation error names no field: {e}"
+            );
             let _ = format!("Invalid task: {e}");
             return;
         }

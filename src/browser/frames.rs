@@ -30,6 +30,9 @@ const KEY: &str = "__browser_control_frame_helpers";
 const BLOCK: u64 = 1_000_000;
 /// Frames remembered per page; the oldest are forgotten first.
 const MAX_FRAMES: usize = 64;
+/// Pages with frames remembered; past it, all are forgotten (their refs then ask for a new
+/// snapshot).
+const MAX_PAGES: usize = 32;
 
 /// An out-of-process frame the engine has attached to.
 #[derive(Debug, Clone)]
@@ -42,9 +45,11 @@ struct Frame {
     slot: u64,
 }
 
-/// Per page (target id): the frames attached to, and the next slot.
-static FRAMES: LazyLock<Mutex<HashMap<String, (Vec<Frame>, u64)>>> =
+/// Per page (target id): the frames attached to.
+static FRAMES: LazyLock<Mutex<HashMap<String, Vec<Frame>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+/// The next frame's block of refs. Never reused, so a stale ref cannot reach another frame.
+static NEXT_SLOT: AtomicU64 = AtomicU64::new(1);
 
 fn page_key(ctx: &Ctx<'_>) -> String {
     ctx.page.target_id().as_ref().to_string()
@@ -158,7 +163,7 @@ async fn frame_for(ctx: &Ctx<'_>, iframe_ref: &str) -> Result<Frame, CommandErro
         .lock()
         .unwrap()
         .get(&key)
-        .and_then(|(frames, _)| frames.iter().find(|f| f.frame_id == frame_id).cloned());
+        .and_then(|frames| frames.iter().find(|f| f.frame_id == frame_id).cloned());
     if let Some(frame) = known {
         // Still the same document (its world alive)?
         let alive = call(
@@ -172,6 +177,12 @@ async fn frame_for(ctx: &Ctx<'_>, iframe_ref: &str) -> Result<Frame, CommandErro
             return Ok(frame);
         }
         forget(&key, &frame.frame_id);
+        let _ = ctx
+            .cdp(
+                "Target.detachFromTarget",
+                json!({ "sessionId": frame.session }),
+            )
+            .await;
     }
     let attached = ctx
         .cdp(
@@ -195,15 +206,18 @@ async fn frame_for(ctx: &Ctx<'_>, iframe_ref: &str) -> Result<Frame, CommandErro
         .as_i64()
         .ok_or_else(|| frame_error("no isolated world"))?;
     let mut table = FRAMES.lock().unwrap();
-    let (frames, next) = table.entry(key).or_insert_with(|| (Vec::new(), 1));
+    // Pages that closed are not told about: keep the table small instead.
+    if table.len() >= MAX_PAGES && !table.contains_key(&key) {
+        table.clear();
+    }
+    let frames = table.entry(key).or_default();
     let frame = Frame {
         frame_id,
         session,
         context,
         iframe_ref: iframe_ref.to_string(),
-        slot: *next,
+        slot: NEXT_SLOT.fetch_add(1, Ordering::Relaxed),
     };
-    *next += 1;
     frames.push(frame.clone());
     if frames.len() > MAX_FRAMES {
         frames.remove(0);
@@ -212,7 +226,7 @@ async fn frame_for(ctx: &Ctx<'_>, iframe_ref: &str) -> Result<Frame, CommandErro
 }
 
 fn forget(key: &str, frame_id: &str) {
-    if let Some((frames, _)) = FRAMES.lock().unwrap().get_mut(key) {
+    if let Some(frames) = FRAMES.lock().unwrap().get_mut(key) {
         frames.retain(|f| f.frame_id != frame_id);
     }
 }
@@ -286,7 +300,7 @@ pub async fn route(ctx: &Ctx<'_>, op: &str, args: &Value) -> Option<Result<Value
         .lock()
         .unwrap()
         .get(&page_key(ctx))
-        .and_then(|(frames, _)| frames.iter().find(|f| f.slot == slot).cloned());
+        .and_then(|frames| frames.iter().find(|f| f.slot == slot).cloned());
     let Some(frame) = frame else {
         return Some(Ok(json!({ "state": "unknown_ref" })));
     };
@@ -308,16 +322,33 @@ async fn in_frame(
         }
         Err(e) => return Err(e),
     };
-    if op == "probe" && answer["state"] == "ok" {
+    let moves = (op == "probe" || op == "rect") && answer["state"] == "ok";
+    if moves {
         let selector = format!("{REF_SELECTOR_PREFIX}{}", frame.iframe_ref);
-        let origin: Value = helper(ctx, "frame_origin", json!({ "selector": selector })).await?;
-        if origin["state"] != "ok" {
-            return Ok(json!({ "state": "unknown_ref" }));
+        let mut ask = json!({ "selector": selector });
+        if op == "probe" && args["hit"] == json!(true) {
+            ask["at"] = json!([answer["x"], answer["y"]]);
         }
-        let moved =
-            |v: &Value, by: &Value| json!(v.as_f64().unwrap_or(0.0) + by.as_f64().unwrap_or(0.0));
-        answer["x"] = moved(&answer["x"], &origin["x"]);
-        answer["y"] = moved(&answer["y"], &origin["y"]);
+        let origin: Value = helper(ctx, "frame_origin", ask).await?;
+        match origin["state"].as_str() {
+            Some("ok") => {}
+            // Something in the page covers the frame there.
+            Some("covered" | "outside") => {
+                answer["state"] = origin["state"].clone();
+                answer["cover"] = origin["cover"].clone();
+                return Ok(answer);
+            }
+            _ => return Ok(json!({ "state": "unknown_ref" })),
+        }
+        let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+        if op == "probe" {
+            answer["x"] = json!(n(&answer["x"]) + n(&origin["x"]));
+            answer["y"] = json!(n(&answer["y"]) + n(&origin["y"]));
+        } else {
+            // The page's document coordinates: the frame's viewport point, moved.
+            answer["x"] = json!(n(&answer["vx"]) + n(&origin["x"]) + n(&origin["sx"]));
+            answer["y"] = json!(n(&answer["vy"]) + n(&origin["y"]) + n(&origin["sy"]));
+        }
     }
     Ok(answer)
 }

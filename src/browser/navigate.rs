@@ -229,12 +229,26 @@ async fn goto_once(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolRes
             None => std::future::pending().await,
         }
     };
+    // chromiumoxide gives up on a request after its fixed 30 s, whatever our deadline: a load
+    // that takes longer is then followed by the page's own load event (the command's deadline
+    // still bounds it).
+    let mut loaded = listen::<EventLoadEventFired>(&ctx.page).await?;
     // chromiumoxide resolves Page.navigate once the new document has loaded; a navigation that
     // never makes a new document (a 204, a download) it would wait out: race it.
-    let navigate = ctx.page.execute(NavigateParams::new(url));
-    let navigated = tokio::select! {
+    let navigate = async {
+        match ctx.page.execute(NavigateParams::new(url)).await {
+            Ok(done) => Ok((done.result.loader_id, done.result.error_text)),
+            Err(chromiumoxide::error::CdpError::Timeout) => {
+                tracing::debug!("navigation to {url} outlasted chromiumoxide's timer");
+                loaded.next().await;
+                Ok((None, None))
+            }
+            Err(e) => Err(cdp_error(&format!("navigation to {url}"), e)),
+        }
+    };
+    let (loader_id, error_text) = tokio::select! {
         biased;
-        done = navigate => done.map_err(|e| cdp_error(&format!("navigation to {url}"), e))?.result,
+        done = navigate => done?,
         // waitUntil=domcontentloaded: the new document is committed and parsed. chromiumoxide
         // keeps waiting for its load on its own; the next goto waits for that.
         _ = parsed => {
@@ -277,9 +291,8 @@ async fn goto_once(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolRes
     };
     // An HTTP error answered with an empty body is still an answer: Chromium shows its own
     // error page and says ERR_HTTP_RESPONSE_CODE_FAILURE; report the status like any other.
-    let error = navigated
-        .error_text
-        .filter(|e| !e.is_empty() && e != "net::ERR_HTTP_RESPONSE_CODE_FAILURE");
+    let error =
+        error_text.filter(|e| !e.is_empty() && e != "net::ERR_HTTP_RESPONSE_CODE_FAILURE");
     if let Some(error) = error {
         let e = CommandError::execution(format!(
             "cannot load {url}: {error} ({})",
@@ -293,7 +306,8 @@ async fn goto_once(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolRes
     }
     let mut document = None;
     while let Some(Some(event)) = responses.next().now_or_never() {
-        let same_load = navigated.loader_id.as_ref() == Some(&event.loader_id);
+        // After chromiumoxide's timer the loader is unknown: the last document is the one.
+        let same_load = loader_id.as_ref().is_none_or(|id| id == &event.loader_id);
         if event.r#type == ResourceType::Document && same_load {
             document = Some(event);
         }

@@ -473,7 +473,10 @@
         }
         await frame();
         const r = topRect(el);
-        return { state: 'ok', x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height };
+        return {
+          state: 'ok', x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height,
+          vx: r.left, vy: r.top,
+        };
       }
       case 'page_size': {
         const d = document.documentElement;
@@ -784,7 +787,7 @@
             const doc = frameDoc(el);
             kids = doc && doc.body ? [...doc.body.childNodes] : [];
             // Tagged with the frame element's ref: the executor fills the frame's own snapshot in.
-            if (!doc) add({ text: '(cross-origin frame: its content is not included) [frame=' + refFor(el) + ']' });
+            if (!doc) out.push({ frame: refFor(el) });
           }
           for (const n of kids) {
             if (n.nodeType === 3) {
@@ -821,6 +824,10 @@
         const render = (nodes, depth) => {
           for (const n of nodes) {
             const pad = '  '.repeat(depth) + '- ';
+            if (n.frame) {
+              lines.push(pad + 'text: (cross-origin frame: its content is not included) [frame=' + n.frame + ']');
+              continue;
+            }
             if (n.text != null) {
               lines.push(pad + 'text: ' + clip(n.text, 300));
               continue;
@@ -887,7 +894,15 @@
         if (!fullyShown(el)) el.scrollIntoView({ block: 'nearest', inline: 'nearest', behavior: 'instant' });
         const o = offsetOf(el);
         const c = contentOrigin(el);
-        return { state: 'ok', x: o.x + c.x, y: o.y + c.y };
+        const x = o.x + c.x;
+        const y = o.y + c.y;
+        // With `at` (a point in the frame's viewport): is the frame what a click there reaches?
+        if (a.at) {
+          const hit = deepHit(x + a.at[0], y + a.at[1]);
+          if (!hit) return { state: 'outside', desc: describe(el) };
+          if (!contains(el, hit)) return { state: 'covered', desc: describe(el), cover: describe(hit) };
+        }
+        return { state: 'ok', x, y, sx: scrollX, sy: scrollY };
       }
       // The element itself, for the caller to use by object id.
       case 'element': {

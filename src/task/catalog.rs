@@ -250,7 +250,7 @@ fn coordinate() -> Value {
 const SELECTOR: FieldDoc = FieldDoc {
     name: "selector",
     schema: non_empty_string,
-    description: "CSS selector of the element (the first match is used)",
+    description: "Selector of the element (the first match is used): CSS (open shadow roots are searched too), text=Sign in (substring), text=\"Sign in\" (exact), button:has-text(\"Save\"), and >>> to step into an iframe or a shadow root (iframe#pay >>> text=Pay)",
 };
 
 /// Where a selector is accepted, so is a ref from `snapshot` (`e12`).
