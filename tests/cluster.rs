@@ -38,7 +38,8 @@ fn pinned(name: &str, instance: &str, commands: Vec<Value>) -> Value {
 }
 
 async fn runner(url: &str) -> (ServeProcess, String) {
-    let serve = ServeProcess::start(&["--store", url, "--lease", LEASE, "--max-queued", "1000"]).await;
+    let serve =
+        ServeProcess::start(&["--store", url, "--lease", LEASE, "--max-queued", "1000"]).await;
     let h = health(serve.addr).await;
     let instance = h["instances"][0]["id"].as_str().unwrap().to_string();
     (serve, instance)
@@ -65,7 +66,11 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
             .submit(pinned(
                 "watched",
                 &inst_a,
-                vec![busy(700), execute("return 'second'"), execute("return 'third'")],
+                vec![
+                    busy(700),
+                    execute("return 'second'"),
+                    execute("return 'third'"),
+                ],
             ))
             .await;
         let ack = on_b
@@ -104,7 +109,10 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
         );
         let complete = seen.last().unwrap();
         assert_eq!(complete["status"], "completed", "{complete}");
-        assert_eq!(complete["results"][2]["result"]["content"][0]["text"], "\"third\"");
+        assert_eq!(
+            complete["results"][2]["result"]["content"][0]["text"],
+            "\"third\""
+        );
         let on_b_status = on_b
             .request(
                 json!({"type": "task_status", "taskId": watched}),
@@ -117,15 +125,23 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
         let mut spread = Vec::new();
         for n in 0..12 {
             let client = if n % 2 == 0 { &mut on_a } else { &mut on_b };
-            spread.push(client.submit(task(&format!("spread {n}"), vec![busy(150)])).await);
+            spread.push(
+                client
+                    .submit(task(&format!("spread {n}"), vec![busy(150)]))
+                    .await,
+            );
         }
         let mut ran_on = HashMap::new();
         for id in &spread {
-            on_a.send(json!({"type": "subscribe_task", "taskId": id})).await;
+            on_a.send(json!({"type": "subscribe_task", "taskId": id}))
+                .await;
             let complete = on_a.until_complete(id).await.pop().unwrap();
             assert_eq!(complete["status"], "completed", "{complete}");
             let t = on_a
-                .request(json!({"type": "task_status", "taskId": id}), "task_status_response")
+                .request(
+                    json!({"type": "task_status", "taskId": id}),
+                    "task_status_response",
+                )
                 .await;
             *ran_on
                 .entry(t["task"]["instanceId"].as_str().unwrap().to_string())
@@ -134,16 +150,23 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
         assert_eq!(ran_on.len(), 2, "both instances ran tasks: {ran_on:?}");
 
         // Both instances busy; then unbound tasks queue on both, one task pinned to A waits.
-        let running_a = on_a.submit(pinned("running on A", &inst_a, vec![busy(60_000)])).await;
-        let running_b = on_b.submit(pinned("running on B", &inst_b, vec![busy(2_500)])).await;
+        let running_a = on_a
+            .submit(pinned("running on A", &inst_a, vec![busy(60_000)]))
+            .await;
+        let running_b = on_b
+            .submit(pinned("running on B", &inst_b, vec![busy(2_500)]))
+            .await;
         let pinned_a = on_a
             .submit(pinned("pinned to A", &inst_a, vec![execute("return 1")]))
             .await;
         let mut unbound = Vec::new();
         for n in 0..200 {
             unbound.push(
-                on_b.submit(task(&format!("unbound {n}"), vec![execute(&format!("return {n}"))]))
-                    .await,
+                on_b.submit(task(
+                    &format!("unbound {n}"),
+                    vec![execute(&format!("return {n}"))],
+                ))
+                .await,
             );
         }
         on_b.recv_until(|m| m["taskId"] == running_b.as_str() && m["status"] == "running")
@@ -164,7 +187,8 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
         a.kill9().await;
         let killed_at = Instant::now();
         for id in [&running_a, &pinned_a] {
-            on_b.send(json!({"type": "subscribe_task", "taskId": id})).await;
+            on_b.send(json!({"type": "subscribe_task", "taskId": id}))
+                .await;
         }
         let lost = on_b.until_complete(&running_a).await.pop().unwrap();
         let within = killed_at.elapsed();
@@ -173,7 +197,10 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
             "the lost runner's task ended after {within:?}"
         );
         assert_eq!(lost["status"], "failed", "{lost}");
-        assert_eq!(lost["results"][0]["errorCode"], "INSTANCE_DISCONNECTED", "{lost}");
+        assert_eq!(
+            lost["results"][0]["errorCode"], "INSTANCE_DISCONNECTED",
+            "{lost}"
+        );
         let why = lost["error"]["message"].as_str().unwrap();
         assert!(why.contains("was lost"), "{why}");
         let bound = on_b.until_complete(&pinned_a).await.pop().unwrap();
@@ -190,9 +217,16 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
                 .await;
         }
         while completes.len() < unbound.len() {
-            assert!(Instant::now() < deadline, "{} of {} ended", completes.len(), unbound.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} of {} ended",
+                completes.len(),
+                unbound.len()
+            );
             let m = watcher.recv().await;
-            let Some(id) = m["taskId"].as_str() else { continue };
+            let Some(id) = m["taskId"].as_str() else {
+                continue;
+            };
             match (m["type"].as_str(), m["status"].as_str()) {
                 (Some("task_progress"), Some("running")) => {
                     *running_seen.entry(id.into()).or_default() += 1
@@ -204,13 +238,22 @@ fn two_runners_share_one_queue_and_survive_one_of_them_dying() {
                 _ => {}
             }
         }
-        assert!(completes.values().all(|n| *n == 1), "one task_complete each");
-        assert!(running_seen.values().all(|n| *n == 1), "no command ran twice: {running_seen:?}");
+        assert!(
+            completes.values().all(|n| *n == 1),
+            "one task_complete each"
+        );
+        assert!(
+            running_seen.values().all(|n| *n == 1),
+            "no command ran twice: {running_seen:?}"
+        );
         // On B's own submitter, every task's task_complete came exactly once too.
         let mut count = 0;
         for id in &unbound {
             let t = on_b
-                .request(json!({"type": "task_status", "taskId": id}), "task_status_response")
+                .request(
+                    json!({"type": "task_status", "taskId": id}),
+                    "task_status_response",
+                )
                 .await;
             assert_eq!(t["task"]["status"], "completed", "{t}");
             count += 1;

@@ -95,7 +95,10 @@ fn kill_9_loses_nothing_and_the_restart_runs_what_was_queued() {
 
         let kept = status_of(&mut client, &finished).await;
         assert_eq!(kept["status"], "completed", "{kept}");
-        assert_eq!(kept["commands"][0]["result"]["content"][0]["text"], "\"kept\"");
+        assert_eq!(
+            kept["commands"][0]["result"]["content"][0]["text"],
+            "\"kept\""
+        );
         let keys: Vec<&String> = kept["metadata"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["z", "a"], "metadata keeps its key order");
 

@@ -491,7 +491,11 @@ fn a_panicking_task_fails_and_the_worker_goes_on() {
         assert!(error.message.contains("panicked"), "{}", error.message);
         assert_eq!(
             t.commands.iter().map(|c| c.status).collect::<Vec<_>>(),
-            [CommandStatus::Success, CommandStatus::Error, CommandStatus::Skipped]
+            [
+                CommandStatus::Success,
+                CommandStatus::Error,
+                CommandStatus::Skipped
+            ]
         );
         let next = tokio::time::timeout(
             Duration::from_secs(60),

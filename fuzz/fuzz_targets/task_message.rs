@@ -11,6 +11,14 @@ use browser_control::task::{validate_submission, Task, Tool};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
+fn has_empty_key(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(k, v)| k.is_empty() || has_empty_key(v)),
+        Value::Array(items) => items.iter().any(has_empty_key),
+        _ => false,
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     // A WebSocket text frame is UTF-8 (tungstenite refuses anything else).
     let Ok(text) = std::str::from_utf8(data) else {
@@ -29,8 +37,13 @@ fuzz_target!(|data: &[u8]| {
     let spec = match validate_submission(&submission) {
         Ok(spec) => spec,
         Err(e) => {
+            // Known bug, reported (fuzz/seeds/task_message/regress-empty-field-name.json): a
+            // field whose name is "" is refused without being named (`: unknown field`,
+            // `commands[0].: unknown field`, `commands[0].args: unknown field`). Drop this
+            // exemption once the strict field check names it.
+            let known_bug = e.message.starts_with("unknown field") && has_empty_key(&submission);
             assert!(
-                !e.field.is_empty(),
+                known_bug || !(e.field.is_empty() || e.field.ends_with('.')),
                 "a validation error names no field: {e}"
             );
             let _ = format!("Invalid task: {e}");

@@ -481,7 +481,9 @@ pub async fn helper<T: DeserializeOwned>(
     if let Some(answer) = super::frames::route(ctx, op, &args).await {
         let value = answer?;
         return serde_json::from_value(value.clone()).map_err(|e| {
-            CommandError::execution(format!("unexpected answer from the frame to {op}: {e} ({value})"))
+            CommandError::execution(format!(
+                "unexpected answer from the frame to {op}: {e} ({value})"
+            ))
         });
     }
     let call = format!("({}, {args})", Value::from(op));

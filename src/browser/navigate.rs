@@ -291,8 +291,7 @@ async fn goto_once(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolRes
     };
     // An HTTP error answered with an empty body is still an answer: Chromium shows its own
     // error page and says ERR_HTTP_RESPONSE_CODE_FAILURE; report the status like any other.
-    let error =
-        error_text.filter(|e| !e.is_empty() && e != "net::ERR_HTTP_RESPONSE_CODE_FAILURE");
+    let error = error_text.filter(|e| !e.is_empty() && e != "net::ERR_HTTP_RESPONSE_CODE_FAILURE");
     if let Some(error) = error {
         let e = CommandError::execution(format!(
             "cannot load {url}: {error} ({})",

@@ -126,7 +126,11 @@ async fn start(
     };
     let cancel = CancellationToken::new();
     *slot.running.lock().unwrap() = Some((task.id.clone(), cancel.clone()));
-    inner.live.lock().unwrap().insert(task.id.clone(), task.clone());
+    inner
+        .live
+        .lock()
+        .unwrap()
+        .insert(task.id.clone(), task.clone());
     inner.events.emit(
         &slot.id,
         EventKind::TaskStarted {

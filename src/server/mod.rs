@@ -253,7 +253,10 @@ fn router(
         .route("/dashboard.css", get(dashboard::style))
         .route("/tasks", get(tasks::list).post(tasks::submit))
         .route("/tasks/{id}", get(tasks::get).delete(tasks::cancel))
-        .route("/tasks/{id}/cancel", axum::routing::post(tasks::cancel_by_post))
+        .route(
+            "/tasks/{id}/cancel",
+            axum::routing::post(tasks::cancel_by_post),
+        )
         .route("/instances", get(instances::list).post(instances::create))
         .route("/instances/{id}", axum::routing::delete(instances::close))
         .route("/health", get(health::health))

@@ -175,8 +175,7 @@ pub trait TaskStore: TaskReader {
     ) -> StoreResult<Result<Enqueued, EnqueueError>>;
     /// Takes the oldest task queued on `instance_id`, marks it running on `node` (started
     /// `now`) and returns its id: a task is claimed once, whoever else asks.
-    async fn claim(&self, instance_id: &str, node: &Node, now: u64)
-        -> StoreResult<Option<String>>;
+    async fn claim(&self, instance_id: &str, node: &Node, now: u64) -> StoreResult<Option<String>>;
     /// Ends a task that is still queued as cancelled (every command skipped) and returns it;
     /// `None` when it is not queued (running, finished or unknown).
     async fn cancel_queued(&self, task_id: &str, now: u64) -> StoreResult<Option<Task>>;

@@ -695,7 +695,8 @@ impl TaskStore for SqliteStore {
                         let Some(task) = load_task(conn, &id)? else {
                             continue;
                         };
-                        let why = format!("instance {old} is gone: the server restarted without it");
+                        let why =
+                            format!("instance {old} is gone: the server restarted without it");
                         apply_all(conn, &id, &lost(&task, why, now))?;
                         recovered.failed.extend(load_task(conn, &id)?);
                     }
