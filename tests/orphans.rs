@@ -189,8 +189,12 @@ impl Drop for Serve {
     }
 }
 
+/// `remove_leftovers` removes every dead run's folders: the tests that count them take turns.
+static CLEANUP: Mutex<()> = Mutex::new(());
+
 #[test]
 fn kill_9_of_the_server_takes_its_chromium_down() {
+    let _turn = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
     let mut serve = Serve::start(2);
     serve.wait_listening(Duration::from_secs(60));
     let prefix = format!("{PROFILE_PREFIX}{}-", serve.pid());
@@ -287,6 +291,7 @@ impl Drop for Folder {
 
 #[test]
 fn leftovers_of_dead_runs_are_removed_and_live_ones_kept() {
+    let _turn = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
     let mut done = Command::new("true").spawn().unwrap();
     let dead = done.id();
     done.wait().unwrap();
