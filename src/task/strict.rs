@@ -47,6 +47,16 @@ pub fn unknown_field_message<'a>(
     }
 }
 
+/// How a key is named in an error: as it is, or `""` for the empty one (so the error still
+/// names a field).
+pub fn field_name(key: &str) -> String {
+    if key.is_empty() {
+        "\"\"".to_string()
+    } else {
+        key.to_string()
+    }
+}
+
 /// Checks the keys of a JSON object against the names a receiver knows. `null` values count as
 /// given (callers decide whether a null is allowed).
 pub fn check_keys(
@@ -57,7 +67,7 @@ pub fn check_keys(
     for key in object.keys() {
         if !known.contains(&key.as_str()) {
             return Err((
-                key.clone(),
+                field_name(key),
                 unknown_field_message(key, known.iter().copied(), what),
             ));
         }

@@ -436,10 +436,8 @@ mod tests {
     }
 
     /// Found by fuzzing (fuzz/seeds/task_message/regress-empty-field-name.json): a field named ""
-    /// is refused as `: unknown field` (and `commands[0].: …`, `commands[0].args: …` deeper), an
-    /// error that names no field. Un-ignore once the strict field check names it.
+    /// was refused as `: unknown field`, an error that named no field.
     #[test]
-    #[ignore = "known bug: a field named \"\" is refused without being named"]
     fn a_field_with_an_empty_name_is_named() {
         let ok_cmd = json!({ "tool_name": "browser_navigate", "args": { "action": "reload" } });
         for task in [

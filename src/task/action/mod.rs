@@ -441,7 +441,10 @@ fn prepare(tool: Tool, given: &Map<String, Value>) -> Result<Prepared, ArgsError
         if let Some(why) = doc.not_supported(action, key) {
             return Err(ArgsError::new(key, why));
         }
-        return Err(ArgsError::new(key, unknown_field(doc, action, key)));
+        return Err(ArgsError::new(
+            &crate::task::strict::field_name(key),
+            unknown_field(doc, action, key),
+        ));
     }
     // Values, against each field's schema (aliases by the field they stand for).
     for (key, value) in &canonical {
