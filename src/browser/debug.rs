@@ -273,21 +273,7 @@ async fn download_wait_for(ctx: &Ctx<'_>, id: &str) -> Result<ToolResult, Comman
         })
         .await;
     match waited {
-        Some(d) if d.state == "completed" => Ok(ToolResult::text(
-            json!({
-                "id": d.guid,
-                "state": d.state,
-                "url": d.url,
-                "suggestedFilename": d.suggested_filename,
-                "path": d.path,
-                "bytes": d.received_bytes,
-            })
-            .to_string(),
-        )),
-        Some(d) => Err(CommandError::execution(format!(
-            "the download of {} ended as {}",
-            d.url, d.state
-        ))),
+        Some(d) => ended(&d),
         None => {
             let how_far = known()
                 .map(|d| {
@@ -340,20 +326,7 @@ async fn download_wait(ctx: &Ctx<'_>) -> Result<ToolResult, CommandError> {
         })
         .await;
     match waited {
-        Some(d) if d.state == "completed" => Ok(ToolResult::text(
-            json!({
-                "state": d.state,
-                "url": d.url,
-                "suggestedFilename": d.suggested_filename,
-                "path": d.path,
-                "bytes": d.received_bytes,
-            })
-            .to_string(),
-        )),
-        Some(d) => Err(CommandError::execution(format!(
-            "the download of {} ended as {}",
-            d.url, d.state
-        ))),
+        Some(d) => ended(&d),
         None => {
             let pending = downloads
                 .list
@@ -378,4 +351,25 @@ async fn download_wait(ctx: &Ctx<'_>) -> Result<ToolResult, CommandError> {
             ))
         }
     }
+}
+
+/// What `download_wait` answers for a download that ended: its file, or why it has none.
+fn ended(d: &super::instance::Download) -> Result<ToolResult, CommandError> {
+    if d.state != "completed" {
+        return Err(CommandError::execution(format!(
+            "the download of {} ended as {}",
+            d.url, d.state
+        )));
+    }
+    Ok(ToolResult::text(
+        json!({
+            "id": d.guid,
+            "state": d.state,
+            "url": d.url,
+            "suggestedFilename": d.suggested_filename,
+            "path": d.path,
+            "bytes": d.received_bytes,
+        })
+        .to_string(),
+    ))
 }
