@@ -6,6 +6,7 @@
 //! [`server`] (`serve`: the task WebSocket and HTTP), [`mcp`] (MCP over stdio, streamable
 //! HTTP and legacy SSE).
 
+pub mod auth;
 pub mod browser;
 pub mod cli;
 pub mod events;

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             Command::Run(args) => browser_control::cli::run::run(args).await,
             Command::Serve(args) => browser_control::cli::serve::serve(args).await,
             Command::Mcp(args) => browser_control::cli::mcp::mcp(args).await,
+            Command::Keys(args) => browser_control::cli::keys::keys(args).await,
             Command::Schema => {
                 let schema = browser_control::task::catalog::task_file_schema();
                 println!(

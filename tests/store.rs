@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use browser_control::store::postgres::PostgresStore;
 use browser_control::store::{
-    self, Change, EnqueueError, InstanceRecord, Node, Placement, Retention, Signal, StoreUrl,
-    TaskFilter, TaskStore,
+    self, AuditEntry, AuditFilter, Change, EnqueueError, InstanceRecord, Node, Placement,
+    Retention, Signal, StoreUrl, TaskFilter, TaskStore,
 };
 use browser_control::task::{
-    now_ms, validate_submission, CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode,
-    Task, TaskStatus, TaskSummary, ToolResult,
+    now_ms, validate_submission, CommandError, CommandStatus, Content, Door, EmbeddedResource,
+    ErrorCode, Task, TaskStatus, TaskSummary, ToolResult,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -100,6 +100,7 @@ fn instance(id: &str, node: &Node, private: bool) -> InstanceRecord {
         id: id.into(),
         node_id: node.id.clone(),
         private,
+        owner: None,
     }
 }
 
@@ -202,6 +203,7 @@ fn filter(instance_id: Option<&str>, status: Option<TaskStatus>) -> TaskFilter {
     TaskFilter {
         instance_id: instance_id.map(str::to_string),
         status,
+        owner: None,
     }
 }
 
@@ -561,7 +563,103 @@ async fn conformance(store: Arc<dyn TaskStore>) {
 
     s.remove_instance(&b).await.unwrap();
     assert_eq!(s.cluster().await.unwrap().instances, 2, "{kind}");
+    owners_and_accounts(s, &node).await;
     s.leave(&node).await.unwrap();
+}
+
+/// Who owns what (tasks, instances), API keys and the audit trail, read back as written.
+async fn owners_and_accounts(s: &dyn TaskStore, node: &Node) {
+    let kind = s.kind();
+    let inst = s.new_instance_id().await.unwrap();
+    let mut owned = instance(&inst, node, true);
+    owned.owner = Some("ann".into());
+    s.add_instance(&owned).await.unwrap();
+    assert!(s.instances().await.unwrap().contains(&owned), "{kind}");
+    let mut mine = task("ann's", Some(&inst));
+    mine.owner = "ann".into();
+    mine.door = Door::Mcp;
+    let id = mine.id.clone();
+    s.enqueue(mine, Placement::Instance(inst.clone()), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let back = get(s, &id).await;
+    assert_eq!(
+        (back.owner.as_str(), back.door),
+        ("ann", Door::Mcp),
+        "{kind}"
+    );
+    let anns = TaskFilter {
+        owner: Some("ann".into()),
+        ..TaskFilter::default()
+    };
+    let listed = s.list(&anns).await.unwrap();
+    assert_eq!(listed.len(), 1, "{kind}");
+    assert_eq!(listed[0].owner, "ann");
+    let bobs = TaskFilter {
+        owner: Some("bob".into()),
+        ..TaskFilter::default()
+    };
+    assert!(s.list(&bobs).await.unwrap().is_empty(), "{kind}");
+
+    let (key, record) = browser_control::auth::keys::mint("ann", false).unwrap();
+    s.add_key(&record).await.unwrap();
+    let found = s
+        .key_by_hash(&browser_control::auth::keys::hash(&key))
+        .await
+        .unwrap();
+    assert_eq!(found.as_ref(), Some(&record), "{kind}");
+    assert_eq!(s.key_by_hash("00").await.unwrap(), None);
+    assert_eq!(s.keys().await.unwrap(), vec![record.clone()], "{kind}");
+    assert!(s.revoke_key(&record.id, 42).await.unwrap(), "{kind}");
+    assert!(
+        !s.revoke_key(&record.id, 43).await.unwrap(),
+        "{kind}: revoked once"
+    );
+    assert!(!s.revoke_key("key_none", 43).await.unwrap(), "{kind}");
+    let revoked = s.key_by_hash(&record.hash).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(42), "{kind}");
+
+    for (at, user) in [(10, "ann"), (20, "bob"), (30, "ann"), (40, "ann")] {
+        s.audit(&AuditEntry {
+            at,
+            user: user.into(),
+            action: "task_submitted".into(),
+            target: format!("task_{at}"),
+            door: "rest".into(),
+            node_id: node.id.clone(),
+            detail: None,
+        })
+        .await
+        .unwrap();
+    }
+    let read = |user: Option<&str>, since: Option<u64>, limit: usize| AuditFilter {
+        user: user.map(str::to_string),
+        since,
+        limit,
+    };
+    let targets = |entries: Vec<AuditEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.target).collect()
+    };
+    assert_eq!(
+        targets(s.audit_log(&read(None, None, 100)).await.unwrap()),
+        ["task_10", "task_20", "task_30", "task_40"],
+        "{kind}"
+    );
+    assert_eq!(
+        targets(
+            s.audit_log(&read(Some("ann"), Some(20), 100))
+                .await
+                .unwrap()
+        ),
+        ["task_30", "task_40"],
+        "{kind}"
+    );
+    assert_eq!(
+        targets(s.audit_log(&read(Some("ann"), None, 2)).await.unwrap()),
+        ["task_30", "task_40"],
+        "{kind}: the newest of those matching"
+    );
 }
 
 #[tokio::test]
@@ -588,6 +686,35 @@ async fn postgres_store_conforms() {
 
 // ---------------------------------------------------------------------------------------------
 // SQLite across runs
+
+#[tokio::test]
+async fn keys_made_beside_a_running_sqlite_store_are_known_to_it() {
+    let dir = TempDir::new();
+    let url: StoreUrl = format!("sqlite://{}", dir.db().display()).parse().unwrap();
+    let runner = open(&url.to_string()).await;
+    // `browser-control keys` while the server holds the file.
+    let accounts = store::open_accounts(&url).await.unwrap();
+    let (key, record) = browser_control::auth::keys::mint("bob", true).unwrap();
+    accounts.add_key(&record).await.unwrap();
+    let seen = runner
+        .key_by_hash(&browser_control::auth::keys::hash(&key))
+        .await
+        .unwrap();
+    assert_eq!(seen, Some(record.clone()));
+    assert!(accounts.revoke_key(&record.id, 7).await.unwrap());
+    assert_eq!(
+        runner
+            .key_by_hash(&record.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(7)
+    );
+    // The memory store keeps nothing: keys there are refused, with the reason.
+    let err = store::open_accounts(&StoreUrl::Memory).await.err().unwrap();
+    assert!(format!("{err:#}").contains("keeps nothing"), "{err:#}");
+}
 
 #[tokio::test]
 async fn sqlite_keeps_everything_across_a_reopen() {
@@ -1228,7 +1355,7 @@ async fn postgres_refuses_a_newer_schema() {
     };
     assert!(err.contains("schema version 9999"), "{err}");
     assert!(
-        err.contains("newer than this browser-control knows (1)"),
+        err.contains("newer than this browser-control knows (2)"),
         "{err}"
     );
 }

@@ -1,7 +1,9 @@
 //! The command-line door: `run` for testers, `serve` for agents, `mcp` for MCP hosts.
 
+pub mod auth_args;
 pub mod browser_args;
 pub mod junit;
+pub mod keys;
 pub mod mcp;
 pub mod progress;
 pub mod run;
@@ -67,6 +69,11 @@ pub enum Command {
     /// when the host disconnects (stdin closes); --shared-instance uses a pool instead. Logs go
     /// to stderr.
     Mcp(mcp::McpArgs),
+    /// Manage API keys in the task store: create (printed once), list, revoke.
+    ///
+    /// Keys live in the store, so every runner sharing it knows them; the store keeps only
+    /// their SHA-256. A server accepts them as `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+    Keys(keys::KeysArgs),
     /// Print the JSON Schema of a task file (every tool, action and field) on stdout.
     ///
     /// Editors and CI can validate task files with it; MCP and GET /api/tools describe the

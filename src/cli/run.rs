@@ -98,6 +98,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         lease: args.store.lease(),
         capture_on_failure: true,
         panic_on_intention: None,
+        user_limits: Default::default(),
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::browser_args::BrowserArgs;
+use crate::cli::auth_args::AuthArgs;
 use crate::cli::store_args::StoreArgs;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::server::{Server, ServerConfig, SocketLimits};
@@ -16,7 +17,8 @@ use crate::store::StoreUrl;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on. Off loopback a token is required.
+    /// Address and port to listen on. Off loopback, authentication is required (--token,
+    /// --jwt-secret, --jwt-key or --api-keys).
     #[arg(
         long,
         value_name = "ADDR:PORT",
@@ -31,6 +33,8 @@ pub struct ServeArgs {
     pub max_queued: usize,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     /// Also accept requests from pages of this origin (e.g. https://app.example); repeatable.
     /// Loopback origins are always accepted; `*` accepts any.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
@@ -92,6 +96,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         store,
         capture_on_failure: true,
         panic_on_intention: None,
+        user_limits: args.auth.user_limits(),
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,
@@ -104,6 +109,8 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         listen: args.listen,
         allow_origins: args.allow_origins.clone(),
         token: args.token.clone().filter(|t| !t.is_empty()),
+        jwt: args.auth.jwt(),
+        api_keys: args.auth.api_keys,
         limits: SocketLimits {
             ping_interval: Duration::from_secs(args.ping_interval),
             max_message_bytes: args.max_message_bytes,
@@ -134,6 +141,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         scheduler.store_description(),
         scheduler.node().id
     );
+    println!("auth: {}", server.auth_description());
     let _ = std::io::stdout().flush();
 
     let signal = shutdown_signal().await;

@@ -23,12 +23,12 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{json, Map, Value};
 
 use crate::events::EventKind;
-use crate::scheduler::{Scheduler, SubmitError};
+use crate::scheduler::{Caller, Scheduler, SubmitError};
 use crate::server::error::ApiError;
 use crate::task::catalog::{task_tool_input_schema, tool_doc, TOOLS};
 use crate::task::{
-    validate_submission, Action, Content, InstanceAction, Task, TaskStatus, Tool, ToolResult,
-    ValidationError,
+    validate_submission, Action, Content, Door, InstanceAction, Task, TaskStatus, Tool, ToolResult,
+    User, ValidationError,
 };
 use crate::wire;
 use session::Session;
@@ -149,6 +149,10 @@ the page changes. browser_task runs several commands as one task, with progress 
 pub struct BrowserMcp {
     scheduler: Scheduler,
     session: Arc<Session>,
+    /// The user the session belongs to: fixed at its start (stdio: the local user; SSE: who
+    /// opened the stream), or by its first call (streamable HTTP). Calls of another user are
+    /// refused, so a session id is no way into someone else's browser.
+    user: std::sync::OnceLock<User>,
     /// Its place among the server's open sessions (none over stdio).
     _slot: Option<SessionSlot>,
 }
@@ -173,8 +177,38 @@ impl BrowserMcp {
         BrowserMcp {
             scheduler,
             session,
+            user: std::sync::OnceLock::new(),
             _slot: slot,
         }
+    }
+
+    /// [`BrowserMcp::with_limits`] for a session of `user` from its start.
+    pub fn for_user(mut self, user: User) -> BrowserMcp {
+        self.user = std::sync::OnceLock::from(user);
+        self
+    }
+
+    /// The scheduler as this session's user sees it. Over HTTP, each request carries the user
+    /// the server's guard found; the first one binds the session.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Result<Caller, &'static str> {
+        let asking = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<User>())
+            .cloned();
+        let bound = match asking {
+            Some(asking) => {
+                let bound = self.user.get_or_init(|| asking.clone());
+                if bound.name != asking.name {
+                    return Err(
+                        "this MCP session belongs to another user: open a session of your own",
+                    );
+                }
+                bound
+            }
+            None => self.user.get_or_init(User::local),
+        };
+        Ok(self.scheduler.as_user(bound.clone(), Door::Mcp))
     }
 
     /// The session behind this handler (its label, its instance).
@@ -244,8 +278,12 @@ impl BrowserMcp {
                 )
             }
         };
+        let caller = match self.caller(&context) {
+            Ok(caller) => caller,
+            Err(refused) => return failure("FORBIDDEN", refused),
+        };
         if name == TASK_TOOL {
-            return self.run_task(args, instance, context).await;
+            return self.run_task(&caller, args, instance, context).await;
         }
         let (tool, args) = if name == SNAPSHOT_TOOL {
             if let Some(action) = args.get("action") {
@@ -274,7 +312,10 @@ impl BrowserMcp {
             "task_name": format!("mcp: {} {action}", tool.name()),
             "commands": [{"tool_name": tool.name(), "args": Value::Object(args)}],
         });
-        let task = match self.submit_and_wait(submission, instance, &context).await {
+        let task = match self
+            .submit_and_wait(&caller, submission, instance, &context)
+            .await
+        {
             Ok(task) => task,
             Err(result) => return result,
         };
@@ -295,11 +336,12 @@ impl BrowserMcp {
     /// returns its final record. A cancelled request cancels the task.
     async fn submit_and_wait(
         &self,
+        caller: &Caller,
         submission: Value,
         instance: Option<String>,
         context: &RequestContext<RoleServer>,
     ) -> Result<Task, CallToolResult> {
-        self.submit_and_watch(submission, instance, context, |_, _| None, true)
+        self.submit_and_watch(caller, submission, instance, context, |_, _| None, true)
             .await
     }
 
@@ -307,6 +349,7 @@ impl BrowserMcp {
     /// its end; what it returns (a progress notification) is sent before the next event.
     async fn submit_and_watch(
         &self,
+        caller: &Caller,
         mut submission: Value,
         instance: Option<String>,
         context: &RequestContext<RoleServer>,
@@ -315,7 +358,7 @@ impl BrowserMcp {
     ) -> Result<Task, CallToolResult> {
         let instance = match instance {
             Some(id) => Some(id),
-            None => self.session.instance().await.map_err(|e| {
+            None => self.session.instance(caller).await.map_err(|e| {
                 failure(
                     "INSTANCE_UNAVAILABLE",
                     format!("cannot start this session's browser: {e:#}"),
@@ -344,11 +387,11 @@ impl BrowserMcp {
                     .map_err(|e| failure("LIMIT_REACHED", e))?,
             ),
         };
-        let submitted = self.scheduler.submit(spec).await.map_err(submit_failure)?;
+        let submitted = caller.submit(spec).await.map_err(submit_failure)?;
         // The submitted record names each command's action: enough for progress, with no
         // copy of the live record per event.
         let (task_id, submitted) = (submitted.task_id, submitted.task);
-        let Some(mut watch) = self.scheduler.watch_from_start(&task_id).await else {
+        let Some(mut watch) = caller.watch_from_start(&task_id).await else {
             return Err(failure("UNAVAILABLE", "the task record was lost"));
         };
         let mut cancelled = false;
@@ -372,7 +415,7 @@ impl BrowserMcp {
                 },
                 _ = context.ct.cancelled(), if !cancelled => {
                     cancelled = true;
-                    let _ = self.scheduler.cancel(&task_id).await;
+                    let _ = caller.cancel(&task_id).await;
                 }
             }
         }
@@ -380,6 +423,7 @@ impl BrowserMcp {
 
     async fn run_task(
         &self,
+        caller: &Caller,
         mut args: Map<String, Value>,
         instance: Option<String>,
         context: RequestContext<RoleServer>,
@@ -403,7 +447,14 @@ impl BrowserMcp {
             )
         };
         let task = match self
-            .submit_and_watch(Value::Object(args), instance, &context, progress, false)
+            .submit_and_watch(
+                caller,
+                Value::Object(args),
+                instance,
+                &context,
+                progress,
+                false,
+            )
             .await
         {
             Ok(task) => task,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Caller, Scheduler};
 use crate::task::{Action, InstanceAction, Task};
 
 /// Where a session's tool calls run.
@@ -42,7 +42,7 @@ impl Session {
 
     /// The instance a call runs on when it names none: the session's own (started now if it
     /// has none yet, or if its instance was closed meanwhile), or `None` for the pool's choice.
-    pub async fn instance(&self) -> anyhow::Result<Option<String>> {
+    pub async fn instance(&self, caller: &Caller) -> anyhow::Result<Option<String>> {
         if self.shared {
             return Ok(None);
         }
@@ -53,9 +53,8 @@ impl Session {
             }
             tracing::info!("{}: instance {id} was closed; starting another", self.label);
         }
-        let info = self
-            .scheduler
-            .create_instance_as(
+        let info = caller
+            .create_instance(
                 &InstanceAction::Create {
                     viewport: None,
                     user_agent: None,

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use futures::Stream;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::{BrowserMcp, McpLimits, McpOptions, SessionSlots};
 use crate::scheduler::Scheduler;
 use crate::server::error::ApiError;
+use crate::task::User;
 
 /// Messages waiting in either direction of one session.
 const CHANNEL: usize = 64;
@@ -88,7 +90,8 @@ pub struct SseHub {
     limits: McpLimits,
     /// The server's open MCP sessions, these and the streamable HTTP ones.
     slots: Arc<SessionSlots>,
-    sessions: Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
+    /// Each session's way in, and the user it belongs to (only they may post to it).
+    sessions: Mutex<HashMap<String, (mpsc::Sender<ClientJsonRpcMessage>, User)>>,
     /// Cancelled at shutdown: every stream ends.
     closing: CancellationToken,
 }
@@ -154,25 +157,34 @@ struct ConnectQuery {
     token: Option<String>,
 }
 
-async fn connect(State(hub): State<Arc<SseHub>>, Query(query): Query<ConnectQuery>) -> Response {
+async fn connect(
+    State(hub): State<Arc<SseHub>>,
+    Extension(user): Extension<User>,
+    Query(query): Query<ConnectQuery>,
+) -> Response {
     match hub.slots.try_take() {
-        Ok(slot) => open(hub, query, slot).into_response(),
+        Ok(slot) => open(hub, user, query, slot).into_response(),
         Err(refusal) => refusal.into_response(),
     }
 }
 
 fn open(
     hub: Arc<SseHub>,
+    user: User,
     query: ConnectQuery,
     slot: super::SessionSlot,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let id = session_id();
     let (to_server, incoming) = mpsc::channel(CHANNEL);
     let (outgoing, mut to_client) = mpsc::channel(CHANNEL);
-    hub.sessions.lock().unwrap().insert(id.clone(), to_server);
+    hub.sessions
+        .lock()
+        .unwrap()
+        .insert(id.clone(), (to_server, user.clone()));
     let stop = hub.closing.child_token();
     let handler =
-        BrowserMcp::with_limits(hub.scheduler.clone(), hub.options, hub.limits, Some(slot));
+        BrowserMcp::with_limits(hub.scheduler.clone(), hub.options, hub.limits, Some(slot))
+            .for_user(user);
     let transport = ChannelTransport::new(incoming, outgoing);
     {
         let (stop, id) = (stop.clone(), id.clone());
@@ -226,6 +238,7 @@ struct MessageQuery {
 
 async fn message(
     State(hub): State<Arc<SseHub>>,
+    Extension(user): Extension<User>,
     Query(query): Query<MessageQuery>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -233,7 +246,11 @@ async fn message(
         return ApiError::bad_request("sessionId is required: POST to the endpoint /sse named")
             .into_response();
     };
-    let sender = hub.sessions.lock().unwrap().get(&id).cloned();
+    let session = hub.sessions.lock().unwrap().get(&id).cloned();
+    // Another user's session answers as an unknown one.
+    let sender = session
+        .filter(|(_, owner)| owner.name == user.name)
+        .map(|(sender, _)| sender);
     let Some(sender) = sender else {
         return ApiError::not_found(format!("Unknown session: {id}")).into_response();
     };

@@ -2,6 +2,7 @@
 //! writer of the task store (whose queue they share with other runners on a shared store).
 //! Every door submits, cancels and reads through it, and watches its [`EventBus`].
 
+mod caller;
 mod cluster;
 mod replay;
 mod tasks;
@@ -9,6 +10,7 @@ mod watch;
 mod worker;
 
 pub use crate::store::TaskFilter;
+pub use caller::{Caller, UserLimits, Visible};
 pub use replay::{catch_up, Seen};
 pub use tasks::Tasks;
 pub use watch::Watch;
@@ -27,7 +29,7 @@ use crate::events::{EventBus, EventKind};
 use crate::store::{
     memory::MemoryStore, EnqueueError, InstanceRecord, Node, Placement, Retention, TaskStore,
 };
-use crate::task::{now_ms, CommandError, InstanceAction, Task, TaskSpec, TaskStatus, ToolResult};
+use crate::task::{now_ms, Door, InstanceAction, Task, TaskSpec, TaskStatus, User};
 
 #[derive(Clone)]
 pub struct SchedulerConfig {
@@ -48,6 +50,8 @@ pub struct SchedulerConfig {
     /// Tests only: a command whose intention is this makes the worker panic.
     #[doc(hidden)]
     pub panic_on_intention: Option<String>,
+    /// What one user may hold at once.
+    pub user_limits: UserLimits,
 }
 
 impl Default for SchedulerConfig {
@@ -63,6 +67,7 @@ impl Default for SchedulerConfig {
             lease: Duration::from_secs(5),
             capture_on_failure: false,
             panic_on_intention: None,
+            user_limits: UserLimits::default(),
         }
     }
 }
@@ -80,6 +85,8 @@ pub enum SubmitError {
     ShuttingDown,
     #[error("The task store is unavailable: {0}")]
     Store(String),
+    #[error("Too many queued tasks: {user} already has {limit} waiting")]
+    UserQueueFull { user: String, limit: usize },
 }
 
 impl SubmitError {
@@ -91,6 +98,7 @@ impl SubmitError {
             SubmitError::NoInstance => "NO_INSTANCE",
             SubmitError::ShuttingDown => "SHUTTING_DOWN",
             SubmitError::Store(_) => "STORE_UNAVAILABLE",
+            SubmitError::UserQueueFull { .. } => "QUEUE_FULL",
         }
     }
 }
@@ -152,6 +160,9 @@ pub struct InstanceInfo {
     pub private: bool,
     /// The runner it belongs to.
     pub node: String,
+    /// The user who created it; none for the shared boot pool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// One instance and the worker that runs its tasks.
@@ -159,6 +170,7 @@ struct Slot {
     id: String,
     source: BrowserSource,
     private: bool,
+    owner: Option<String>,
     /// The task running now, and how to stop it.
     running: Mutex<Option<(String, CancellationToken)>>,
     /// A task may be waiting in the store for this instance.
@@ -193,6 +205,7 @@ struct Inner {
     retention: Retention,
     lease: Duration,
     panic_on_intention: Option<String>,
+    user_limits: UserLimits,
     /// What `browser_instance create` starts from (the Chromium binary, flags).
     launch_defaults: LaunchOptions,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
@@ -240,6 +253,7 @@ impl Scheduler {
                 retention: config.retention,
                 lease: config.lease,
                 panic_on_intention: config.panic_on_intention,
+                user_limits: config.user_limits,
                 launch_defaults,
                 slots: Mutex::new(BTreeMap::new()),
                 live: Mutex::new(HashMap::new()),
@@ -267,21 +281,28 @@ impl Scheduler {
         self.inner.store.kind()
     }
 
+    /// API keys and the audit trail (for the doors' authentication and `/api/audit`).
+    pub fn accounts(&self) -> Arc<dyn crate::store::Accounts> {
+        self.inner.store.clone()
+    }
+
     pub fn store_description(&self) -> String {
         self.inner.store.describe()
     }
 
     /// Starts (or attaches to) a browser as a new instance `inst_N` with its own worker.
     pub async fn add_instance(&self, source: BrowserSource) -> anyhow::Result<InstanceInfo> {
-        self.add_instance_as(source, false).await
+        self.add_instance_as(source, false, None).await
     }
 
     /// [`Scheduler::add_instance`], `private` to one client when asked: tasks that name no
     /// instance are never placed on a private one.
+    /// `owner` is the user who asked for it (none: the shared pool).
     pub async fn add_instance_as(
         &self,
         source: BrowserSource,
         private: bool,
+        owner: Option<String>,
     ) -> anyhow::Result<InstanceInfo> {
         anyhow::ensure!(
             !self.inner.shutdown.is_cancelled(),
@@ -293,6 +314,7 @@ impl Scheduler {
             id: id.clone(),
             source,
             private,
+            owner: owner.clone(),
             running: Mutex::new(None),
             wake: Notify::new(),
             instance: Mutex::new(Some(Arc::new(instance))),
@@ -303,6 +325,7 @@ impl Scheduler {
             id: id.clone(),
             node_id: self.inner.node.id.clone(),
             private,
+            owner,
         };
         if let Err(e) = self.inner.store.add_instance(&record).await {
             let instance = slot.instance.lock().unwrap().take();
@@ -328,10 +351,11 @@ impl Scheduler {
         &self,
         source: BrowserSource,
         private: bool,
+        owner: Option<String>,
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<InstanceInfo>> + Send + '_>,
     > {
-        Box::pin(self.add_instance_as(source, private))
+        Box::pin(self.add_instance_as(source, private, owner))
     }
 
     /// Removes an instance from the pool: its queued tasks complete as cancelled, its running
@@ -387,6 +411,7 @@ impl Scheduler {
         let filter = TaskFilter {
             instance_id: Some(instance_id.into()),
             status: Some(TaskStatus::Queued),
+            owner: None,
         };
         let queued = match self.inner.store.list(&filter).await {
             Ok(queued) => queued,
@@ -400,37 +425,10 @@ impl Scheduler {
         }
     }
 
-    /// Runs a `browser_instance` action. `caller` is the instance of the task asking, if any.
-    pub async fn instance_action(
-        &self,
-        action: &InstanceAction,
-        caller: Option<&str>,
-    ) -> Result<ToolResult, CommandError> {
-        fn json(value: &impl Serialize) -> ToolResult {
-            ToolResult::text(serde_json::to_string(value).expect("plain data serializes"))
-        }
-        match action {
-            InstanceAction::List => Ok(json(&self.instances().await)),
-            InstanceAction::Create { .. } | InstanceAction::Attach { .. } => {
-                let info = self
-                    .create_instance(action)
-                    .await
-                    .map_err(|e| CommandError::execution(format!("{e:#}")))?;
-                Ok(json(&info))
-            }
-            InstanceAction::Close { instance_id } => {
-                self.close_instance(instance_id, caller)
-                    .await
-                    .map_err(|e| CommandError::execution(e.to_string()))?;
-                Ok(ToolResult::text(format!("Closed {instance_id}")))
-            }
-        }
-    }
-
     /// Adds an instance as `browser_instance create` or `attach` describes it. A created
     /// browser starts from the scheduler's launch options (its Chromium binary, its flags).
     pub async fn create_instance(&self, action: &InstanceAction) -> anyhow::Result<InstanceInfo> {
-        self.create_instance_as(action, false).await
+        self.create_instance_as(action, false, None).await
     }
 
     /// [`Scheduler::create_instance`], `private` to one client when asked (an MCP session's own
@@ -439,6 +437,7 @@ impl Scheduler {
         &self,
         action: &InstanceAction,
         private: bool,
+        owner: Option<String>,
     ) -> anyhow::Result<InstanceInfo> {
         let source = match action {
             InstanceAction::Create {
@@ -470,7 +469,7 @@ impl Scheduler {
             BrowserSource::Launch(_) => "cannot start a browser".to_string(),
             BrowserSource::Attach(endpoint) => format!("cannot attach to {endpoint}"),
         };
-        self.add_instance_boxed(source, private)
+        self.add_instance_boxed(source, private, owner)
             .await
             .map_err(|e| e.context(what))
     }
@@ -521,6 +520,7 @@ impl Scheduler {
         let filter = TaskFilter {
             instance_id: None,
             status: Some(TaskStatus::Queued),
+            owner: None,
         };
         let mut counts = HashMap::new();
         for task in self.inner.store.list(&filter).await.unwrap_or_default() {
@@ -550,12 +550,24 @@ impl Scheduler {
             running_task_id: slot.running_task(),
             private: slot.private,
             node: self.inner.node.id.clone(),
+            owner: slot.owner.clone(),
         }
     }
 
     /// Queues a validated task: on its `instanceId`, else on the least-loaded shared instance
     /// (of any runner, on a shared store).
     pub async fn submit(&self, spec: TaskSpec) -> Result<Submitted, SubmitError> {
+        self.submit_as(spec, User::LOCAL, Door::Cli).await
+    }
+
+    /// [`Scheduler::submit`] for `owner`, through `door` (doors call it through a [`Caller`],
+    /// which decides whether the owner may).
+    async fn submit_as(
+        &self,
+        spec: TaskSpec,
+        owner: &str,
+        door: Door,
+    ) -> Result<Submitted, SubmitError> {
         if self.inner.shutdown.is_cancelled() {
             return Err(SubmitError::ShuttingDown);
         }
@@ -563,7 +575,9 @@ impl Scheduler {
             Some(id) => Placement::Instance(id.clone()),
             None => Placement::LeastLoaded,
         };
-        let task = Task::new(spec, String::new());
+        let mut task = Task::new(spec, String::new());
+        task.owner = owner.to_string();
+        task.door = door;
         let task_id = task.id.clone();
         self.inner.queued_here.lock().unwrap().insert(
             task_id.clone(),

@@ -29,6 +29,17 @@ impl<'a> Tasks<'a> {
         }
     }
 
+    /// Who owns the task; `None` for an unknown id.
+    pub async fn owner_of(&self, id: &str) -> Option<String> {
+        if let Some(task) = self.inner.live.lock().unwrap().get(id) {
+            return Some(task.owner.clone());
+        }
+        if let Some(entry) = self.inner.queued_here.lock().unwrap().get(id) {
+            return Some(entry.task.owner.clone());
+        }
+        self.get(id).await.map(|t| t.owner)
+    }
+
     /// Tasks matching `filter`, oldest first.
     pub async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
         let mut tasks = self.inner.store.list(filter).await?;

@@ -272,10 +272,11 @@ async fn run_task(
         let (result, dialogs) = match (&command.parsed.action, &instance) {
             // Pool management, answered by the scheduler whatever state the browser is in.
             (Action::Instance(action), _) => {
+                let owner = scheduler.as_task_owner(&task);
                 let done = tokio::select! {
                     biased;
                     _ = cancel.cancelled() => None,
-                    done = scheduler.instance_action(action, Some(&slot.id)) => Some(done),
+                    done = owner.instance_action(action, Some(&slot.id)) => Some(done),
                 };
                 (done, Vec::new())
             }

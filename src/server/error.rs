@@ -63,7 +63,9 @@ impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         let status = match &e {
             SubmitError::UnknownInstance(_) => StatusCode::NOT_FOUND,
-            SubmitError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            SubmitError::QueueFull { .. } | SubmitError::UserQueueFull { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             SubmitError::NoInstance | SubmitError::ShuttingDown | SubmitError::Store(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -37,8 +37,12 @@ pub struct ServerConfig {
     /// `127.0.0.1:3400` by default; port 0 picks a free one (tests).
     pub listen: SocketAddr,
     pub allow_origins: Vec<String>,
-    /// Required off loopback.
+    /// The one shared token (single-user mode). Off loopback, this or another mode is required.
     pub token: Option<String>,
+    /// JWT validation (`--jwt-secret`, `--jwt-key`).
+    pub jwt: crate::auth::JwtConfig,
+    /// Accept API keys from the task store even with no other mode on.
+    pub api_keys: bool,
     pub limits: SocketLimits,
     /// How MCP sessions (`/mcp`, `/sse`) get their browsers.
     pub mcp: McpOptions,
@@ -52,6 +56,11 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 3400)),
             allow_origins: Vec::new(),
             token: None,
+            jwt: crate::auth::JwtConfig {
+                role_claim: "role".into(),
+                ..Default::default()
+            },
+            api_keys: false,
             limits: SocketLimits::default(),
             mcp: McpOptions::default(),
             mcp_limits: McpLimits::default(),
@@ -85,6 +94,8 @@ pub struct Server {
     metrics_task: JoinHandle<()>,
     /// Ends the streamable HTTP MCP sessions.
     mcp_closing: CancellationToken,
+    /// Which credentials are accepted, for the start-up line.
+    auth: String,
 }
 
 impl Server {
@@ -95,10 +106,18 @@ impl Server {
             security::check_token(token).map_err(|e| anyhow::anyhow!("--token: {e}"))?;
         }
         let loopback = config.listen.ip().is_loopback();
-        if !loopback && config.token.is_none() {
+        let auth = crate::auth::Authenticator::new(
+            &crate::auth::AuthConfig {
+                token: config.token.clone(),
+                jwt: config.jwt.clone(),
+                api_keys: config.api_keys,
+            },
+            scheduler.accounts(),
+        )?;
+        if !loopback && !auth.enabled() {
             anyhow::bail!(
-                "listening on {} (not loopback) needs a token: pass --token or set \
-                 BROWSER_CONTROL_TOKEN",
+                "listening on {} (not loopback) needs authentication: pass --token (or set \
+                 BROWSER_CONTROL_TOKEN), --jwt-secret, --jwt-key or --api-keys",
                 config.listen
             );
         }
@@ -126,9 +145,10 @@ impl Server {
             sse: Arc::new(sse),
             mcp_sessions: mcp_sessions.clone(),
         };
+        let auth_description = auth.describe();
         let access = Arc::new(Access {
             allow_origins: config.allow_origins.clone(),
-            token: config.token.clone(),
+            auth,
             loopback,
         });
         let mcp_closing = CancellationToken::new();
@@ -164,11 +184,17 @@ impl Server {
             http,
             metrics_task,
             mcp_closing,
+            auth: auth_description,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Which credentials are accepted (`none (one local user)`, `JWTs, API keys`, ...).
+    pub fn auth_description(&self) -> &str {
+        &self.auth
     }
 
     /// Open legacy SSE MCP sessions.
@@ -245,7 +271,7 @@ fn router(
         rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
     >,
 ) -> Router {
-    use routes::{dashboard, health, info, instances, metrics, panel, root, tasks, tools};
+    use routes::{audit, dashboard, health, info, instances, metrics, panel, root, tasks, tools};
     Router::new()
         .route("/", get(root::root))
         .route("/ws", get(panel::panel))
@@ -266,6 +292,7 @@ fn router(
         .route("/api/tools", get(tools::list))
         .route("/api/tools/{name}", axum::routing::post(tools::run))
         .route("/info", get(info::info))
+        .route("/api/audit", get(audit::list))
         .layer(axum::Extension(access.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(

@@ -12,10 +12,14 @@ use super::outbound::{Disconnect, Outbound, CLOSED_BY_CLIENT, SHUTTING_DOWN};
 use super::panel::PanelView;
 use super::AppState;
 use crate::events::{Event, EventKind};
+use crate::scheduler::Caller;
+use crate::task::{Door, User};
 
-pub async fn serve(socket: WebSocket, state: AppState, task_id: String) {
+/// `user`'s panel: another user's task shows nothing, as an unknown one would.
+pub async fn serve(socket: WebSocket, state: AppState, task_id: String, user: User) {
     state.metrics.clients.inc();
-    let reason = run(socket, &state, &task_id).await;
+    let caller = state.scheduler.as_user(user, Door::Websocket);
+    let reason = run(socket, &state, &caller, &task_id).await;
     state.metrics.clients.dec();
     if reason == CLOSED_BY_CLIENT || reason == SHUTTING_DOWN {
         tracing::debug!(task = %task_id, "panel disconnected: {reason}");
@@ -24,7 +28,7 @@ pub async fn serve(socket: WebSocket, state: AppState, task_id: String) {
     }
 }
 
-async fn run(socket: WebSocket, state: &AppState, task_id: &str) -> Disconnect {
+async fn run(socket: WebSocket, state: &AppState, caller: &Caller, task_id: &str) -> Disconnect {
     let limits = &state.limits;
     let (sink, mut stream) = socket.split();
     let out = Outbound::start(
@@ -33,7 +37,7 @@ async fn run(socket: WebSocket, state: &AppState, task_id: &str) -> Disconnect {
         state.metrics.outbound_bytes.clone(),
     );
     let mut panel = Panel {
-        state,
+        caller,
         task_id,
         view: PanelView::default(),
         out: &out,
@@ -93,7 +97,7 @@ async fn run(socket: WebSocket, state: &AppState, task_id: &str) -> Disconnect {
 }
 
 struct Panel<'a> {
-    state: &'a AppState,
+    caller: &'a Caller,
     task_id: &'a str,
     view: PanelView,
     out: &'a Outbound,
@@ -102,7 +106,7 @@ struct Panel<'a> {
 impl Panel<'_> {
     /// Sends whatever the task's record shows that this panel has not seen yet.
     async fn sync(&mut self) -> Result<(), Disconnect> {
-        let messages = match self.state.scheduler.tasks().get(self.task_id).await {
+        let messages = match self.caller.get(self.task_id).await {
             Some(task) => self.view.update(&task),
             None => Vec::new(),
         };
@@ -116,11 +120,14 @@ impl Panel<'_> {
         match &event.kind {
             // Carries the final record: the store may already have evicted it.
             EventKind::TaskFinished { task } => {
+                if !self.caller.user().may_see(&task.owner) {
+                    return Ok(());
+                }
                 let messages = self.view.update(task);
                 self.send_all(messages)
             }
             EventKind::FailureScreenshot { index, png, .. } => {
-                let messages = match self.state.scheduler.tasks().get(self.task_id).await {
+                let messages = match self.caller.get(self.task_id).await {
                     Some(task) => self.view.failure_screenshot(&task, *index, png),
                     None => Vec::new(),
                 };

@@ -1,6 +1,8 @@
 //! Who may use the server. A page on some website must not drive the runner through the user's
 //! browser: requests carrying a foreign `Origin` are refused, and while bound to loopback a
-//! `Host` that is not a loopback name is too (DNS rebinding). Off loopback a token is required.
+//! `Host` that is not a loopback name is too (DNS rebinding). Then the credential becomes the
+//! request's [`User`] (src/auth), which every handler finds in the request's extensions. Off
+//! loopback some authentication is required.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,21 +14,47 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::redact::redact;
+use crate::auth::{Authenticator, Source};
+use crate::task::User;
 
-#[derive(Debug, Clone, Default)]
 pub struct Access {
     /// Origins allowed besides loopback ones, as browsers send them (`https://app.example`);
     /// `*` allows any.
     pub allow_origins: Vec<String>,
-    /// Required from every request when set: `Authorization: Bearer …` or `?token=…`.
-    pub token: Option<String>,
+    /// Who the caller is, from their credential.
+    pub auth: Authenticator,
     /// Bound to a loopback address: `Host` must then be a loopback name.
     pub loopback: bool,
 }
 
-pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    match access.check(request.method(), request.headers(), request.uri()) {
-        Ok(()) => next.run(request).await,
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            allow_origins: Vec::new(),
+            auth: Authenticator::none(),
+            loopback: false,
+        }
+    }
+}
+
+pub async fn guard(
+    State(access): State<Arc<Access>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let checked = match access.check(request.headers()) {
+        Ok(()) => {
+            access
+                .user(request.method(), request.headers(), request.uri())
+                .await
+        }
+        Err(refusal) => Err(refusal),
+    };
+    match checked {
+        Ok(user) => {
+            request.extensions_mut().insert(user);
+            next.run(request).await
+        }
         Err(refusal) => {
             let uri = request.uri().to_string();
             tracing::warn!(
@@ -61,7 +89,7 @@ pub fn check_token(token: &str) -> Result<(), String> {
 }
 
 impl Access {
-    pub fn check(&self, method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("(not text)");
             if !self.origin_allowed(origin) && !same_origin(origin, headers) {
@@ -90,21 +118,32 @@ impl Access {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The user the request's credential names (the local user when there is no auth).
+    pub async fn user(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<User, ApiError> {
         // A CORS preflight carries no credentials; it only asks which requests may follow.
         let preflight = method == Method::OPTIONS
             && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        if let (Some(token), false) = (&self.token, preflight) {
-            let presented = bearer(headers).or_else(|| query_token(uri));
-            if !presented.is_some_and(|p| same_secret(&p, token)) {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "UNAUTHORIZED",
-                    "A token is required: send the header `Authorization: Bearer <token>` or \
-                     add `?token=<token>` to the URL",
-                ));
-            }
+        if preflight {
+            return Ok(User::local());
         }
-        Ok(())
+        let presented = match (bearer(headers), api_key(headers), query_token(uri)) {
+            (Some(b), _, _) => Some((b, Source::Bearer)),
+            (None, Some(k), _) => Some((k, Source::ApiKeyHeader)),
+            (None, None, Some(q)) => Some((q, Source::Query)),
+            (None, None, None) => None,
+        };
+        self.auth
+            .authenticate(presented.as_ref().map(|(c, s)| (c.as_str(), *s)))
+            .await
+            .map_err(|refused| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", refused.0))
     }
 
     pub fn origin_allowed(&self, origin: &str) -> bool {
@@ -147,7 +186,11 @@ pub fn cors(access: Arc<Access>) -> tower_http::cors::CorsLayer {
             origin.to_str().is_ok_and(|o| access.origin_allowed(o))
         }))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-api-key"),
+        ])
 }
 
 /// `localhost`, `127.0.0.1:3400` → `127.0.0.1`, `[::1]:80` → `::1`.
@@ -173,21 +216,16 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
+fn api_key(headers: &HeaderMap) -> Option<String> {
+    Some(headers.get("x-api-key")?.to_str().ok()?.trim().to_string())
+}
+
 fn query_token(uri: &Uri) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query()?).ok()?;
     pairs
         .into_iter()
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v)
-}
-
-/// Compares without stopping at the first difference, so timing does not leak the token.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 #[cfg(test)]
@@ -209,16 +247,13 @@ mod tests {
             loopback: true,
             ..Default::default()
         };
-        let uri: Uri = "/".parse().unwrap();
         for ok in [
             "http://localhost:5173",
             "http://127.0.0.1",
             "https://[::1]:8443",
         ] {
             assert!(
-                access
-                    .check(&Method::GET, &headers(&[(header::ORIGIN, ok)]), &uri)
-                    .is_ok(),
+                access.check(&headers(&[(header::ORIGIN, ok)])).is_ok(),
                 "{ok}"
             );
         }
@@ -228,23 +263,19 @@ mod tests {
             "http://127.0.0.1.evil.example",
         ] {
             let err = access
-                .check(&Method::GET, &headers(&[(header::ORIGIN, bad)]), &uri)
+                .check(&headers(&[(header::ORIGIN, bad)]))
                 .unwrap_err();
             assert_eq!(err.status, StatusCode::FORBIDDEN, "{bad}");
             assert!(err.message.contains(bad), "{}", err.message);
         }
         // No Origin at all: a program, not a page.
-        assert!(access.check(&Method::GET, &HeaderMap::new(), &uri).is_ok());
+        assert!(access.check(&HeaderMap::new()).is_ok());
         let allowed = Access {
             allow_origins: vec!["https://app.example".into()],
             ..Default::default()
         };
         assert!(allowed
-            .check(
-                &Method::GET,
-                &headers(&[(header::ORIGIN, "https://app.example")]),
-                &uri
-            )
+            .check(&headers(&[(header::ORIGIN, "https://app.example")]))
             .is_ok());
     }
 
@@ -254,54 +285,13 @@ mod tests {
             loopback: true,
             ..Default::default()
         };
-        let uri: Uri = "/tasks".parse().unwrap();
         assert!(access
-            .check(
-                &Method::GET,
-                &headers(&[(header::HOST, "localhost:3400")]),
-                &uri
-            )
+            .check(&headers(&[(header::HOST, "localhost:3400")]))
             .is_ok());
         let err = access
-            .check(
-                &Method::GET,
-                &headers(&[(header::HOST, "attacker.example:3400")]),
-                &uri,
-            )
+            .check(&headers(&[(header::HOST, "attacker.example:3400")]))
             .unwrap_err();
         assert_eq!(err.code, "FORBIDDEN_HOST");
-    }
-
-    #[test]
-    fn the_dashboard_served_off_loopback_may_call_home_with_the_token() {
-        let access = Access {
-            token: Some("s3cret".into()),
-            loopback: false,
-            ..Default::default()
-        };
-        let uri: Uri = "/?token=s3cret".parse().unwrap();
-        let own = headers(&[
-            (header::HOST, "runner.lan:3400"),
-            (header::ORIGIN, "http://runner.lan:3400"),
-        ]);
-        assert!(access.check(&Method::GET, &own, &uri).is_ok());
-        // Same origin is no pass without the token.
-        let no_token: Uri = "/".parse().unwrap();
-        assert_eq!(
-            access
-                .check(&Method::GET, &own, &no_token)
-                .unwrap_err()
-                .code,
-            "UNAUTHORIZED"
-        );
-        let other = headers(&[
-            (header::HOST, "runner.lan:3400"),
-            (header::ORIGIN, "http://runner.lan:8080"),
-        ]);
-        assert_eq!(
-            access.check(&Method::GET, &other, &uri).unwrap_err().code,
-            "FORBIDDEN_ORIGIN"
-        );
     }
 
     #[test]
@@ -313,59 +303,65 @@ mod tests {
         assert!(check_token("s3cret-token").is_ok());
     }
 
-    #[test]
-    fn a_cors_preflight_needs_no_token() {
-        let access = Access {
+    fn with_token() -> Access {
+        let config = crate::auth::AuthConfig {
             token: Some("s3cret".into()),
             ..Default::default()
         };
-        let uri: Uri = "/tasks".parse().unwrap();
-        let preflight = headers(&[(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")]);
-        assert!(access.check(&Method::OPTIONS, &preflight, &uri).is_ok());
-        assert!(access.check(&Method::POST, &preflight, &uri).is_err());
-        assert!(access
-            .check(&Method::OPTIONS, &HeaderMap::new(), &uri)
-            .is_err());
+        let accounts: Arc<dyn crate::store::Accounts> = Arc::new(
+            crate::store::memory::MemoryStore::new(crate::store::Retention::default()),
+        );
+        Access {
+            auth: Authenticator::new(&config, accounts).unwrap(),
+            ..Default::default()
+        }
     }
 
-    #[test]
-    fn the_token_is_taken_from_the_header_or_the_query() {
-        let access = Access {
-            token: Some("s3cret".into()),
-            ..Default::default()
-        };
-        let plain: Uri = "/tasks".parse().unwrap();
+    async fn admitted(access: &Access, method: Method, headers: &HeaderMap, uri: &str) -> bool {
+        let uri: Uri = uri.parse().unwrap();
+        access.check(headers).is_ok() && access.user(&method, headers, &uri).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_served_off_loopback_may_call_home_with_the_token() {
+        let access = with_token();
+        let own = headers(&[
+            (header::HOST, "runner.lan:3400"),
+            (header::ORIGIN, "http://runner.lan:3400"),
+        ]);
+        assert!(admitted(&access, Method::GET, &own, "/?token=s3cret").await);
+        // Same origin is no pass without the token.
         let err = access
-            .check(&Method::GET, &HeaderMap::new(), &plain)
+            .user(&Method::GET, &own, &"/".parse().unwrap())
+            .await
             .unwrap_err();
-        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
-        assert!(access
-            .check(
-                &Method::GET,
-                &headers(&[(header::AUTHORIZATION, "Bearer s3cret")]),
-                &plain
-            )
-            .is_ok());
-        assert!(access
-            .check(
-                &Method::GET,
-                &HeaderMap::new(),
-                &"/?token=s3cret".parse().unwrap()
-            )
-            .is_ok());
-        assert!(access
-            .check(
-                &Method::GET,
-                &HeaderMap::new(),
-                &"/?token=s3cre".parse().unwrap()
-            )
-            .is_err());
-        assert!(access
-            .check(
-                &Method::GET,
-                &headers(&[(header::AUTHORIZATION, "Bearer nope")]),
-                &plain
-            )
-            .is_err());
+        assert_eq!(err.code, "UNAUTHORIZED");
+        let other = headers(&[
+            (header::HOST, "runner.lan:3400"),
+            (header::ORIGIN, "http://runner.lan:8080"),
+        ]);
+        assert_eq!(access.check(&other).unwrap_err().code, "FORBIDDEN_ORIGIN");
+    }
+
+    #[tokio::test]
+    async fn a_cors_preflight_needs_no_token() {
+        let access = with_token();
+        let preflight = headers(&[(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")]);
+        assert!(admitted(&access, Method::OPTIONS, &preflight, "/tasks").await);
+        assert!(!admitted(&access, Method::POST, &preflight, "/tasks").await);
+        assert!(!admitted(&access, Method::OPTIONS, &HeaderMap::new(), "/tasks").await);
+    }
+
+    #[tokio::test]
+    async fn the_token_is_taken_from_the_header_or_the_query() {
+        let access = with_token();
+        let none = HeaderMap::new();
+        assert!(!admitted(&access, Method::GET, &none, "/tasks").await);
+        let good = headers(&[(header::AUTHORIZATION, "Bearer s3cret")]);
+        assert!(admitted(&access, Method::GET, &good, "/tasks").await);
+        assert!(admitted(&access, Method::GET, &none, "/?token=s3cret").await);
+        assert!(!admitted(&access, Method::GET, &none, "/?token=s3cre").await);
+        let bad = headers(&[(header::AUTHORIZATION, "Bearer nope")]);
+        assert!(!admitted(&access, Method::GET, &bad, "/tasks").await);
     }
 }

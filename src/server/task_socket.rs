@@ -17,7 +17,8 @@ use super::outbound::{Disconnect, Outbound, OutboundLimits, CLOSED_BY_CLIENT, SH
 use super::protocol::{self, ClientMessage};
 use super::AppState;
 use crate::events::{Event, EventKind};
-use crate::scheduler::{catch_up, Seen, TaskFilter};
+use crate::scheduler::{catch_up, Caller, Seen, TaskFilter, Visible};
+use crate::task::{Door, User};
 use crate::wire;
 
 /// Limits of one connection.
@@ -60,13 +61,16 @@ impl SocketLimits {
 /// skipped. Only the latest few are kept; the event of an older one is long gone.
 const TOLD_ENDED_KEPT: usize = 64;
 
-pub async fn serve(socket: WebSocket, state: AppState) {
+pub async fn serve(socket: WebSocket, state: AppState, user: User) {
     let session_id = new_session_id();
+    let caller = state.scheduler.as_user(user, Door::Websocket);
     state.metrics.clients.inc();
     tracing::debug!(session = %session_id, "connected");
     let reason = Session {
         id: session_id.clone(),
         state: state.clone(),
+        caller,
+        visible: Visible::default(),
         tasks: HashSet::new(),
         told_ended: VecDeque::new(),
         seen: HashMap::new(),
@@ -96,6 +100,10 @@ fn new_session_id() -> String {
 struct Session {
     id: String,
     state: AppState,
+    /// The scheduler as this connection's user sees it.
+    caller: Caller,
+    /// Which tasks' events on subscribed instances this user may hear.
+    visible: Visible,
     /// Subscribed tasks that have not finished yet; each leaves with its task's end.
     tasks: HashSet<String>,
     /// Tasks whose task_complete went out ahead of their event (at most [`TOLD_ENDED_KEPT`]).
@@ -145,7 +153,7 @@ impl Session {
                         // The scheduler has finished every task by now: deliver what is left.
                         let reason = loop {
                             match events.try_recv() {
-                                Ok(event) => if let Err(r) = self.on_event(&event) { break r },
+                                Ok(event) => if let Err(r) = self.on_event(&event).await { break r },
                                 Err(TryRecvError::Lagged(_)) => continue,
                                 Err(_) => break SHUTTING_DOWN.to_string(),
                             }
@@ -179,7 +187,7 @@ impl Session {
                     }
                     event = events.recv() => {
                         let handled = match event {
-                            Ok(event) => self.on_event(&event),
+                            Ok(event) => self.on_event(&event).await,
                             Err(RecvError::Lagged(n)) => {
                                 tracing::debug!(session = %self.id, "fell {n} events behind: catching up from the records");
                                 self.catch_up().await
@@ -246,9 +254,9 @@ impl Session {
             Ok(message) => message,
             Err(e) => return self.send(error(&e.to_string())),
         };
-        let scheduler = &self.state.scheduler;
+        let caller = &self.caller;
         let reply = match message {
-            ClientMessage::TaskSubmit(submission) => match submit(scheduler, &submission).await {
+            ClientMessage::TaskSubmit(submission) => match submit(caller, &submission).await {
                 Ok(submitted) => {
                     // Before any event of the task is read from the stream: none is missed.
                     self.tasks.insert(submitted.task_id.clone());
@@ -276,8 +284,9 @@ impl Session {
                 let filter = TaskFilter {
                     instance_id,
                     status,
+                    owner: None,
                 };
-                match scheduler.tasks().list(&filter).await {
+                match caller.list(&filter).await {
                     Ok(tasks) => {
                         let tasks: Vec<Value> = tasks.iter().map(wire::task_summary).collect();
                         json!({"type": "task_list_response", "tasks": tasks})
@@ -285,7 +294,7 @@ impl Session {
                     Err(e) => error(&format!("The task store is unavailable: {e:#}")),
                 }
             }
-            ClientMessage::TaskStatus { task_id } => match scheduler.tasks().get(&task_id).await {
+            ClientMessage::TaskStatus { task_id } => match caller.get(&task_id).await {
                 Some(task) => {
                     json!({"type": "task_status_response", "task": wire::task_detail(&task)})
                 }
@@ -293,7 +302,7 @@ impl Session {
                     json!({"type": "task_status_response", "task": null, "error": "Task not found"})
                 }
             },
-            ClientMessage::TaskCancel { task_id } => match scheduler.cancel(&task_id).await {
+            ClientMessage::TaskCancel { task_id } => match caller.cancel(&task_id).await {
                 Ok(()) => {
                     json!({"type": "task_cancel_response", "taskId": task_id, "success": true})
                 }
@@ -305,7 +314,7 @@ impl Session {
                 }),
             },
             ClientMessage::SubscribeTask { task_id } => {
-                let Some(task) = scheduler.tasks().get(&task_id).await else {
+                let Some(task) = caller.get(&task_id).await else {
                     return self.send(error(&format!("Task not found: {task_id}")));
                 };
                 if !task.status.is_finished() {
@@ -328,7 +337,7 @@ impl Session {
                 return self.send(wire::task_complete(&task));
             }
             ClientMessage::SubscribeInstance { instance_id } => {
-                if !scheduler.instance_exists(&instance_id).await {
+                if !caller.instance_usable(&instance_id).await {
                     return self.send(error(&format!("Unknown instance: {instance_id}")));
                 }
                 self.instances.insert(instance_id.clone());
@@ -342,7 +351,7 @@ impl Session {
     async fn catch_up(&mut self) -> Result<(), Disconnect> {
         let ids: Vec<String> = self.tasks.iter().cloned().collect();
         for id in ids {
-            let Some(task) = self.state.scheduler.tasks().get(&id).await else {
+            let Some(task) = self.caller.get(&id).await else {
                 // Gone from the store (retention): nothing more will be told of it.
                 self.forget(&id);
                 continue;
@@ -357,7 +366,7 @@ impl Session {
                     instance_id: task.instance_id.clone(),
                     kind,
                 };
-                self.on_event(&event)?;
+                self.on_event(&event).await?;
             }
             if self.tasks.contains(&id) {
                 self.seen.insert(id, seen);
@@ -374,13 +383,20 @@ impl Session {
         }
     }
 
-    fn on_event(&mut self, event: &Event) -> Result<(), Disconnect> {
-        let by_instance = self.instances.contains(&event.instance_id);
+    async fn on_event(&mut self, event: &Event) -> Result<(), Disconnect> {
+        let mut by_instance = self.instances.contains(&event.instance_id);
         if let Some(task_id) = event.kind.task_id() {
             let subscribed = self.tasks.contains(task_id);
             let told_ended = !subscribed && self.told_ended(task_id);
             if !subscribed && !told_ended && !by_instance {
                 return Ok(());
+            }
+            // An instance subscriber hears only the tasks it may see.
+            if by_instance && !subscribed && !told_ended {
+                by_instance = self.caller.may_hear(event, &mut self.visible).await;
+                if !by_instance {
+                    return Ok(());
+                }
             }
             if subscribed {
                 if let Some(seen) = self.seen.get_mut(task_id) {
@@ -432,12 +448,12 @@ impl Session {
 
 /// Validates a `task_submit` (the door's edge) and queues it; the error is the spec's text.
 async fn submit(
-    scheduler: &crate::scheduler::Scheduler,
+    caller: &Caller,
     submission: &Value,
 ) -> Result<crate::scheduler::Submitted, String> {
     let spec =
         crate::task::validate_submission(submission).map_err(|e| format!("Invalid task: {e}"))?;
-    scheduler.submit(spec).await.map_err(|e| e.to_string())
+    caller.submit(spec).await.map_err(|e| e.to_string())
 }
 
 fn error(message: &str) -> Value {

@@ -8,8 +8,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::{
-    artifacts, Change, ClusterInfo, EnqueueError, Enqueued, InstanceRecord, Node, Placement,
-    Recovered, Retention, StoreResult, TaskFilter, TaskReader, TaskStore,
+    artifacts, Accounts, ApiKeyRecord, AuditEntry, AuditFilter, Change, ClusterInfo, EnqueueError,
+    Enqueued, InstanceRecord, Node, Placement, Recovered, Retention, StoreResult, TaskFilter,
+    TaskReader, TaskStore,
 };
 use crate::task::{now_ms, Task, TaskStatus, TaskSummary};
 
@@ -29,7 +30,13 @@ struct Inner {
     finished: VecDeque<(String, u64)>,
     artifact_bytes: u64,
     next_instance: u64,
+    keys: Vec<ApiKeyRecord>,
+    /// The newest [`AUDIT_KEPT`] entries.
+    audit: VecDeque<AuditEntry>,
 }
+
+/// What the memory store keeps of the audit trail: it is gone with the process anyway.
+const AUDIT_KEPT: usize = 10_000;
 
 impl MemoryStore {
     pub fn new(retention: Retention) -> Self {
@@ -90,6 +97,7 @@ impl TaskReader for MemoryStore {
                     .is_none_or(|i| &t.instance_id == i)
             })
             .filter(|t| filter.status.is_none_or(|s| t.status == s))
+            .filter(|t| filter.owner.as_ref().is_none_or(|o| &t.owner == o))
             .map(Task::summary)
             .collect();
         tasks.sort_by(|a, b| {
@@ -124,6 +132,68 @@ impl TaskReader for MemoryStore {
             nodes: 1,
             instances: self.inner.lock().unwrap().instances.len(),
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl Accounts for MemoryStore {
+    async fn add_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        anyhow::ensure!(
+            !inner
+                .keys
+                .iter()
+                .any(|k| k.id == key.id || k.hash == key.hash),
+            "a key with this id or hash exists"
+        );
+        inner.keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner.keys.iter().find(|k| k.hash == hash).cloned())
+    }
+
+    async fn keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        Ok(self.inner.lock().unwrap().keys.clone())
+    }
+
+    async fn revoke_key(&self, id: &str, now: u64) -> StoreResult<bool> {
+        let mut inner = self.inner.lock().unwrap();
+        match inner
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id && k.revoked_at.is_none())
+        {
+            Some(key) => {
+                key.revoked_at = Some(now);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.audit.len() >= AUDIT_KEPT {
+            inner.audit.pop_front();
+        }
+        inner.audit.push_back(entry.clone());
+        Ok(())
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let inner = self.inner.lock().unwrap();
+        let matching: Vec<AuditEntry> = inner
+            .audit
+            .iter()
+            .filter(|e| filter.user.as_ref().is_none_or(|u| &e.user == u))
+            .filter(|e| filter.since.is_none_or(|t| e.at >= t))
+            .cloned()
+            .collect();
+        let skip = matching.len().saturating_sub(filter.limit);
+        Ok(matching.into_iter().skip(skip).collect())
     }
 }
 
@@ -316,6 +386,7 @@ mod tests {
             id: id.into(),
             node_id: "node_0".into(),
             private: false,
+            owner: None,
         }
     }
 
@@ -395,6 +466,7 @@ mod tests {
         );
         let queued = store
             .list(&TaskFilter {
+                owner: None,
                 instance_id: None,
                 status: Some(TaskStatus::Queued),
             })

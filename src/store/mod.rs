@@ -30,6 +30,8 @@ pub type StoreResult<T> = anyhow::Result<T>;
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     pub instance_id: Option<String>,
+    /// `None` lists every owner's.
+    pub owner: Option<String>,
     /// `None` lists every status.
     pub status: Option<TaskStatus>,
 }
@@ -74,6 +76,48 @@ pub struct InstanceRecord {
     pub id: String,
     pub node_id: String,
     pub private: bool,
+    /// The user who created it; `None` for the shared boot pool.
+    pub owner: Option<String>,
+}
+
+/// An API key as the store keeps it: never the key itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    /// `key_…`, printed by `keys list` and named by `keys revoke`.
+    pub id: String,
+    pub user: String,
+    pub admin: bool,
+    /// Lowercase hex SHA-256 of the whole key.
+    pub hash: String,
+    pub created_at: u64,
+    pub revoked_at: Option<u64>,
+}
+
+/// One line of the audit trail: who did what to which task or instance, when, through which
+/// door, on which runner.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: u64,
+    pub user: String,
+    /// `task_submitted`, `task_cancelled`, `instance_created`, `instance_closed`, `key_created`,
+    /// `key_revoked`.
+    pub action: String,
+    /// The task, instance or key id.
+    pub target: String,
+    pub door: String,
+    pub node_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Which audit entries to read, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user: Option<String>,
+    /// Entries at or after this time (unix ms).
+    pub since: Option<u64>,
+    /// At most this many, the newest of those matching.
+    pub limit: usize,
 }
 
 /// What the store says about runners and instances (for `/health` and `/metrics`).
@@ -141,9 +185,28 @@ pub trait TaskReader: Send + Sync {
     }
 }
 
+/// API keys and the audit trail: users' records, kept with the tasks so that every runner of
+/// a cluster knows them. `browser-control keys` opens this alone (see [`open_accounts`]).
+#[async_trait::async_trait]
+pub trait Accounts: Send + Sync {
+    /// Stores a new API key (its hash).
+    async fn add_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    /// The key with this hash, revoked or not.
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Every key, oldest first.
+    async fn keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Marks a key revoked at `now`; `false` when there is no such key or it was revoked.
+    async fn revoke_key(&self, id: &str, now: u64) -> StoreResult<bool>;
+
+    /// Appends to the audit trail.
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Reads the audit trail (see [`AuditFilter`]), oldest first.
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+}
+
 /// The scheduler's side: the queue, the changes of a task's life, runners and instances.
 #[async_trait::async_trait]
-pub trait TaskStore: TaskReader {
+pub trait TaskStore: TaskReader + Accounts {
     /// `memory`, `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
     /// Where it is, for the start-up line (credentials left out).
@@ -209,6 +272,22 @@ pub async fn open(url: &StoreUrl, retention: Retention) -> anyhow::Result<Arc<dy
         StoreUrl::Memory => Arc::new(memory::MemoryStore::new(retention)),
         StoreUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
         StoreUrl::Postgres(url) => postgres::PostgresStore::open(url).await?,
+    })
+}
+
+/// Opens only the accounts of the store a URL names (for `browser-control keys`, which may run
+/// beside a server using the same SQLite file). The memory store keeps nothing: refused.
+pub async fn open_accounts(url: &StoreUrl) -> anyhow::Result<Arc<dyn Accounts>> {
+    Ok(match url {
+        StoreUrl::Memory => anyhow::bail!(
+            "the memory store keeps nothing after this command ends: name a sqlite:// or \
+             postgres:// store with --store"
+        ),
+        StoreUrl::Sqlite(path) => Arc::new(sqlite::SqliteAccounts::open(path).await?),
+        StoreUrl::Postgres(url) => {
+            let store: Arc<dyn Accounts> = postgres::PostgresStore::open(url).await?;
+            store
+        }
     })
 }
 

@@ -34,8 +34,9 @@ use super::artifacts::{self, FAILURE_SCREENSHOT};
 use super::rows::{self, ArtifactRow, CommandRow, SummaryRow, TaskRow};
 use super::url::redact_password;
 use super::{
-    Change, ClusterInfo, EnqueueError, Enqueued, InstanceRecord, Node, Placement, Recovered,
-    Retention, Signal, StoreResult, TaskFilter, TaskReader, TaskStore,
+    Accounts, ApiKeyRecord, AuditEntry, AuditFilter, Change, ClusterInfo, EnqueueError, Enqueued,
+    InstanceRecord, Node, Placement, Recovered, Retention, Signal, StoreResult, TaskFilter,
+    TaskReader, TaskStore,
 };
 use crate::task::{now_ms, CommandError, ErrorCode, Task, TaskStatus, TaskSummary};
 
@@ -313,12 +314,15 @@ async fn load_task(conn: &mut PgConnection, id: &str) -> StoreResult<Option<Task
         Option<i64>,
         Option<String>,
         Option<String>,
+        Option<String>,
+        String,
     );
     // The task row first: the commands and artifacts read after it are at least as new, so a
     // finished task always comes with its final commands.
     let row: Option<Row> = sqlx::query_as(
         "SELECT id, instance_id, requested_instance, status, name, intention,
-                current_command_index, created_at, started_at, completed_at, metadata, error
+                current_command_index, created_at, started_at, completed_at, metadata, error,
+                owner, door
          FROM tasks WHERE id = $1",
     )
     .bind(id)
@@ -366,6 +370,8 @@ async fn load_task(conn: &mut PgConnection, id: &str) -> StoreResult<Option<Task
             completed_at: r.9,
             metadata: r.10,
             error: r.11,
+            owner: r.12,
+            door: r.13,
         },
         commands
             .into_iter()
@@ -684,8 +690,8 @@ async fn insert_task(conn: &mut PgConnection, task: &Task, by: &str) -> StoreRes
     sqlx::query(
         "WITH t AS (
             INSERT INTO tasks (id, instance_id, requested_instance, status, name, intention,
-                               current_command_index, created_at, metadata)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                               current_command_index, created_at, metadata, owner, door)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $19, $20)
             RETURNING id),
          c AS (
             INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
@@ -711,6 +717,8 @@ async fn insert_task(conn: &mut PgConnection, task: &Task, by: &str) -> StoreRes
     .bind(QUEUE_CHANNEL)
     .bind(TASK_CHANNEL)
     .bind(by)
+    .bind(&task.owner)
+    .bind(task.door.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -834,17 +842,20 @@ impl TaskReader for PostgresStore {
             i64,
             Option<i64>,
             Option<i64>,
+            Option<String>,
         )> = sqlx::query_as(
             "SELECT t.id, t.name, t.status, t.instance_id, t.current_command_index,
                     (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id),
-                    t.created_at, t.started_at, t.completed_at
+                    t.created_at, t.started_at, t.completed_at, t.owner
              FROM tasks t
              WHERE ($1::text IS NULL OR t.instance_id = $1)
                AND ($2::text IS NULL OR t.status = $2)
+               AND ($3::text IS NULL OR t.owner = $3)
              ORDER BY t.created_at, t.id",
         )
         .bind(filter.instance_id.as_deref())
         .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.owner.as_deref())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -859,6 +870,7 @@ impl TaskReader for PostgresStore {
                     created_at: r.6,
                     started_at: r.7,
                     completed_at: r.8,
+                    owner: r.9,
                 })
             })
             .collect()
@@ -890,16 +902,123 @@ impl TaskReader for PostgresStore {
     }
 
     async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
-        let rows: Vec<(String, String, bool)> =
-            sqlx::query_as("SELECT id, node_id, private FROM instances ORDER BY id")
+        let rows: Vec<(String, String, bool, Option<String>)> =
+            sqlx::query_as("SELECT id, node_id, private, owner FROM instances ORDER BY id")
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, node_id, private)| InstanceRecord {
+            .map(|(id, node_id, private, owner)| InstanceRecord {
                 id,
                 node_id,
                 private,
+                owner,
+            })
+            .collect())
+    }
+}
+
+type KeyRow = (String, String, bool, String, i64, Option<i64>);
+
+fn key_of(r: KeyRow) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: r.0,
+        user: r.1,
+        admin: r.2,
+        hash: r.3,
+        created_at: r.4 as u64,
+        revoked_at: r.5.map(|t| t as u64),
+    }
+}
+
+#[async_trait::async_trait]
+impl Accounts for PostgresStore {
+    async fn add_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, user_name, admin, hash, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.id)
+        .bind(&key.user)
+        .bind(key.admin)
+        .bind(&key.hash)
+        .bind(key.created_at as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let row: Option<KeyRow> = sqlx::query_as(
+            "SELECT id, user_name, admin, hash, created_at, revoked_at FROM api_keys
+             WHERE hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(key_of))
+    }
+
+    async fn keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT id, user_name, admin, hash, created_at, revoked_at FROM api_keys
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(key_of).collect())
+    }
+
+    async fn revoke_key(&self, id: &str, now: u64) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now as i64)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit (at, user_name, action, target, door, node_id, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(e.at as i64)
+        .bind(&e.user)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.door)
+        .bind(&e.node_id)
+        .bind(&e.detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        type Row = (i64, String, String, String, String, String, Option<String>);
+        let mut rows: Vec<Row> = sqlx::query_as(
+            "SELECT at, user_name, action, target, door, node_id, detail FROM audit
+             WHERE ($1::text IS NULL OR user_name = $1) AND ($2::bigint IS NULL OR at >= $2)
+             ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(filter.user.as_deref())
+        .bind(filter.since.map(|t| t as i64))
+        .bind(filter.limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.reverse();
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                at: r.0 as u64,
+                user: r.1,
+                action: r.2,
+                target: r.3,
+                door: r.4,
+                node_id: r.5,
+                detail: r.6,
             })
             .collect())
     }
@@ -983,12 +1102,14 @@ impl TaskStore for PostgresStore {
     async fn add_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO instances (id, node_id, private) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET node_id = EXCLUDED.node_id, private = EXCLUDED.private",
+            "INSERT INTO instances (id, node_id, private, owner) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET node_id = EXCLUDED.node_id,
+                 private = EXCLUDED.private, owner = EXCLUDED.owner",
         )
         .bind(&instance.id)
         .bind(&instance.node_id)
         .bind(instance.private)
+        .bind(&instance.owner)
         .execute(&mut *tx)
         .await?;
         notify(&mut tx, INSTANCES_CHANNEL, "").await?;

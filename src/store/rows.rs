@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use super::artifacts::{self, Artifact, FAILURE_SCREENSHOT};
 use crate::task::action::{parse_args, Action, ParsedArgs, Tool};
 use crate::task::{
-    CommandError, CommandStatus, NavigateAction, Task, TaskCommand, TaskError, TaskStatus,
-    TaskSummary,
+    CommandError, CommandStatus, Door, NavigateAction, Task, TaskCommand, TaskError, TaskStatus,
+    TaskSummary, User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -26,6 +26,8 @@ pub struct TaskRow {
     pub completed_at: Option<i64>,
     pub metadata: Option<String>,
     pub error: Option<String>,
+    pub owner: Option<String>,
+    pub door: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -61,6 +63,7 @@ pub struct SummaryRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
+    pub owner: Option<String>,
 }
 
 pub fn status_of(text: &str) -> anyhow::Result<TaskStatus> {
@@ -90,6 +93,7 @@ pub fn summary(row: SummaryRow) -> anyhow::Result<TaskSummary> {
         created_at: row.created_at as u64,
         started_at: ms(row.started_at),
         completed_at: ms(row.completed_at),
+        owner: row.owner.unwrap_or_else(|| User::LOCAL.into()),
     })
 }
 
@@ -184,6 +188,8 @@ pub fn task(
         completed_at: ms(row.completed_at),
         error,
         metadata,
+        owner: row.owner.unwrap_or_else(|| User::LOCAL.into()),
+        door: Door::parse(&row.door).unwrap_or(Door::Websocket),
     })
 }
 

@@ -19,13 +19,17 @@ use tokio::sync::oneshot;
 use super::artifacts::{self, FAILURE_SCREENSHOT};
 use super::rows::{self, ArtifactRow, CommandRow, SummaryRow, TaskRow};
 use super::{
-    Change, ClusterInfo, EnqueueError, Enqueued, InstanceRecord, Node, Placement, Recovered,
-    Retention, StoreResult, TaskFilter, TaskReader, TaskStore,
+    Accounts, ApiKeyRecord, AuditEntry, AuditFilter, Change, ClusterInfo, EnqueueError, Enqueued,
+    InstanceRecord, Node, Placement, Recovered, Retention, StoreResult, TaskFilter, TaskReader,
+    TaskStore,
 };
 use crate::task::{CommandError, ErrorCode, Task, TaskStatus, TaskSummary};
 
 /// The schema, one migration per entry; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: [&str; 1] = [include_str!("../../migrations/sqlite/0001_tasks.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../migrations/sqlite/0001_tasks.sql"),
+    include_str!("../../migrations/sqlite/0002_users.sql"),
+];
 
 /// A write, run by the writer thread inside the batch's transaction; it returns what to do
 /// once the batch committed (or failed to).
@@ -211,7 +215,8 @@ fn load_task(conn: &Connection, id: &str) -> StoreResult<Option<Task>> {
     let row = conn
         .prepare_cached(
             "SELECT id, instance_id, requested_instance, status, name, intention,
-                    current_command_index, created_at, started_at, completed_at, metadata, error
+                    current_command_index, created_at, started_at, completed_at, metadata, error,
+                    owner, door
              FROM tasks WHERE id = ?",
         )?
         .query_row([id], |r| {
@@ -228,6 +233,8 @@ fn load_task(conn: &Connection, id: &str) -> StoreResult<Option<Task>> {
                 completed_at: r.get(9)?,
                 metadata: r.get(10)?,
                 error: r.get(11)?,
+                owner: r.get(12)?,
+                door: r.get(13)?,
             })
         })
         .optional()?;
@@ -368,8 +375,8 @@ fn apply_all(conn: &Connection, task_id: &str, changes: &[Change]) -> StoreResul
 fn insert_task(conn: &Connection, task: &Task) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO tasks (id, instance_id, requested_instance, status, name, intention,
-                            current_command_index, created_at, metadata)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            current_command_index, created_at, metadata, owner, door)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         task.id,
@@ -381,6 +388,8 @@ fn insert_task(conn: &Connection, task: &Task) -> StoreResult<()> {
         task.current_command_index as i64,
         task.created_at as i64,
         task.metadata.as_ref().map(rows::json),
+        task.owner,
+        task.door.as_str(),
     ])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
@@ -428,17 +437,19 @@ impl TaskReader for SqliteStore {
     async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
         let instance = filter.instance_id.clone();
         let status = filter.status.map(|s| s.as_str());
+        let owner = filter.owner.clone();
         self.read(move |conn| {
             let rows = conn
                 .prepare_cached(
                     "SELECT t.id, t.name, t.status, t.instance_id, t.current_command_index,
                             (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id),
-                            t.created_at, t.started_at, t.completed_at
+                            t.created_at, t.started_at, t.completed_at, t.owner
                      FROM tasks t
                      WHERE (?1 IS NULL OR t.instance_id = ?1) AND (?2 IS NULL OR t.status = ?2)
+                       AND (?3 IS NULL OR t.owner = ?3)
                      ORDER BY t.created_at, t.id",
                 )?
-                .query_map(params![instance, status], |r| {
+                .query_map(params![instance, status, owner], |r| {
                     Ok(SummaryRow {
                         id: r.get(0)?,
                         name: r.get(1)?,
@@ -449,6 +460,7 @@ impl TaskReader for SqliteStore {
                         created_at: r.get(6)?,
                         started_at: r.get(7)?,
                         completed_at: r.get(8)?,
+                        owner: r.get(9)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -477,12 +489,13 @@ impl TaskReader for SqliteStore {
     async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
         self.read(|conn| {
             Ok(conn
-                .prepare_cached("SELECT id, node_id, private FROM instances ORDER BY id")?
+                .prepare_cached("SELECT id, node_id, private, owner FROM instances ORDER BY id")?
                 .query_map([], |r| {
                     Ok(InstanceRecord {
                         id: r.get(0)?,
                         node_id: r.get(1)?,
                         private: r.get(2)?,
+                        owner: r.get(3)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?)
@@ -500,6 +513,212 @@ impl TaskReader for SqliteStore {
             })
         })
         .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Accounts for SqliteStore {
+    async fn add_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        let key = key.clone();
+        self.write(move |conn| accounts::add_key(conn, &key)).await
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let hash = hash.to_string();
+        self.read(move |conn| accounts::key_by_hash(conn, &hash))
+            .await
+    }
+
+    async fn keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.read(accounts::keys).await
+    }
+
+    async fn revoke_key(&self, id: &str, now: u64) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |conn| accounts::revoke_key(conn, &id, now))
+            .await
+    }
+
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let entry = entry.clone();
+        self.write(move |conn| accounts::audit(conn, &entry)).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let filter = filter.clone();
+        self.read(move |conn| accounts::audit_log(conn, &filter))
+            .await
+    }
+}
+
+/// The accounts of a SQLite store, opened beside the runner that may hold it (WAL lets both
+/// write; the lock is only between runners).
+pub struct SqliteAccounts {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteAccounts {
+    pub async fn open(path: &Path) -> anyhow::Result<SqliteAccounts> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the store's folder {}", dir.display())
+                })?;
+            }
+            let mut conn = Connection::open(&path)
+                .with_context(|| format!("cannot open the task store {}", path.display()))?;
+            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            migrate(&mut conn, &path)?;
+            Ok(SqliteAccounts {
+                conn: Arc::new(Mutex::new(conn)),
+            })
+        })
+        .await?
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || work(&conn.lock().unwrap())).await?
+    }
+}
+
+#[async_trait::async_trait]
+impl Accounts for SqliteAccounts {
+    async fn add_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        let key = key.clone();
+        self.with(move |conn| accounts::add_key(conn, &key)).await
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let hash = hash.to_string();
+        self.with(move |conn| accounts::key_by_hash(conn, &hash))
+            .await
+    }
+
+    async fn keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.with(accounts::keys).await
+    }
+
+    async fn revoke_key(&self, id: &str, now: u64) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.with(move |conn| accounts::revoke_key(conn, &id, now))
+            .await
+    }
+
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let entry = entry.clone();
+        self.with(move |conn| accounts::audit(conn, &entry)).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let filter = filter.clone();
+        self.with(move |conn| accounts::audit_log(conn, &filter))
+            .await
+    }
+}
+
+/// The SQL of [`Accounts`], for both ways of opening the file.
+mod accounts {
+    use rusqlite::{params, Connection, OptionalExtension};
+
+    use super::super::{ApiKeyRecord, AuditEntry, AuditFilter, StoreResult};
+
+    fn key_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+        Ok(ApiKeyRecord {
+            id: r.get(0)?,
+            user: r.get(1)?,
+            admin: r.get(2)?,
+            hash: r.get(3)?,
+            created_at: r.get::<_, i64>(4)? as u64,
+            revoked_at: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
+        })
+    }
+
+    const KEY_COLUMNS: &str = "id, user_name, admin, hash, created_at, revoked_at";
+
+    pub fn add_key(conn: &Connection, key: &ApiKeyRecord) -> StoreResult<()> {
+        conn.execute(
+            "INSERT INTO api_keys (id, user_name, admin, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            params![key.id, key.user, key.admin, key.hash, key.created_at as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn key_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        Ok(conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?"
+            ))?
+            .query_row([hash], key_of)
+            .optional()?)
+    }
+
+    pub fn keys(conn: &Connection) -> StoreResult<Vec<ApiKeyRecord>> {
+        Ok(conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+            ))?
+            .query_map([], key_of)?
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn revoke_key(conn: &Connection, id: &str, now: u64) -> StoreResult<bool> {
+        Ok(conn.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            params![now as i64, id],
+        )? == 1)
+    }
+
+    pub fn audit(conn: &Connection, e: &AuditEntry) -> StoreResult<()> {
+        conn.prepare_cached(
+            "INSERT INTO audit (at, user_name, action, target, door, node_id, detail)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            e.at as i64,
+            e.user,
+            e.action,
+            e.target,
+            e.door,
+            e.node_id,
+            e.detail
+        ])?;
+        Ok(())
+    }
+
+    pub fn audit_log(conn: &Connection, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let mut rows = conn
+            .prepare_cached(
+                "SELECT at, user_name, action, target, door, node_id, detail FROM audit
+                 WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR at >= ?2)
+                 ORDER BY seq DESC LIMIT ?3",
+            )?
+            .query_map(
+                params![
+                    filter.user,
+                    filter.since.map(|t| t as i64),
+                    filter.limit as i64
+                ],
+                |r| {
+                    Ok(AuditEntry {
+                        at: r.get::<_, i64>(0)? as u64,
+                        user: r.get(1)?,
+                        action: r.get(2)?,
+                        target: r.get(3)?,
+                        door: r.get(4)?,
+                        node_id: r.get(5)?,
+                        detail: r.get(6)?,
+                    })
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.reverse();
+        Ok(rows)
     }
 }
 
@@ -557,8 +776,8 @@ impl TaskStore for SqliteStore {
         let instance = instance.clone();
         self.write(move |conn| {
             conn.execute(
-                "INSERT OR REPLACE INTO instances (id, node_id, private) VALUES (?, ?, ?)",
-                params![instance.id, instance.node_id, instance.private],
+                "INSERT OR REPLACE INTO instances (id, node_id, private, owner) VALUES (?, ?, ?, ?)",
+                params![instance.id, instance.node_id, instance.private, instance.owner],
             )?;
             Ok(())
         })

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use super::action::{Action, ParsedArgs};
+use super::user::Door;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -345,6 +346,10 @@ pub struct Task {
     /// instance when its own is lost.
     #[serde(skip)]
     pub requested_instance: Option<String>,
+    /// The user it belongs to: only they (and admins) see and control it.
+    pub owner: String,
+    /// The door it was submitted through.
+    pub door: Door,
 }
 
 /// What a listing shows of a task: no commands, no results.
@@ -359,6 +364,7 @@ pub struct TaskSummary {
     pub created_at: u64,
     pub started_at: Option<u64>,
     pub completed_at: Option<u64>,
+    pub owner: String,
 }
 
 /// A transition the spec does not draw: a bug in the caller, reported rather than applied.
@@ -382,6 +388,7 @@ impl Task {
             created_at: self.created_at,
             started_at: self.started_at,
             completed_at: self.completed_at,
+            owner: self.owner.clone(),
         }
     }
 

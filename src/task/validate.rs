@@ -7,6 +7,7 @@ use std::fmt;
 use super::action::{parse_args, ParsedArgs, Tool};
 use super::id::{command_id, new_task_id, now_ms};
 use super::model::{CommandStatus, Task, TaskCommand, TaskStatus};
+use super::user::{Door, User};
 use super::{catalog, strict};
 
 /// A submission that passed validation: what a task is made from.
@@ -228,6 +229,8 @@ impl Task {
             error: None,
             requested_instance: spec.instance_id,
             metadata: spec.metadata,
+            owner: User::LOCAL.to_string(),
+            door: Door::Cli,
         }
     }
 }

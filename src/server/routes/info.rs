@@ -26,7 +26,7 @@ pub async fn info(Extension(access): Extension<Arc<Access>>) -> Json<Value> {
             "metrics": "/metrics",
             "info": "/info",
         },
-        "tokenRequired": access.token.is_some(),
+        "tokenRequired": access.auth.enabled(),
         "tools": Tool::ALL.iter().map(|t| t.name()).collect::<Vec<_>>(),
     }))
 }

@@ -1,24 +1,23 @@
 //! `/instances`: the browser pool, as the browser_instance tool manages it.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::JsonBody;
+use super::{AsUser, JsonBody};
 use crate::server::error::ApiError;
-use crate::server::AppState;
 use crate::task::action::parse_args;
 use crate::task::{Action, InstanceAction, Tool};
 
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "instances": state.scheduler.instances().await }))
+pub async fn list(AsUser(caller): AsUser) -> Json<Value> {
+    Json(json!({ "instances": caller.instances().await }))
 }
 
 /// The body is browser_instance's arguments: `{"action":"create", "viewport":…}` or
 /// `{"action":"attach","endpoint":"http://host:9222"}`. No body creates a default instance.
 pub async fn create(
-    State(state): State<AppState>,
+    AsUser(caller): AsUser,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = match body {
@@ -38,24 +37,20 @@ pub async fn create(
             "action: POST /instances takes create or attach",
         ));
     }
-    let info = state
-        .scheduler
-        .create_instance(&action)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "BROWSER_UNAVAILABLE",
-                format!("{e:#}"),
-            )
-        })?;
+    let info = caller.create_instance(&action, false).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "BROWSER_UNAVAILABLE",
+            format!("{e:#}"),
+        )
+    })?;
     Ok((StatusCode::CREATED, Json(json!(info))))
 }
 
 pub async fn close(
-    State(state): State<AppState>,
+    AsUser(caller): AsUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    state.scheduler.close_instance(&id, None).await?;
+    caller.close_instance(&id, None).await?;
     Ok(Json(json!({ "instanceId": id, "closed": true })))
 }

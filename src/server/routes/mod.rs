@@ -1,5 +1,6 @@
 //! The HTTP routes, one file per resource. Each only translates a request into scheduler calls.
 
+pub mod audit;
 pub mod dashboard;
 pub mod health;
 pub mod info;
@@ -17,6 +18,35 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::AppState;
+use crate::scheduler::Caller;
+use crate::task::{Door, User};
+
+/// The scheduler as the request's user sees it (the guard put the user in the request).
+pub struct AsUser(pub Caller);
+
+impl axum::extract::FromRequestParts<AppState> for AsUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let user = user_of(parts)?;
+        Ok(AsUser(state.scheduler.as_user(user, Door::Rest)))
+    }
+}
+
+/// The user the guard found for this request.
+pub fn user_of(parts: &axum::http::request::Parts) -> Result<User, ApiError> {
+    parts.extensions.get::<User>().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "the request reached a route without passing the guard",
+        )
+    })
+}
 
 /// A JSON request body whose failures (too large, not JSON) use the one error shape.
 pub struct JsonBody(pub Value);

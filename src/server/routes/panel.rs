@@ -4,10 +4,12 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde::Deserialize;
 
 use crate::server::error::ApiError;
 use crate::server::{panel_socket, AppState};
+use crate::task::User;
 
 #[derive(Deserialize)]
 pub struct PanelQuery {
@@ -17,6 +19,7 @@ pub struct PanelQuery {
 
 pub async fn panel(
     State(state): State<AppState>,
+    Extension(user): Extension<User>,
     Query(query): Query<PanelQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -32,6 +35,6 @@ pub async fn panel(
     };
     upgrade.on_upgrade(move |socket| {
         let sessions = state.sessions.clone();
-        sessions.track_future(panel_socket::serve(socket, state, task_id))
+        sessions.track_future(panel_socket::serve(socket, state, task_id, user))
     })
 }

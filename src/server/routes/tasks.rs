@@ -1,25 +1,24 @@
 //! `/tasks`: submit (the body of a task_submit message), list, read and cancel tasks.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::JsonBody;
+use super::{AsUser, JsonBody};
 use crate::scheduler::TaskFilter;
 use crate::server::error::ApiError;
 use crate::server::protocol::parse_status_filter;
-use crate::server::AppState;
 use crate::task::validate_submission;
 use crate::wire;
 
 pub async fn submit(
-    State(state): State<AppState>,
+    AsUser(caller): AsUser,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let spec = validate_submission(&body)?;
-    let submitted = state.scheduler.submit(spec).await?;
+    let submitted = caller.submit(spec).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -39,30 +38,21 @@ pub struct ListQuery {
 }
 
 pub async fn list(
-    State(state): State<AppState>,
+    AsUser(caller): AsUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = TaskFilter {
         instance_id: query.instance_id.filter(|i| !i.is_empty()),
         status: parse_status_filter(query.status.as_deref()).map_err(ApiError::bad_request)?,
+        owner: None,
     };
-    let tasks = state
-        .scheduler
-        .tasks()
-        .list(&filter)
-        .await
-        .map_err(ApiError::store)?;
+    let tasks = caller.list(&filter).await.map_err(ApiError::store)?;
     let tasks: Vec<Value> = tasks.iter().map(wire::task_summary).collect();
     Ok(Json(json!({ "tasks": tasks })))
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let task = state
-        .scheduler
-        .tasks()
+pub async fn get(AsUser(caller): AsUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let task = caller
         .get(&id)
         .await
         .ok_or_else(|| ApiError::not_found(format!("Task not found: {id}")))?;
@@ -70,14 +60,13 @@ pub async fn get(
 }
 
 pub async fn cancel(
-    State(state): State<AppState>,
+    AsUser(caller): AsUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if state.scheduler.tasks().get(&id).await.is_none() {
+    if !caller.owns(&id).await {
         return Err(ApiError::not_found(format!("Task not found: {id}")));
     }
-    state
-        .scheduler
+    caller
         .cancel(&id)
         .await
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string()))?;
@@ -86,9 +75,6 @@ pub async fn cancel(
 
 /// `POST /tasks/{id}/cancel`: the origin's spelling of `DELETE /tasks/{id}`, with the same
 /// answer.
-pub async fn cancel_by_post(
-    state: State<AppState>,
-    id: Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    cancel(state, id).await
+pub async fn cancel_by_post(caller: AsUser, id: Path<String>) -> Result<Json<Value>, ApiError> {
+    cancel(caller, id).await
 }

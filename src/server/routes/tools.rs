@@ -1,16 +1,15 @@
 //! `/api/tools`: every tool with its JSON Schema, and one command of one tool run through the
 //! scheduler (`POST /api/tools/{name}` with the arguments as the body).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::JsonBody;
+use super::{AsUser, JsonBody};
 use crate::server::error::ApiError;
-use crate::server::AppState;
 use crate::task::action::parse_args;
 use crate::task::catalog::{tool_doc, TOOLS};
 use crate::task::{validate_submission, CommandStatus, ErrorCode, Tool};
@@ -45,15 +44,15 @@ pub struct RunQuery {
 
 /// Cancels the task if the request goes away before it finished (the client hung up).
 struct CancelOnDrop {
-    scheduler: crate::scheduler::Scheduler,
+    caller: crate::scheduler::Caller,
     task_id: Option<String>,
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some(id) = self.task_id.take() {
-            let scheduler = self.scheduler.clone();
-            tokio::spawn(async move { scheduler.cancel(&id).await });
+            let caller = self.caller.clone();
+            tokio::spawn(async move { caller.cancel(&id).await });
         }
     }
 }
@@ -77,13 +76,13 @@ fn status_for(code: ErrorCode) -> StatusCode {
 /// QUEUE_FULL. The instance may also come in the body as `instanceId`, as the origin's REST
 /// calls send it (every tool but browser_instance, whose `instanceId` is the one to close).
 pub async fn run(
-    state: State<AppState>,
+    caller: AsUser,
     name: Path<String>,
     query: Query<RunQuery>,
     body: Result<JsonBody, ApiError>,
 ) -> Response {
     let answer = match body {
-        Ok(JsonBody(args)) => run_tool(state, name, query, args).await,
+        Ok(JsonBody(args)) => run_tool(caller, name, query, args).await,
         Err(e) => Err(e),
     };
     match answer {
@@ -131,7 +130,7 @@ fn with_success_first(body: Value) -> Value {
 }
 
 async fn run_tool(
-    State(state): State<AppState>,
+    AsUser(caller): AsUser,
     Path(name): Path<String>,
     Query(query): Query<RunQuery>,
     mut args: Value,
@@ -192,12 +191,12 @@ async fn run_tool(
         task["instanceId"] = json!(id);
     }
     let spec = validate_submission(&task)?;
-    let submitted = state.scheduler.submit(spec).await?;
+    let submitted = caller.submit(spec).await?;
     let mut guard = CancelOnDrop {
-        scheduler: state.scheduler.clone(),
+        caller: caller.clone(),
         task_id: Some(submitted.task_id.clone()),
     };
-    let done = state.scheduler.wait_finished(&submitted.task_id).await;
+    let done = caller.wait_finished(&submitted.task_id).await;
     guard.task_id = None;
     let task = done.ok_or_else(|| {
         ApiError::new(
