@@ -43,6 +43,8 @@ pub fn task_detail(task: &Task) -> Value {
     let mut value = task_summary(&task.summary());
     let map = value.as_object_mut().expect("a summary is an object");
     map.insert("intention".into(), task.intention.clone().into());
+    map.insert("owner".into(), task.owner.clone().into());
+    map.insert("door".into(), task.door.as_str().into());
     map.insert(
         "commands".into(),
         task.commands.iter().map(command_detail).collect(),

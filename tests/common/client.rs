@@ -76,6 +76,16 @@ impl Client {
             .expect("the panel stream connects")
     }
 
+    /// [`Client::panel`] with a credential (`?token=`).
+    pub async fn panel_with(addr: SocketAddr, task_id: &str, credential: &str) -> Client {
+        Self::open(
+            &format!("ws://{addr}/ws?taskId={task_id}&token={credential}"),
+            &[],
+        )
+        .await
+        .expect("the panel stream connects")
+    }
+
     async fn open(url: &str, headers: &[(&'static str, &str)]) -> Result<Client, String> {
         let mut request = url.into_client_request().unwrap();
         for (name, value) in headers {
