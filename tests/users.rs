@@ -549,3 +549,131 @@ fn refused_credentials_say_why() {
         drop(u);
     });
 }
+
+/// The real binary, every credential kind, every door, logging at debug: the log holds none
+/// of the credentials. Keys are made and revoked with `browser-control keys` beside it.
+#[test]
+fn credentials_never_reach_the_log() {
+    block_on(async {
+        let _permit = env().private_browsers.acquire().await.unwrap();
+        let dir = std::env::temp_dir().join(format!("bc-users-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = format!("sqlite://{}", dir.join("tasks.db").display());
+        let keys_cmd = |args: &[&str]| {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_browser-control"))
+                .arg("keys")
+                .args(args)
+                .args(["--store", &store])
+                .output()
+                .unwrap();
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).to_string(),
+                String::from_utf8_lossy(&output.stderr).to_string(),
+            )
+        };
+        let (code, key, said) = keys_cmd(&["create", "--user", "carol"]);
+        assert_eq!(code, Some(0), "{said}");
+        let key = key.trim().to_string();
+        assert!(key.starts_with("bck_"), "{key}");
+        let key_id = said
+            .split_whitespace()
+            .find(|w| w.starts_with("key_"))
+            .unwrap()
+            .to_string();
+        let token = "a-shared-token-for-the-log-test";
+        let jwt = jwt(json!({"sub": "dora", "exp": in_an_hour()}), SECRET);
+        let wrong_key = keys::mint("nobody", false).unwrap().0;
+        let wrong_jwt = jwt_with_other_secret();
+        let log = dir.join("serve.log");
+        let mut server = common::serve::ServeProcess::start_logged(
+            &[
+                "--store",
+                &store,
+                "--jwt-secret",
+                SECRET,
+                "--token",
+                token,
+                "--log",
+                "debug,chromiumoxide=off,hyper=off,h2=off,reqwest=off",
+            ],
+            &log,
+        )
+        .await;
+        let addr = server.addr;
+
+        // Every door, with each credential in the header and in the query.
+        for credential in [&key, &jwt, &token.to_string()] {
+            assert_eq!(get(addr, "/tasks", credential).await.0, 200);
+            let (status, _) = http(
+                addr,
+                reqwest::Method::GET,
+                &format!("/tasks?token={credential}"),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(status, 200);
+            let mut client = ws(addr, credential).await;
+            let id = client.submit(task("logged", vec![execute("1")])).await;
+            client.until_complete(&id).await;
+            let mut panel = Client::panel_with(addr, &id, credential).await;
+            assert_eq!(panel.recv().await["type"], "step_update");
+        }
+        for wrong in [&wrong_key, &wrong_jwt] {
+            assert_eq!(get(addr, "/tasks", wrong).await.0, 401);
+            let (status, _) = http(
+                addr,
+                reqwest::Method::GET,
+                &format!("/tasks?token={wrong}"),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(status, 401);
+            assert!(Client::connect_with(addr, &format!("?token={wrong}"), &[])
+                .await
+                .is_err());
+        }
+        // `keys list` shows ids, never keys; a revoked key is refused, saying so.
+        let (code, listed, _) = keys_cmd(&["list"]);
+        assert_eq!(code, Some(0));
+        assert!(
+            listed.contains(&key_id) && listed.contains("carol"),
+            "{listed}"
+        );
+        assert!(!listed.contains(&key), "{listed}");
+        let (code, _, said) = keys_cmd(&["revoke", &key_id]);
+        assert_eq!(code, Some(0), "{said}");
+        let (status, body) = get(addr, "/tasks", &key).await;
+        assert_eq!(status, 401);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("revoked"),
+            "{body}"
+        );
+        let (code, _, said) = keys_cmd(&["revoke", &key_id]);
+        assert_eq!(code, Some(1), "revoked twice: {said}");
+
+        let status = server.terminate().await;
+        assert!(status.success(), "{status}");
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(logged.contains("refused"), "the log is at debug: {logged}");
+        for secret in [&key, &jwt, &token.to_string(), &wrong_key, &wrong_jwt] {
+            assert!(
+                !logged.contains(secret.as_str()),
+                "the log shows a credential:\n{logged}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+fn jwt_with_other_secret() -> String {
+    jwt(
+        json!({"sub": "mallory", "exp": in_an_hour()}),
+        "not the server's secret, but 32 bytes or more",
+    )
+}

@@ -105,7 +105,8 @@ impl Authenticator {
                     .into(),
             ));
         };
-        if let Some(token) = &self.token {
+        // The token comes as a bearer or in the query, as documented; X-API-Key is for keys.
+        if let (Some(token), false) = (&self.token, source == Source::ApiKeyHeader) {
             if same_secret(credential, token) {
                 return Ok(User::local());
             }

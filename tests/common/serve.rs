@@ -17,11 +17,21 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// `serve --listen 127.0.0.1:0` plus `args`; waits (generously) for `listening on`.
     pub async fn start(args: &[&str]) -> ServeProcess {
+        Self::start_with_stderr(args, Stdio::inherit()).await
+    }
+
+    /// [`ServeProcess::start`] with its log (stderr) written to `log`.
+    pub async fn start_logged(args: &[&str], log: &std::path::Path) -> ServeProcess {
+        let file = std::fs::File::create(log).expect("the log file");
+        Self::start_with_stderr(args, Stdio::from(file)).await
+    }
+
+    async fn start_with_stderr(args: &[&str], stderr: Stdio) -> ServeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_browser-control"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("the binary starts");
