@@ -601,6 +601,8 @@ async fn owners_and_accounts(s: &dyn TaskStore, node: &Node) {
         ..TaskFilter::default()
     };
     assert!(s.list(&bobs).await.unwrap().is_empty(), "{kind}");
+    assert_eq!(s.count_queued_of("ann").await.unwrap(), 1, "{kind}");
+    assert_eq!(s.count_queued_of("bob").await.unwrap(), 0, "{kind}");
 
     let (key, record) = browser_control::auth::keys::mint("ann", false).unwrap();
     s.add_key(&record).await.unwrap();

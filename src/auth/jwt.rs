@@ -156,3 +156,144 @@ fn load_key_file(path: &Path) -> anyhow::Result<Keys> {
         path.display()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/jwt")
+            .join(name)
+    }
+
+    fn later() -> u64 {
+        crate::task::now_ms() / 1000 + 600
+    }
+
+    fn verifier(key_file: &str, issuer: Option<&str>, audience: Option<&str>) -> JwtVerifier {
+        JwtVerifier::from_config(&JwtConfig {
+            key_file: Some(fixture(key_file)),
+            issuer: issuer.map(str::to_string),
+            audience: audience.map(str::to_string),
+            role_claim: "roles".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .unwrap()
+    }
+
+    fn es256(claims: serde_json::Value, kid: Option<&str>) -> String {
+        let key =
+            EncodingKey::from_ec_pem(&std::fs::read(fixture("ec-private.pem")).unwrap()).unwrap();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = kid.map(str::to_string);
+        encode(&header, &claims, &key).unwrap()
+    }
+
+    #[test]
+    fn es256_with_a_pem_key_or_a_jwks_and_rs256_with_a_pem_key() {
+        let token = es256(
+            json!({"sub": "ann", "exp": later(), "roles": ["admin"]}),
+            None,
+        );
+        let user = verifier("ec-public.pem", None, None)
+            .verify(&token)
+            .unwrap();
+        assert_eq!((&*user.name, user.admin), ("ann", true));
+        let by_kid = es256(json!({"sub": "ann", "exp": later()}), Some("test-ec"));
+        let user = verifier("jwks.json", None, None).verify(&by_kid).unwrap();
+        assert_eq!((&*user.name, user.admin), ("ann", false));
+        let unknown_kid = es256(json!({"sub": "ann", "exp": later()}), Some("other"));
+        let err = verifier("jwks.json", None, None)
+            .verify(&unknown_kid)
+            .unwrap_err();
+        assert!(err.contains("kid"), "{err}");
+
+        let rsa =
+            EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa-private.pem")).unwrap()).unwrap();
+        let token = encode(
+            &Header::new(Algorithm::RS256),
+            &json!({"sub": "bob", "exp": later()}),
+            &rsa,
+        )
+        .unwrap();
+        assert_eq!(
+            &*verifier("rsa-public.pem", None, None)
+                .verify(&token)
+                .unwrap()
+                .name,
+            "bob"
+        );
+        // The EC key does not verify an RSA token, whatever its header says.
+        assert!(verifier("ec-public.pem", None, None)
+            .verify(&token)
+            .is_err());
+    }
+
+    #[test]
+    fn an_hs256_token_is_no_way_past_a_public_key() {
+        // The classic confusion: the public key used as an HMAC secret.
+        let public = std::fs::read(fixture("rsa-public.pem")).unwrap();
+        let forged = encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"sub": "mallory", "exp": later()}),
+            &EncodingKey::from_secret(&public).unwrap(),
+        )
+        .unwrap();
+        let err = verifier("rsa-public.pem", None, None)
+            .verify(&forged)
+            .unwrap_err();
+        assert!(err.contains("HS256"), "{err}");
+    }
+
+    #[test]
+    fn issuer_audience_and_sub_are_enforced() {
+        let v = verifier("ec-public.pem", Some("https://idp.example"), Some("bc"));
+        let good = es256(
+            json!({"sub": "ann", "exp": later(), "iss": "https://idp.example", "aud": "bc"}),
+            None,
+        );
+        assert!(v.verify(&good).is_ok());
+        let wrong_iss = es256(
+            json!({"sub": "ann", "exp": later(), "iss": "https://evil.example", "aud": "bc"}),
+            None,
+        );
+        assert!(v.verify(&wrong_iss).unwrap_err().contains("iss"));
+        let wrong_aud = es256(
+            json!({"sub": "ann", "exp": later(), "iss": "https://idp.example", "aud": "x"}),
+            None,
+        );
+        assert!(v.verify(&wrong_aud).unwrap_err().contains("aud"));
+        let no_exp = es256(json!({"sub": "ann"}), None);
+        let err = verifier("ec-public.pem", None, None)
+            .verify(&no_exp)
+            .unwrap_err();
+        assert!(err.contains("exp"), "{err}");
+        let blank_sub = es256(json!({"sub": " ", "exp": later()}), None);
+        assert!(verifier("ec-public.pem", None, None)
+            .verify(&blank_sub)
+            .unwrap_err()
+            .contains("sub"));
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_at_start() {
+        let short = JwtConfig {
+            secret: Some("short".into()),
+            ..Default::default()
+        };
+        let err = JwtVerifier::from_config(&short).err().unwrap();
+        assert!(err.to_string().contains("at least 32"), "{err}");
+        let not_a_key = JwtConfig {
+            key_file: Some(fixture("README.md")),
+            ..Default::default()
+        };
+        assert!(JwtVerifier::from_config(&not_a_key).is_err());
+        assert!(JwtVerifier::from_config(&JwtConfig::default())
+            .unwrap()
+            .is_none());
+    }
+}

@@ -9,8 +9,7 @@ use super::{
 use crate::events::{Event, EventKind};
 use crate::store::{AuditEntry, StoreResult};
 use crate::task::{
-    now_ms, CommandError, Door, InstanceAction, Task, TaskSpec, TaskStatus, TaskSummary,
-    ToolResult, User,
+    now_ms, CommandError, Door, InstanceAction, Task, TaskSpec, TaskSummary, ToolResult, User,
 };
 
 /// Caps on what one user may hold at once (admins included: they bound mistakes, not rights).
@@ -97,17 +96,11 @@ impl Caller {
     }
 
     async fn queued_of_user(&self) -> Result<usize, SubmitError> {
-        let filter = TaskFilter {
-            owner: Some(self.user.name.to_string()),
-            status: Some(TaskStatus::Queued),
-            instance_id: None,
-        };
         self.scheduler
             .inner
             .store
-            .list(&filter)
+            .count_queued_of(&self.user.name)
             .await
-            .map(|queued| queued.len())
             .map_err(|e| SubmitError::Store(format!("{e:#}")))
     }
 

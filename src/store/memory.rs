@@ -85,6 +85,16 @@ impl TaskReader for MemoryStore {
         Ok(self.inner.lock().unwrap().tasks.get(id).cloned())
     }
 
+    async fn count_queued_of(&self, owner: &str) -> StoreResult<usize> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .queues
+            .values()
+            .flatten()
+            .filter(|id| inner.tasks.get(*id).is_some_and(|t| t.owner == owner))
+            .count())
+    }
+
     async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
         let inner = self.inner.lock().unwrap();
         let mut tasks: Vec<TaskSummary> = inner

@@ -178,6 +178,8 @@ pub trait TaskReader: Send + Sync {
     /// Tasks matching `filter`, oldest first.
     async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>>;
     async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>>;
+    /// How many tasks of `owner` wait in the queue (for the per-user cap).
+    async fn count_queued_of(&self, owner: &str) -> StoreResult<usize>;
     async fn cluster(&self) -> StoreResult<ClusterInfo>;
     /// Every instance of every runner.
     async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {

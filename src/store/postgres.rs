@@ -876,6 +876,15 @@ impl TaskReader for PostgresStore {
             .collect()
     }
 
+    async fn count_queued_of(&self, owner: &str) -> StoreResult<usize> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM tasks WHERE owner = $1 AND status = 'queued'")
+                .bind(owner)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n as usize)
+    }
+
     async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM tasks GROUP BY status")

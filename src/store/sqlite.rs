@@ -469,6 +469,17 @@ impl TaskReader for SqliteStore {
         .await
     }
 
+    async fn count_queued_of(&self, owner: &str) -> StoreResult<usize> {
+        let owner = owner.to_string();
+        self.read(move |conn| {
+            let n: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM tasks WHERE owner = ? AND status = 'queued'")?
+                .query_row([owner], |r| r.get(0))?;
+            Ok(n as usize)
+        })
+        .await
+    }
+
     async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>> {
         self.read(|conn| {
             let rows = conn

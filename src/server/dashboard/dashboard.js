@@ -86,6 +86,14 @@ function onMessage(msg) {
   switch (msg.type) {
     case 'welcome':
       $('#version').textContent = 'v' + msg.serverVersion;
+      // Who is signed in: their tasks are the ones listed (an admin's: everyone's).
+      fetch(withToken('/info'))
+        .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+        .then((info) => {
+          const who = info.user.name + (info.user.admin ? ' (admin)' : '');
+          $('#version').textContent = 'v' + msg.serverVersion + ' · ' + who;
+        })
+        .catch(() => {});
       break;
     case 'task_list_response':
       renderTasks(msg.tasks);

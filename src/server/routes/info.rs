@@ -7,9 +7,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::server::security::Access;
-use crate::task::Tool;
+use crate::task::{Tool, User};
 
-pub async fn info(Extension(access): Extension<Arc<Access>>) -> Json<Value> {
+/// Also says who the caller is (`user: {name, admin}`), for the dashboard.
+pub async fn info(
+    Extension(access): Extension<Arc<Access>>,
+    Extension(user): Extension<User>,
+) -> Json<Value> {
     Json(json!({
         "name": "browser-control",
         "version": env!("CARGO_PKG_VERSION"),
@@ -25,8 +29,10 @@ pub async fn info(Extension(access): Extension<Arc<Access>>) -> Json<Value> {
             "health": "/health",
             "metrics": "/metrics",
             "info": "/info",
+            "audit": "/api/audit",
         },
         "tokenRequired": access.auth.enabled(),
+        "user": {"name": &*user.name, "admin": user.admin},
         "tools": Tool::ALL.iter().map(|t| t.name()).collect::<Vec<_>>(),
     }))
 }
