@@ -7,6 +7,7 @@ pub mod id;
 pub mod keys;
 pub mod model;
 pub mod strict;
+pub mod user;
 pub mod validate;
 
 pub use action::{
@@ -20,4 +21,5 @@ pub use model::{
     clip, CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode, IllegalTransition,
     Task, TaskCommand, TaskError, TaskStatus, TaskSummary, ToolResult,
 };
+pub use user::{Door, User};
 pub use validate::{validate_submission, CommandSpec, TaskSpec, ValidationError};
