@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use clap::Args;
 use super::browser_args::BrowserArgs;
 use crate::cli::store_args::StoreArgs;
 use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::server::rate_limit::{parse_burst, RateLimit, RateLimitConfig};
 use crate::server::{Server, ServerConfig, SocketLimits};
 use crate::store::StoreUrl;
 
@@ -66,9 +68,68 @@ pub struct ServeArgs {
     /// instead of each starting a browser of its own.
     #[arg(long)]
     pub shared_instance: bool,
+    /// Requests allowed per user and per client IP, as N/sec, N/min or N/hour (e.g. 100/min):
+    /// REST requests and task WebSocket submits count; /health, /metrics and WebSocket
+    /// connects do not. Over it: 429 with Retry-After. Counted per node (each runner process
+    /// on its own). Default: no limit.
+    #[arg(long, value_name = "RATE", env = "BROWSER_CONTROL_RATE_LIMIT", value_parser = parse_rate)]
+    pub rate_limit: Option<RateLimit>,
+    /// The per-client-IP limit when it should differ from --rate-limit (e.g. many users behind
+    /// one address), or `off` for none; also usable alone. Counted per node.
+    #[arg(long, value_name = "RATE|off", env = "BROWSER_CONTROL_IP_RATE_LIMIT", value_parser = parse_ip_rate)]
+    pub ip_rate_limit: Option<IpRate>,
+    /// Requests that may come at once under the rate limits (default: the N of each rate).
+    #[arg(long, value_name = "N", env = "BROWSER_CONTROL_RATE_BURST", value_parser = parse_burst)]
+    pub rate_burst: Option<NonZeroU32>,
+}
+
+/// `--ip-rate-limit`: a rate, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRate(pub Option<RateLimit>);
+
+fn parse_rate(s: &str) -> Result<RateLimit, String> {
+    s.parse()
+}
+
+fn parse_ip_rate(s: &str) -> Result<IpRate, String> {
+    match s {
+        "off" => Ok(IpRate(None)),
+        _ => s
+            .parse()
+            .map(|rate| IpRate(Some(rate)))
+            .map_err(|e| format!("{e}; or `off` for no per-IP limit")),
+    }
+}
+
+impl ServeArgs {
+    /// The limits the flags ask for: --rate-limit per user and per IP, --ip-rate-limit instead
+    /// for the IP.
+    pub fn rate_limit(&self) -> Result<RateLimitConfig, String> {
+        let config = RateLimitConfig {
+            per_user: self.rate_limit,
+            per_ip: match self.ip_rate_limit {
+                Some(IpRate(ip)) => ip,
+                None => self.rate_limit,
+            },
+            burst: self.rate_burst,
+        };
+        if config.is_off() && config.burst.is_some() {
+            return Err(
+                "--rate-burst without a rate: give --rate-limit or --ip-rate-limit too".into(),
+            );
+        }
+        Ok(config)
+    }
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
+    let rate_limit = match args.rate_limit() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opened = async {
         let url = args.store.url(StoreUrl::default_sqlite)?;
         args.store.open(&url).await
@@ -118,6 +179,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             max_sessions: usize::try_from(args.max_mcp_sessions).unwrap_or(usize::MAX),
             max_instances: args.max_mcp_instances,
         },
+        rate_limit,
     };
     let server = match Server::start(server_config, scheduler.clone()).await {
         Ok(server) => server,

@@ -24,9 +24,17 @@ pub struct Access {
     pub loopback: bool,
 }
 
-pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(access): State<Arc<Access>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match access.check(request.method(), request.headers(), request.uri()) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            // Who is calling, for the layers and handlers after this one (rate limits).
+            request.extensions_mut().insert(crate::task::User::local());
+            next.run(request).await
+        }
         Err(refusal) => {
             let uri = request.uri().to_string();
             tracing::warn!(

@@ -4,6 +4,7 @@
 //! client that cannot keep up is disconnected, so it never slows the executor or anyone else.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use super::protocol::{self, ClientMessage};
 use super::AppState;
 use crate::events::{Event, EventKind};
 use crate::scheduler::{catch_up, Seen, TaskFilter};
+use crate::task::User;
 use crate::wire;
 
 /// Limits of one connection.
@@ -60,7 +62,7 @@ impl SocketLimits {
 /// skipped. Only the latest few are kept; the event of an older one is long gone.
 const TOLD_ENDED_KEPT: usize = 64;
 
-pub async fn serve(socket: WebSocket, state: AppState) {
+pub async fn serve(socket: WebSocket, state: AppState, user: User, peer: IpAddr) {
     let session_id = new_session_id();
     state.metrics.clients.inc();
     tracing::debug!(session = %session_id, "connected");
@@ -73,6 +75,8 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         instances: HashSet::new(),
         counted: 0,
         out: None,
+        user,
+        peer,
     }
     .run(socket)
     .await;
@@ -108,6 +112,9 @@ struct Session {
     /// What this session adds to the subscriptions gauge.
     counted: i64,
     out: Option<Outbound>,
+    /// Who is connected, and from where (rate limits).
+    user: User,
+    peer: IpAddr,
 }
 
 impl Drop for Session {
@@ -246,6 +253,12 @@ impl Session {
             Ok(message) => message,
             Err(e) => return self.send(error(&e.to_string())),
         };
+        if let (ClientMessage::TaskSubmit(_), Some(limiter)) = (&message, &self.state.rate_limit) {
+            if let Err(limited) = limiter.check(&self.user, self.peer) {
+                return self.send(json!({"type": "task_submit_response", "taskId": "",
+                    "status": "rejected", "error": limited.to_string()}));
+            }
+        }
         let scheduler = &self.state.scheduler;
         let reply = match message {
             ClientMessage::TaskSubmit(submission) => match submit(scheduler, &submission).await {

@@ -2,17 +2,21 @@
 //! dashboard for a browser, and a short description of the server for other clients.
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::json;
+use std::net::SocketAddr;
 
 use super::dashboard;
 use crate::server::{task_socket, AppState};
+use crate::task::User;
 
 pub async fn root(
     State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -27,7 +31,7 @@ pub async fn root(
                 .max_frame_size(transport_cap)
                 .on_upgrade(move |socket| {
                     let sessions = state.sessions.clone();
-                    sessions.track_future(task_socket::serve(socket, state))
+                    sessions.track_future(task_socket::serve(socket, state, user, peer.ip()))
                 })
         }
         Err(_) if wants_html(&headers) => dashboard::index(),
