@@ -244,3 +244,62 @@ async fn shutdown_signal() -> &'static str {
         _ = term.recv() => "SIGTERM",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, String> {
+        let mut argv = vec!["browser-control", "serve"];
+        argv.extend_from_slice(args);
+        match crate::cli::Cli::try_parse_from(argv) {
+            Ok(cli) => match cli.command {
+                crate::cli::Command::Serve(serve) => Ok(serve),
+                _ => unreachable!(),
+            },
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn limits(args: &[&str]) -> Result<RateLimitConfig, String> {
+        parse(args)?.rate_limit()
+    }
+
+    #[test]
+    fn rate_limit_flags_give_per_user_and_per_ip_limits() {
+        let rate = |s: &str| Some(s.parse::<RateLimit>().unwrap());
+        assert!(limits(&[]).unwrap().is_off());
+        let both = limits(&["--rate-limit", "100/min"]).unwrap();
+        assert_eq!((both.per_user, both.per_ip), (rate("100/min"), rate("100/min")));
+        assert_eq!(both.burst, None);
+        let own_ip = limits(&["--rate-limit", "100/min", "--ip-rate-limit", "1000/m"]).unwrap();
+        assert_eq!(
+            (own_ip.per_user, own_ip.per_ip),
+            (rate("100/min"), rate("1000/min"))
+        );
+        let no_ip = limits(&["--rate-limit", "5/s", "--ip-rate-limit", "off"]).unwrap();
+        assert_eq!((no_ip.per_user, no_ip.per_ip), (rate("5/sec"), None));
+        let ip_only = limits(&["--ip-rate-limit", "10/h", "--rate-burst", "3"]).unwrap();
+        assert_eq!((ip_only.per_user, ip_only.per_ip), (None, rate("10/hour")));
+        assert_eq!(ip_only.burst.map(NonZeroU32::get), Some(3));
+    }
+
+    #[test]
+    fn bad_rate_limit_flags_are_refused_with_the_reason() {
+        for (args, says) in [
+            (&["--rate-limit", "0/min"][..], "the count is 0"),
+            (&["--rate-limit", "abc"][..], "not a rate"),
+            (&["--rate-limit", "100/week"][..], "unknown unit `week`"),
+            (&["--rate-limit", "1e20/min"][..], "the count `1e20` is not a whole number"),
+            (&["--ip-rate-limit", "none"][..], "or `off` for no per-IP limit"),
+            (&["--rate-limit", "5/s", "--rate-burst", "0"][..], "the burst is 0"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(err.contains(says), "{args:?}: {err}");
+            assert!(err.contains("invalid value"), "{args:?}: {err}");
+        }
+        let err = limits(&["--rate-burst", "5"]).unwrap_err();
+        assert!(err.contains("--rate-burst without a rate"), "{err}");
+    }
+}
