@@ -222,7 +222,11 @@ fn the_binary_refuses_bad_rates_before_starting_anything() {
     for (args, env, says) in [
         (&["--rate-limit", "0/min"][..], &[][..], "the count is 0"),
         (&["--rate-limit", "abc"][..], &[][..], "not a rate"),
-        (&["--rate-limit", "100/week"][..], &[][..], "unknown unit `week`"),
+        (
+            &["--rate-limit", "100/week"][..],
+            &[][..],
+            "unknown unit `week`",
+        ),
         (
             &["--rate-limit", "1e20/min"][..],
             &[][..],
@@ -236,6 +240,12 @@ fn the_binary_refuses_bad_rates_before_starting_anything() {
         (
             &["--rate-burst", "4"][..],
             &[][..],
+            "--rate-burst without a rate",
+        ),
+        // An empty variable is an unset one.
+        (
+            &["--rate-burst", "4"][..],
+            &[("BROWSER_CONTROL_RATE_LIMIT", "")][..],
             "--rate-burst without a rate",
         ),
     ] {

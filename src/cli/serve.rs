@@ -71,33 +71,45 @@ pub struct ServeArgs {
     /// Requests allowed per user and per client IP, as N/sec, N/min or N/hour (e.g. 100/min):
     /// REST requests and task WebSocket submits count; /health, /metrics and WebSocket
     /// connects do not. Over it: 429 with Retry-After. Counted per node (each runner process
-    /// on its own). Default: no limit.
+    /// on its own). Default (or empty, or `off`): no limit.
     #[arg(long, value_name = "RATE", env = "BROWSER_CONTROL_RATE_LIMIT", value_parser = parse_rate)]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<RateFlag>,
     /// The per-client-IP limit when it should differ from --rate-limit (e.g. many users behind
     /// one address), or `off` for none; also usable alone. Counted per node.
-    #[arg(long, value_name = "RATE|off", env = "BROWSER_CONTROL_IP_RATE_LIMIT", value_parser = parse_ip_rate)]
-    pub ip_rate_limit: Option<IpRate>,
+    #[arg(long, value_name = "RATE|off", env = "BROWSER_CONTROL_IP_RATE_LIMIT", value_parser = parse_rate)]
+    pub ip_rate_limit: Option<RateFlag>,
     /// Requests that may come at once under the rate limits (default: the N of each rate).
-    #[arg(long, value_name = "N", env = "BROWSER_CONTROL_RATE_BURST", value_parser = parse_burst)]
-    pub rate_burst: Option<NonZeroU32>,
+    #[arg(long, value_name = "N", env = "BROWSER_CONTROL_RATE_BURST", value_parser = parse_burst_flag)]
+    pub rate_burst: Option<Burst>,
 }
 
-/// `--ip-rate-limit`: a rate, or `off`.
+/// A rate flag's value: a rate, `off`, or empty (an empty environment variable: as if unset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRate(pub Option<RateLimit>);
-
-fn parse_rate(s: &str) -> Result<RateLimit, String> {
-    s.parse()
+pub enum RateFlag {
+    Unset,
+    Off,
+    Rate(RateLimit),
 }
 
-fn parse_ip_rate(s: &str) -> Result<IpRate, String> {
+fn parse_rate(s: &str) -> Result<RateFlag, String> {
     match s {
-        "off" => Ok(IpRate(None)),
+        "" => Ok(RateFlag::Unset),
+        "off" => Ok(RateFlag::Off),
         _ => s
             .parse()
-            .map(|rate| IpRate(Some(rate)))
-            .map_err(|e| format!("{e}; or `off` for no per-IP limit")),
+            .map(RateFlag::Rate)
+            .map_err(|e| format!("{e}; or `off` for no limit")),
+    }
+}
+
+/// `--rate-burst`: a count, or empty (as if unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst(pub Option<NonZeroU32>);
+
+fn parse_burst_flag(s: &str) -> Result<Burst, String> {
+    match s {
+        "" => Ok(Burst(None)),
+        _ => parse_burst(s).map(|n| Burst(Some(n))),
     }
 }
 
@@ -105,13 +117,18 @@ impl ServeArgs {
     /// The limits the flags ask for: --rate-limit per user and per IP, --ip-rate-limit instead
     /// for the IP.
     pub fn rate_limit(&self) -> Result<RateLimitConfig, String> {
+        let per_user = match self.rate_limit {
+            Some(RateFlag::Rate(rate)) => Some(rate),
+            _ => None,
+        };
         let config = RateLimitConfig {
-            per_user: self.rate_limit,
+            per_user,
             per_ip: match self.ip_rate_limit {
-                Some(IpRate(ip)) => ip,
-                None => self.rate_limit,
+                Some(RateFlag::Rate(rate)) => Some(rate),
+                Some(RateFlag::Off) => None,
+                Some(RateFlag::Unset) | None => per_user,
             },
-            burst: self.rate_burst,
+            burst: self.rate_burst.and_then(|b| b.0),
         };
         if config.is_off() && config.burst.is_some() {
             return Err(
@@ -271,7 +288,10 @@ mod tests {
         let rate = |s: &str| Some(s.parse::<RateLimit>().unwrap());
         assert!(limits(&[]).unwrap().is_off());
         let both = limits(&["--rate-limit", "100/min"]).unwrap();
-        assert_eq!((both.per_user, both.per_ip), (rate("100/min"), rate("100/min")));
+        assert_eq!(
+            (both.per_user, both.per_ip),
+            (rate("100/min"), rate("100/min"))
+        );
         assert_eq!(both.burst, None);
         let own_ip = limits(&["--rate-limit", "100/min", "--ip-rate-limit", "1000/m"]).unwrap();
         assert_eq!(
@@ -283,6 +303,13 @@ mod tests {
         let ip_only = limits(&["--ip-rate-limit", "10/h", "--rate-burst", "3"]).unwrap();
         assert_eq!((ip_only.per_user, ip_only.per_ip), (None, rate("10/hour")));
         assert_eq!(ip_only.burst.map(NonZeroU32::get), Some(3));
+        // `off` and empty (an empty environment variable) are no limit.
+        assert!(limits(&["--rate-limit", "off"]).unwrap().is_off());
+        assert!(limits(&["--rate-limit", "", "--rate-burst", ""])
+            .unwrap()
+            .is_off());
+        let empty_ip = limits(&["--rate-limit", "7/m", "--ip-rate-limit", ""]).unwrap();
+        assert_eq!(empty_ip.per_ip, rate("7/min"));
     }
 
     #[test]
@@ -291,9 +318,15 @@ mod tests {
             (&["--rate-limit", "0/min"][..], "the count is 0"),
             (&["--rate-limit", "abc"][..], "not a rate"),
             (&["--rate-limit", "100/week"][..], "unknown unit `week`"),
-            (&["--rate-limit", "1e20/min"][..], "the count `1e20` is not a whole number"),
-            (&["--ip-rate-limit", "none"][..], "or `off` for no per-IP limit"),
-            (&["--rate-limit", "5/s", "--rate-burst", "0"][..], "the burst is 0"),
+            (
+                &["--rate-limit", "1e20/min"][..],
+                "the count `1e20` is not a whole number",
+            ),
+            (&["--ip-rate-limit", "none"][..], "or `off` for no limit"),
+            (
+                &["--rate-limit", "5/s", "--rate-burst", "0"][..],
+                "the burst is 0",
+            ),
         ] {
             let err = parse(args).unwrap_err();
             assert!(err.contains(says), "{args:?}: {err}");
