@@ -125,6 +125,23 @@ fn rest_requests_over_the_limit_get_429_with_retry_after_until_it_passes() {
         let (retry_after, _) = refused(page).await;
         // Monitoring still answers while the rest is refused.
         assert_health_answers(&http, &base).await;
+        // Each refusal is counted in /metrics (monitoring is not limited).
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let refusals: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("browser_control_rate_limited_total{limit=\"user\"} "))
+            .unwrap_or_else(|| panic!("no rate_limited counter in:\n{metrics}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(refusals >= 5, "{refusals}");
         // After the wait it said, the next request passes.
         tokio::time::sleep(Duration::from_secs(retry_after)).await;
         let again = http.get(format!("{base}/tasks")).send().await.unwrap();

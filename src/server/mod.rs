@@ -125,6 +125,8 @@ impl Server {
             mcp_sessions.clone(),
             closing.clone(),
         );
+        let rate_limit =
+            RateLimiter::new(&config.rate_limit, metrics.rate_limited.clone()).map(Arc::new);
         let state = AppState {
             scheduler: scheduler.clone(),
             metrics,
@@ -133,7 +135,7 @@ impl Server {
             sessions: TaskTracker::new(),
             sse: Arc::new(sse),
             mcp_sessions: mcp_sessions.clone(),
-            rate_limit: RateLimiter::new(&config.rate_limit).map(Arc::new),
+            rate_limit,
         };
         if let Some(limiter) = &state.rate_limit {
             limiter.spawn_retain(state.closing.clone());

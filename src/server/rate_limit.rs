@@ -20,9 +20,12 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DashMapStateStore;
 use governor::Quota;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
+use super::metrics::LimitLabels;
 use crate::task::User;
 
 /// The largest count of a rate (and the largest burst): past a million a second the limit
@@ -170,6 +173,15 @@ impl RateLimited {
     }
 }
 
+impl Limit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Limit::User => "user",
+            Limit::Ip => "ip",
+        }
+    }
+}
+
 impl fmt::Display for RateLimited {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let who = match self.limit {
@@ -220,12 +232,17 @@ pub struct RateLimiter<C: Clock = DefaultClock> {
     clock: C,
     user: Option<(RateLimit, u32, Keyed<Arc<str>, C>)>,
     ip: Option<(RateLimit, u32, Keyed<IpAddr, C>)>,
+    /// `browser_control_rate_limited_total{limit}`.
+    refused: Family<LimitLabels, Counter>,
 }
 
 impl RateLimiter {
-    /// None when the configuration limits nothing.
-    pub fn new(config: &RateLimitConfig) -> Option<RateLimiter> {
-        Self::with_clock(config, DefaultClock::default())
+    /// None when the configuration limits nothing. Refusals are counted in `refused`.
+    pub fn new(
+        config: &RateLimitConfig,
+        refused: Family<LimitLabels, Counter>,
+    ) -> Option<RateLimiter> {
+        Self::with_clock(config, DefaultClock::default(), refused)
     }
 
     /// Drops idle keys every minute until `closing` is cancelled.
@@ -248,7 +265,11 @@ impl RateLimiter {
 }
 
 impl<C: Clock + Clone> RateLimiter<C> {
-    pub fn with_clock(config: &RateLimitConfig, clock: C) -> Option<RateLimiter<C>> {
+    pub fn with_clock(
+        config: &RateLimitConfig,
+        clock: C,
+        refused: Family<LimitLabels, Counter>,
+    ) -> Option<RateLimiter<C>> {
         if config.is_off() {
             return None;
         }
@@ -263,6 +284,7 @@ impl<C: Clock + Clone> RateLimiter<C> {
                 (rate, burst(&rate), limiter)
             }),
             clock,
+            refused,
         })
     }
 
@@ -274,6 +296,25 @@ impl<C: Clock + Clone> RateLimiter<C> {
     }
 
     pub fn check_user(&self, user: &User) -> Result<(), RateLimited> {
+        self.count(self.user_limit(user))
+    }
+
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), RateLimited> {
+        self.count(self.ip_limit(ip))
+    }
+
+    fn count(&self, checked: Result<(), RateLimited>) -> Result<(), RateLimited> {
+        if let Err(limited) = &checked {
+            self.refused
+                .get_or_create(&LimitLabels {
+                    limit: limited.limit.as_str().into(),
+                })
+                .inc();
+        }
+        checked
+    }
+
+    fn user_limit(&self, user: &User) -> Result<(), RateLimited> {
         let Some((rate, burst, limiter)) = &self.user else {
             return Ok(());
         };
@@ -288,7 +329,7 @@ impl<C: Clock + Clone> RateLimiter<C> {
             })
     }
 
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), RateLimited> {
+    fn ip_limit(&self, ip: IpAddr) -> Result<(), RateLimited> {
         let Some((rate, burst, limiter)) = &self.ip else {
             return Ok(());
         };
@@ -372,8 +413,14 @@ pub async fn limit_requests(
     if exempt(&request) {
         return next.run(request).await;
     }
-    let local = User::local();
-    let user = request.extensions().get::<User>().unwrap_or(&local);
+    let local;
+    let user = match request.extensions().get::<User>() {
+        Some(user) => user,
+        None => {
+            local = User::local();
+            &local
+        }
+    };
     let checked = limiter.check_user(user).and_then(|()| {
         match request.extensions().get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => limiter.check_ip(peer.ip()),
@@ -501,20 +548,18 @@ mod tests {
 
     fn limiter(config: RateLimitConfig) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
         let clock = FakeRelativeClock::default();
-        (
-            RateLimiter::with_clock(&config, clock.clone()).unwrap(),
-            clock,
-        )
+        let limiter = RateLimiter::with_clock(&config, clock.clone(), Family::default());
+        (limiter.unwrap(), clock)
     }
 
     #[test]
     fn no_rate_no_limiter() {
-        assert!(RateLimiter::new(&RateLimitConfig::default()).is_none());
+        assert!(RateLimiter::new(&RateLimitConfig::default(), Family::default()).is_none());
         let burst_alone = RateLimitConfig {
             burst: NonZeroU32::new(3),
             ..Default::default()
         };
-        assert!(RateLimiter::new(&burst_alone).is_none());
+        assert!(RateLimiter::new(&burst_alone, Family::default()).is_none());
     }
 
     #[test]
@@ -610,6 +655,15 @@ mod tests {
         assert!(limiter.check(&bob, ip).is_ok());
         // A third user from the same address is over the address's limit.
         assert_eq!(limiter.check(&cy, ip).unwrap_err().limit, Limit::Ip);
+        let refused = |limit: &str| {
+            limiter
+                .refused
+                .get_or_create(&LimitLabels {
+                    limit: limit.into(),
+                })
+                .get()
+        };
+        assert_eq!((refused("user"), refused("ip")), (1, 1));
     }
 
     #[test]
