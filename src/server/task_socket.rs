@@ -255,8 +255,12 @@ impl Session {
         };
         if let (ClientMessage::TaskSubmit(_), Some(limiter)) = (&message, &self.state.rate_limit) {
             if let Err(limited) = limiter.check(&self.user, self.peer) {
-                return self.send(json!({"type": "task_submit_response", "taskId": "",
-                    "status": "rejected", "error": limited.to_string()}));
+                return self.send(json!({
+                    "type": "task_submit_response",
+                    "taskId": "",
+                    "status": "rejected",
+                    "error": limited.to_string(),
+                }));
             }
         }
         let scheduler = &self.state.scheduler;

@@ -1,13 +1,14 @@
 //! `/`: the task WebSocket for an upgrade request (clients connect to `ws://host:3400`), the
 //! dashboard for a browser, and a short description of the server for other clients.
 
+use std::net::SocketAddr;
+
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
-use std::net::SocketAddr;
 
 use super::dashboard;
 use crate::server::{task_socket, AppState};
