@@ -154,6 +154,15 @@ pub enum Limit {
     Ip,
 }
 
+impl Limit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Limit::User => "user",
+            Limit::Ip => "ip",
+        }
+    }
+}
+
 /// A request over a limit: which one, and how long until the next would pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimited {
@@ -170,15 +179,6 @@ impl RateLimited {
     pub fn retry_after_secs(&self) -> u64 {
         let secs = self.wait.as_secs() + u64::from(self.wait.subsec_nanos() > 0);
         secs.max(1)
-    }
-}
-
-impl Limit {
-    fn as_str(self) -> &'static str {
-        match self {
-            Limit::User => "user",
-            Limit::Ip => "ip",
-        }
     }
 }
 
@@ -296,14 +296,15 @@ impl<C: Clock + Clone> RateLimiter<C> {
     }
 
     pub fn check_user(&self, user: &User) -> Result<(), RateLimited> {
-        self.count(self.user_limit(user))
+        self.tally(self.user_limit(user))
     }
 
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), RateLimited> {
-        self.count(self.ip_limit(ip))
+        self.tally(self.ip_limit(ip))
     }
 
-    fn count(&self, checked: Result<(), RateLimited>) -> Result<(), RateLimited> {
+    /// Counts a refusal in the metrics.
+    fn tally(&self, checked: Result<(), RateLimited>) -> Result<(), RateLimited> {
         if let Err(limited) = &checked {
             self.refused
                 .get_or_create(&LimitLabels {
