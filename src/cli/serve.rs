@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use super::browser_args::BrowserArgs;
 use crate::cli::auth_args::AuthArgs;
 use crate::cli::store_args::StoreArgs;
 use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::server::rate_limit::{parse_burst, RateLimit, RateLimitConfig};
 use crate::server::{Server, ServerConfig, SocketLimits};
 use crate::store::StoreUrl;
 
@@ -70,9 +72,85 @@ pub struct ServeArgs {
     /// instead of each starting a browser of its own.
     #[arg(long)]
     pub shared_instance: bool,
+    /// Requests allowed per user and per client IP, as N/sec, N/min or N/hour (e.g. 100/min):
+    /// REST requests and task WebSocket submits count; /health, /metrics and WebSocket
+    /// connects do not. Over it: 429 with Retry-After. Counted per node (each runner process
+    /// on its own). Default (or empty, or `off`): no limit.
+    #[arg(long, value_name = "RATE", env = "BROWSER_CONTROL_RATE_LIMIT", value_parser = parse_rate)]
+    pub rate_limit: Option<RateFlag>,
+    /// The per-client-IP limit when it should differ from --rate-limit (e.g. many users behind
+    /// one address), or `off` for none; also usable alone. Counted per node.
+    #[arg(long, value_name = "RATE|off", env = "BROWSER_CONTROL_IP_RATE_LIMIT", value_parser = parse_rate)]
+    pub ip_rate_limit: Option<RateFlag>,
+    /// Requests that may come at once under the rate limits (default: the N of each rate).
+    #[arg(long, value_name = "N", env = "BROWSER_CONTROL_RATE_BURST", value_parser = parse_burst_flag)]
+    pub rate_burst: Option<Burst>,
+}
+
+/// A rate flag's value: a rate, `off`, or empty (an empty environment variable: as if unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateFlag {
+    Unset,
+    Off,
+    Rate(RateLimit),
+}
+
+fn parse_rate(s: &str) -> Result<RateFlag, String> {
+    match s {
+        "" => Ok(RateFlag::Unset),
+        "off" => Ok(RateFlag::Off),
+        _ => s
+            .parse()
+            .map(RateFlag::Rate)
+            .map_err(|e| format!("{e}; or `off` for no limit")),
+    }
+}
+
+/// `--rate-burst`: a count, or empty (as if unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst(pub Option<NonZeroU32>);
+
+fn parse_burst_flag(s: &str) -> Result<Burst, String> {
+    match s {
+        "" => Ok(Burst(None)),
+        _ => parse_burst(s).map(|n| Burst(Some(n))),
+    }
+}
+
+impl ServeArgs {
+    /// The limits the flags ask for: --rate-limit per user and per IP, --ip-rate-limit instead
+    /// for the IP.
+    pub fn rate_limit(&self) -> Result<RateLimitConfig, String> {
+        let per_user = match self.rate_limit {
+            Some(RateFlag::Rate(rate)) => Some(rate),
+            _ => None,
+        };
+        let config = RateLimitConfig {
+            per_user,
+            per_ip: match self.ip_rate_limit {
+                Some(RateFlag::Rate(rate)) => Some(rate),
+                Some(RateFlag::Off) => None,
+                Some(RateFlag::Unset) | None => per_user,
+            },
+            burst: self.rate_burst.and_then(|b| b.0),
+        };
+        if config.is_off() && config.burst.is_some() {
+            return Err(
+                "--rate-burst without a rate: give --rate-limit or --ip-rate-limit too".into(),
+            );
+        }
+        Ok(config)
+    }
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
+    let rate_limit = match args.rate_limit() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opened = async {
         let url = args.store.url(StoreUrl::default_sqlite)?;
         args.store.open(&url).await
@@ -125,6 +203,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             max_sessions: usize::try_from(args.max_mcp_sessions).unwrap_or(usize::MAX),
             max_instances: args.max_mcp_instances,
         },
+        rate_limit,
     };
     let server = match Server::start(server_config, scheduler.clone()).await {
         Ok(server) => server,
@@ -188,5 +267,80 @@ async fn shutdown_signal() -> &'static str {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = term.recv() => "SIGTERM",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, String> {
+        let mut argv = vec!["browser-control", "serve"];
+        argv.extend_from_slice(args);
+        match crate::cli::Cli::try_parse_from(argv) {
+            Ok(cli) => match cli.command {
+                crate::cli::Command::Serve(serve) => Ok(serve),
+                _ => unreachable!(),
+            },
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn limits(args: &[&str]) -> Result<RateLimitConfig, String> {
+        parse(args)?.rate_limit()
+    }
+
+    #[test]
+    fn rate_limit_flags_give_per_user_and_per_ip_limits() {
+        let rate = |s: &str| Some(s.parse::<RateLimit>().unwrap());
+        assert!(limits(&[]).unwrap().is_off());
+        let both = limits(&["--rate-limit", "100/min"]).unwrap();
+        assert_eq!(
+            (both.per_user, both.per_ip),
+            (rate("100/min"), rate("100/min"))
+        );
+        assert_eq!(both.burst, None);
+        let own_ip = limits(&["--rate-limit", "100/min", "--ip-rate-limit", "1000/m"]).unwrap();
+        assert_eq!(
+            (own_ip.per_user, own_ip.per_ip),
+            (rate("100/min"), rate("1000/min"))
+        );
+        let no_ip = limits(&["--rate-limit", "5/s", "--ip-rate-limit", "off"]).unwrap();
+        assert_eq!((no_ip.per_user, no_ip.per_ip), (rate("5/sec"), None));
+        let ip_only = limits(&["--ip-rate-limit", "10/h", "--rate-burst", "3"]).unwrap();
+        assert_eq!((ip_only.per_user, ip_only.per_ip), (None, rate("10/hour")));
+        assert_eq!(ip_only.burst.map(NonZeroU32::get), Some(3));
+        // `off` and empty (an empty environment variable) are no limit.
+        assert!(limits(&["--rate-limit", "off"]).unwrap().is_off());
+        assert!(limits(&["--rate-limit", "", "--rate-burst", ""])
+            .unwrap()
+            .is_off());
+        let empty_ip = limits(&["--rate-limit", "7/m", "--ip-rate-limit", ""]).unwrap();
+        assert_eq!(empty_ip.per_ip, rate("7/min"));
+    }
+
+    #[test]
+    fn bad_rate_limit_flags_are_refused_with_the_reason() {
+        for (args, says) in [
+            (&["--rate-limit", "0/min"][..], "the count is 0"),
+            (&["--rate-limit", "abc"][..], "not a rate"),
+            (&["--rate-limit", "100/week"][..], "unknown unit `week`"),
+            (
+                &["--rate-limit", "1e20/min"][..],
+                "the count `1e20` is not a whole number",
+            ),
+            (&["--ip-rate-limit", "none"][..], "or `off` for no limit"),
+            (
+                &["--rate-limit", "5/s", "--rate-burst", "0"][..],
+                "the burst is 0",
+            ),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(err.contains(says), "{args:?}: {err}");
+            assert!(err.contains("invalid value"), "{args:?}: {err}");
+        }
+        let err = limits(&["--rate-burst", "5"]).unwrap_err();
+        assert!(err.contains("--rate-burst without a rate"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -38,6 +39,12 @@ struct NodeLabels {
     store: String,
 }
 
+/// Which rate limit refused (`user` or `ip`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub limit: String,
+}
+
 /// 1 ms to about 65 s.
 fn command_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
@@ -59,6 +66,8 @@ pub struct Metrics {
     pub subscriptions: Gauge,
     /// Open MCP sessions (streamable HTTP and SSE).
     pub mcp_sessions: Gauge,
+    /// Requests and submits refused by a rate limit (this node's count).
+    pub rate_limited: Family<LimitLabels, Counter>,
     /// Serializes scrapes: the gauges are reset and refilled each time.
     scrape: Mutex<()>,
 }
@@ -125,6 +134,12 @@ impl Metrics {
             "Open MCP sessions (streamable HTTP and SSE)",
             mcp_sessions.clone(),
         );
+        let rate_limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests and task submits refused by a rate limit on this node, by limit (user, ip)",
+            rate_limited.clone(),
+        );
         Metrics {
             registry,
             command_seconds,
@@ -137,6 +152,7 @@ impl Metrics {
             outbound_bytes,
             subscriptions,
             mcp_sessions,
+            rate_limited,
             scrape: Mutex::new(()),
         }
     }

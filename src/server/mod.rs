@@ -8,6 +8,7 @@ pub mod outbound;
 pub mod panel;
 pub mod panel_socket;
 pub mod protocol;
+pub mod rate_limit;
 pub mod redact;
 pub mod routes;
 pub mod security;
@@ -29,6 +30,7 @@ use crate::mcp::sse::SseHub;
 use crate::mcp::{BrowserMcp, McpLimits, McpOptions, SessionSlots};
 use crate::scheduler::Scheduler;
 use metrics::Metrics;
+use rate_limit::{RateLimitConfig, RateLimiter};
 use security::Access;
 pub use task_socket::SocketLimits;
 
@@ -48,6 +50,9 @@ pub struct ServerConfig {
     pub mcp: McpOptions,
     /// How many MCP sessions, and instances per session, may be open at once.
     pub mcp_limits: McpLimits,
+    /// Requests per user and per client IP (REST requests, task WebSocket submits); off by
+    /// default.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +69,7 @@ impl Default for ServerConfig {
             limits: SocketLimits::default(),
             mcp: McpOptions::default(),
             mcp_limits: McpLimits::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -83,6 +89,8 @@ pub struct AppState {
     pub sse: Arc<SseHub>,
     /// Open MCP sessions (both transports), against their limit.
     pub mcp_sessions: Arc<SessionSlots>,
+    /// The rate limits, when there are any (counted in this process only).
+    pub rate_limit: Option<Arc<RateLimiter>>,
 }
 
 /// A running server. Dropping it does not stop it: call [`Server::shutdown`].
@@ -136,6 +144,8 @@ impl Server {
             mcp_sessions.clone(),
             closing.clone(),
         );
+        let rate_limit =
+            RateLimiter::new(&config.rate_limit, metrics.rate_limited.clone()).map(Arc::new);
         let state = AppState {
             scheduler: scheduler.clone(),
             metrics,
@@ -144,8 +154,12 @@ impl Server {
             sessions: TaskTracker::new(),
             sse: Arc::new(sse),
             mcp_sessions: mcp_sessions.clone(),
+            rate_limit,
         };
         let auth_description = auth.describe();
+        if let Some(limiter) = &state.rate_limit {
+            limiter.spawn_retain(state.closing.clone());
+        }
         let access = Arc::new(Access {
             allow_origins: config.allow_origins.clone(),
             auth,
@@ -169,9 +183,13 @@ impl Server {
             }
         });
         let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
+            // The peer's address reaches handlers as `ConnectInfo<SocketAddr>` (rate limits).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
         });
         let metrics_task = {
             let (metrics, closing) = (state.metrics.clone(), state.closing.clone());
@@ -298,6 +316,11 @@ fn router(
         .layer(axum::middleware::from_fn_with_state(
             state.mcp_sessions.clone(),
             crate::mcp::gate,
+        ))
+        // After the guard has named the user; inside CORS, so pages can read a 429.
+        .layer(axum::middleware::from_fn_with_state(
+            state.rate_limit.clone(),
+            rate_limit::limit_requests,
         ))
         .layer(security::cors(access.clone()))
         // A refused request reaches nothing else.

@@ -4,6 +4,7 @@
 //! client that cannot keep up is disconnected, so it never slows the executor or anyone else.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -61,7 +62,7 @@ impl SocketLimits {
 /// skipped. Only the latest few are kept; the event of an older one is long gone.
 const TOLD_ENDED_KEPT: usize = 64;
 
-pub async fn serve(socket: WebSocket, state: AppState, user: User) {
+pub async fn serve(socket: WebSocket, state: AppState, user: User, peer: IpAddr) {
     let session_id = new_session_id();
     let caller = state.scheduler.as_user(user, Door::Websocket);
     state.metrics.clients.inc();
@@ -77,6 +78,7 @@ pub async fn serve(socket: WebSocket, state: AppState, user: User) {
         instances: HashSet::new(),
         counted: 0,
         out: None,
+        peer,
     }
     .run(socket)
     .await;
@@ -116,6 +118,8 @@ struct Session {
     /// What this session adds to the subscriptions gauge.
     counted: i64,
     out: Option<Outbound>,
+    /// Where the client connects from (rate limits).
+    peer: IpAddr,
 }
 
 impl Drop for Session {
@@ -254,6 +258,16 @@ impl Session {
             Ok(message) => message,
             Err(e) => return self.send(error(&e.to_string())),
         };
+        if let (ClientMessage::TaskSubmit(_), Some(limiter)) = (&message, &self.state.rate_limit) {
+            if let Err(limited) = limiter.check(self.caller.user(), self.peer) {
+                return self.send(json!({
+                    "type": "task_submit_response",
+                    "taskId": "",
+                    "status": "rejected",
+                    "error": limited.to_string(),
+                }));
+            }
+        }
         let caller = &self.caller;
         let reply = match message {
             ClientMessage::TaskSubmit(submission) => match submit(caller, &submission).await {

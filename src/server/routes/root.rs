@@ -1,8 +1,10 @@
 //! `/`: the task WebSocket for an upgrade request (clients connect to `ws://host:3400`), the
 //! dashboard for a browser, and a short description of the server for other clients.
 
+use std::net::SocketAddr;
+
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -15,6 +17,7 @@ use crate::task::User;
 pub async fn root(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -29,7 +32,7 @@ pub async fn root(
                 .max_frame_size(transport_cap)
                 .on_upgrade(move |socket| {
                     let sessions = state.sessions.clone();
-                    sessions.track_future(task_socket::serve(socket, state, user))
+                    sessions.track_future(task_socket::serve(socket, state, user, peer.ip()))
                 })
         }
         Err(_) if wants_html(&headers) => dashboard::index(),
