@@ -677,3 +677,62 @@ fn jwt_with_other_secret() -> String {
         "not the server's secret, but 32 bytes or more",
     )
 }
+
+/// The per-user limit counts each user apart: ann over hers is refused (429 with Retry-After
+/// on REST, `rejected` on the WebSocket) while bob, from the same address, goes on.
+#[test]
+fn rate_limits_count_each_user_apart() {
+    block_on(async {
+        let scheduler = &env().shared;
+        let (bob, record) = keys::mint("bob", false).unwrap();
+        scheduler.accounts().add_key(&record).await.unwrap();
+        let mut config = ServerConfig {
+            api_keys: true,
+            ..loopback_config()
+        };
+        config.jwt.secret = Some(SECRET.into());
+        config.rate_limit.per_user = Some("3/min".parse().unwrap());
+        let server = start_server(scheduler, config).await;
+        let addr = server.local_addr();
+        let ann = jwt(json!({"sub": "ann", "exp": in_an_hour()}), SECRET);
+        for _ in 0..3 {
+            assert_eq!(get(addr, "/tasks", &ann).await.0, 200);
+        }
+        let refused = reqwest::Client::new()
+            .get(format!("http://{addr}/tasks"))
+            .bearer_auth(&ann)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 429);
+        let wait: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "RATE_LIMITED");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("ann"),
+            "{body}"
+        );
+        let mut ann_ws = ws(addr, &ann).await;
+        let reply = ann_ws
+            .request(
+                json!({"type": "task_submit", "task_name": "over", "commands": [execute("1")]}),
+                "task_submit_response",
+            )
+            .await;
+        assert_eq!(reply["status"], "rejected", "{reply}");
+        assert!(
+            reply["error"].as_str().unwrap().contains("Rate limit"),
+            "{reply}"
+        );
+        // bob has his own allowance.
+        assert_eq!(get(addr, "/tasks", &bob).await.0, 200);
+        let mut bob_ws = ws(addr, &bob).await;
+        let id = bob_ws.submit(task("bob's", vec![execute("1")])).await;
+        bob_ws.until_complete(&id).await;
+    });
+}
