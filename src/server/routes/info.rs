@@ -9,6 +9,11 @@ use serde_json::{json, Value};
 use crate::server::security::Access;
 use crate::task::Tool;
 
+/// What this server is and where its doors are.
+#[utoipa::path(
+    get, path = "/info", tag = "server", operation_id = "info",
+    responses((status = 200, description = "The server", body = crate::server::openapi::InfoResponse))
+)]
 pub async fn info(Extension(access): Extension<Arc<Access>>) -> Json<Value> {
     Json(json!({
         "name": "browser-control",
