@@ -38,8 +38,12 @@ pub const UI_PATH: &str = "/api/docs/";
 /// Swagger UI's own policy: its scripts, styles and images are the binary's files (no inline
 /// script: the initializer is a file of its own, `swagger-initializer.js`); `data:` images
 /// because its stylesheet draws its icons as data URLs; requests ("Try it out") to this server
-/// only; no framing, no forms, no plugins.
-pub const UI_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+/// only; no framing, no forms, no plugins. Its one inline style element, the two colours of its
+/// logo (`.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}`, written by
+/// swagger-ui-standalone-preset.js), is allowed by its hash rather than by 'unsafe-inline':
+/// tests/openapi.rs fails on any refusal, so a Swagger UI that changes it is noticed.
+pub const UI_POLICY: &str = "default-src 'none'; script-src 'self'; \
+                             style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
                              img-src 'self' data:; connect-src 'self'; font-src 'self'; \
                              frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -142,8 +146,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     use utoipa_swagger_ui::{Config, SwaggerUi};
     let config = Config::new([DOCUMENT_PATH])
         // No badge fetched from validator.swagger.io.
-        .validator_url("none")
-        .try_it_out_enabled(true);
+        .validator_url("none");
     let ui: Router<S> = SwaggerUi::new(UI_PATH.trim_end_matches('/'))
         .url(DOCUMENT_PATH, document_json())
         .config(config)
@@ -429,7 +432,8 @@ fn ui_redirect() {}
     params(("file" = String, Path, description = "A file of Swagger UI; empty for its page (`index.html`)")),
     responses(
         (status = 200, description = "The file", content(
-            (String = "text/html"), (String = "text/javascript"), (String = "text/css"), (String = "image/png"),
+            (String = "text/html"), (String = "text/javascript"), (String = "application/javascript"),
+            (String = "text/css"), (String = "image/png"),
         )),
         (status = 404, description = "No such file", body = ErrorBody),
     )
@@ -472,6 +476,14 @@ pub struct ToolErrorBody {
 /// A task: the body of a `task_submit` message (task-format.md), `type` optional.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "task_name": "Compute",
+    "task_intention": "an example that runs anywhere",
+    "commands": [
+        {"tool_name": "browser_execute", "intention": "Multiply",
+         "args": {"action": "evaluate", "script": "return 6 * 7"}}
+    ]
+}))]
 #[allow(dead_code)]
 pub struct TaskSubmission {
     /// `task_submit` when given.

@@ -18,6 +18,7 @@ use crate::task::{validate_submission, CommandStatus, ErrorCode, Tool};
 /// `GET /api/tools`: `{tools: [{name, description, inputSchema, actions}]}`.
 #[utoipa::path(
     get, path = "/api/tools", tag = "tools", operation_id = "listTools",
+    summary = "Every tool with its JSON Schema, actions and examples",
     responses((status = 200, description = "The tools", body = crate::server::openapi::ToolListResponse))
 )]
 pub async fn list() -> Json<Value> {
@@ -82,11 +83,13 @@ fn status_for(code: ErrorCode) -> StatusCode {
 /// calls send it (every tool but browser_instance, whose `instanceId` is the one to close).
 #[utoipa::path(
     post, path = "/api/tools/{name}", tag = "tools", operation_id = "runTool",
+    summary = "Runs one command of a tool as a one-command task and answers its result",
     params(
-        ("name" = crate::server::openapi::ToolName, Path, description = "The tool"),
+        ("name" = crate::server::openapi::ToolName, Path, description = "The tool", example = "browser_execute"),
         ("instanceId" = Option<String>, Query, description = "Where to run (or `instanceId` in the body)"),
     ),
-    request_body(content = Object, description = "The tool's arguments (its `inputSchema` in `GET /api/tools`), with `action`"),
+    request_body(content = Object, description = "The tool's arguments (its `inputSchema` in `GET /api/tools`), with `action`",
+        example = json!({"action": "evaluate", "script": "return 6 * 7"})),
     responses(
         (status = 200, description = "The command succeeded", body = crate::server::openapi::ToolRunResponse),
         (status = 400, description = "Bad arguments (`INVALID_ARGUMENTS`, the field named)", body = crate::server::openapi::ToolErrorBody),
