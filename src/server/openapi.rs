@@ -917,6 +917,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_tool_names_are_the_engines() {
+        let doc = serde_json::to_value(document_json()).unwrap();
+        let documented = &doc["components"]["schemas"]["ToolName"]["enum"];
+        let engine: Vec<&str> = crate::task::Tool::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(documented, &serde_json::json!(engine));
+        let statuses: Vec<&str> = crate::task::TaskStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(
+            doc["components"]["schemas"]["TaskStatus"]["enum"],
+            serde_json::json!(statuses)
+        );
+    }
+
+    #[test]
     fn the_document_is_openapi_3_1_with_both_security_schemes() {
         let doc = serde_json::to_value(document_json()).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
