@@ -280,7 +280,8 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
         ])
         .await;
         let addr = server.addr;
-        // A finished task with a success, an error and a skipped command, for `{id}`.
+        // A finished task with a success, an error and a skipped command, for `{id}`; a file of
+        // Swagger UI for `{file}`.
         let mut agent = Client::connect(addr).await;
         let id = agent
             .submit(task(
@@ -294,7 +295,11 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
             .await;
         agent.until_complete(&id).await;
         let config = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis.toml");
-        std::fs::write(&config, format!("[parameters]\n\"path.id\" = \"{id}\"\n")).unwrap();
+        std::fs::write(
+            &config,
+            format!("[parameters]\n\"path.id\" = \"{id}\"\n\"path.file\" = \"swagger-ui.css\"\n"),
+        )
+        .unwrap();
         let url = format!("http://{addr}{DOCUMENT_PATH}");
         let result = openapi_check(&[
             "fuzz",
@@ -309,7 +314,7 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
             "--phases",
             "examples,fuzzing",
             "--max-examples",
-            "30",
+            "100",
             "--seed",
             "7",
             "--workers",
@@ -330,6 +335,7 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
         let status = server.terminate().await;
         let Some((ok, output)) = result else { return };
         assert!(ok, "schemathesis found problems:\n{output}");
+        eprintln!("{output}");
         assert!(output.contains("passed"), "{output}");
         assert!(status.success(), "serve exited {status:?}");
     })
