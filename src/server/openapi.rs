@@ -442,16 +442,19 @@ fn ui_redirect() {}
 fn ui_file() {}
 
 // The shapes. These types only describe what the handlers write (they are never built): their
-// field names are the wire's.
+// field names are the wire's. Answers are closed (`deny_unknown_fields`: `additionalProperties:
+// false`), so a field added to an answer and not here fails the schemathesis run.
 
 /// Every error of every route: `{"error": {"code": "NOT_FOUND", "message": "Task not found: task_1_1"}}`.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ErrorDetail {
     /// What went wrong, for programs: `BAD_REQUEST`, `INVALID_ARGUMENTS`, `NOT_FOUND`,
@@ -466,6 +469,7 @@ pub struct ErrorDetail {
 
 /// An error of `POST /api/tools/{name}`: the error shape with `success: false` beside it.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ToolErrorBody {
     /// Always false.
@@ -534,6 +538,7 @@ pub enum ToolName {
 /// `POST /tasks`'s answer: queued.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct SubmitResponse {
     #[schema(example = "task_1_1")]
@@ -600,6 +605,7 @@ pub enum StatusFilter {
 /// A `task_list_response` item. Times are ISO-8601 (`2024-01-15T10:30:00.000Z`).
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct TaskSummary {
     #[schema(example = "task_1_1")]
@@ -622,6 +628,7 @@ pub struct TaskSummary {
 /// The `task` of a `task_status_response`: the summary plus intention, commands and error.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct TaskDetail {
     pub id: String,
@@ -647,6 +654,7 @@ pub struct TaskDetail {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CommandDetail {
     pub id: String,
@@ -668,6 +676,7 @@ pub struct CommandDetail {
 
 /// A command's error code (task-format.md).
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CommandError {
     #[schema(example = "EXECUTION_ERROR")]
@@ -676,6 +685,7 @@ pub struct CommandError {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct TaskError {
     #[schema(example = "EXECUTION_ERROR")]
@@ -688,6 +698,7 @@ pub struct TaskError {
 
 /// A tool's result, shaped as MCP tool results are.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ToolResult {
     pub content: Vec<Content>,
@@ -712,6 +723,7 @@ pub enum Content {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct EmbeddedResource {
     pub uri: String,
@@ -721,6 +733,7 @@ pub struct EmbeddedResource {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct TaskListResponse {
     /// Newest first.
@@ -728,6 +741,7 @@ pub struct TaskListResponse {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct TaskResponse {
     pub task: TaskDetail,
@@ -735,6 +749,7 @@ pub struct TaskResponse {
 
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CancelResponse {
     pub task_id: String,
@@ -745,6 +760,7 @@ pub struct CancelResponse {
 /// One browser instance.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct InstanceInfo {
     #[schema(example = "inst_1")]
@@ -766,6 +782,7 @@ pub struct InstanceInfo {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct InstanceListResponse {
     pub instances: Vec<InstanceInfo>,
@@ -773,6 +790,7 @@ pub struct InstanceListResponse {
 
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct InstanceClosed {
     pub instance_id: String,
@@ -794,6 +812,7 @@ pub struct InstanceRequest {
 
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct HealthResponse {
     /// `ok` when at least one instance is ready (200), else `unavailable` (503).
@@ -816,6 +835,7 @@ pub struct HealthResponse {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ClusterCounts {
     #[schema(minimum = 0)]
@@ -826,6 +846,7 @@ pub struct ClusterCounts {
 
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct InfoResponse {
     /// `browser-control`.
@@ -840,6 +861,7 @@ pub struct InfoResponse {
 
 /// Where the doors are.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct InfoEndpoints {
     pub websocket: String,
@@ -856,6 +878,7 @@ pub struct InfoEndpoints {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ToolListResponse {
     pub tools: Vec<ToolDescription>,
@@ -863,6 +886,7 @@ pub struct ToolListResponse {
 
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ToolDescription {
     pub name: String,
@@ -874,6 +898,7 @@ pub struct ToolDescription {
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ActionDescription {
     pub name: String,
@@ -889,6 +914,7 @@ pub struct ActionDescription {
 /// `POST /api/tools/{name}`'s answer: the command's result.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ToolRunResponse {
     /// Always true.
@@ -901,6 +927,7 @@ pub struct ToolRunResponse {
 
 /// `GET /` to a client that neither upgrades nor asks for HTML.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct RootDescription {
     pub name: String,
