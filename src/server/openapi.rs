@@ -736,7 +736,7 @@ pub struct EmbeddedResource {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct TaskListResponse {
-    /// Newest first.
+    /// Oldest first, as they were submitted.
     pub tasks: Vec<TaskSummary>,
 }
 

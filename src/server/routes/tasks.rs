@@ -19,7 +19,11 @@ use crate::wire;
     post, path = "/tasks", tag = "tasks", operation_id = "submitTask",
     request_body = crate::server::openapi::TaskSubmission,
     responses(
-        (status = 202, description = "Queued", body = crate::server::openapi::SubmitResponse),
+        (status = 202, description = "Queued", body = crate::server::openapi::SubmitResponse, links(
+            ("GetTask" = (operation_id = "getTask", parameters(("id" = "$response.body#/taskId")))),
+            ("CancelTask" = (operation_id = "cancelTask", parameters(("id" = "$response.body#/taskId")))),
+            ("CancelTaskByPost" = (operation_id = "cancelTaskByPost", parameters(("id" = "$response.body#/taskId")))),
+        )),
         (status = 400, description = "Not JSON, or not a valid task (`INVALID_ARGUMENTS`, the field named)", body = crate::server::openapi::ErrorBody),
         (status = 404, description = "Unknown instance (`UNKNOWN_INSTANCE`)", body = crate::server::openapi::ErrorBody),
         (status = 503, description = "No instance, shutting down, or the store is unavailable", body = crate::server::openapi::ErrorBody),
@@ -49,7 +53,7 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
-/// Lists tasks, newest first.
+/// Lists tasks, oldest first.
 #[utoipa::path(
     get, path = "/tasks", tag = "tasks", operation_id = "listTasks",
     params(
@@ -109,7 +113,7 @@ pub async fn get(
     responses(
         (status = 200, description = "Cancelled", body = crate::server::openapi::CancelResponse),
         (status = 404, description = "No such task", body = crate::server::openapi::ErrorBody),
-        (status = 409, description = "The task has already finished", body = crate::server::openapi::ErrorBody),
+        (status = 409, description = "The task has already finished (`CONFLICT`)", body = crate::server::openapi::ErrorBody),
     )
 )]
 pub async fn cancel(
@@ -135,7 +139,7 @@ pub async fn cancel(
     responses(
         (status = 200, description = "Cancelled", body = crate::server::openapi::CancelResponse),
         (status = 404, description = "No such task", body = crate::server::openapi::ErrorBody),
-        (status = 409, description = "The task has already finished", body = crate::server::openapi::ErrorBody),
+        (status = 409, description = "The task has already finished (`CONFLICT`)", body = crate::server::openapi::ErrorBody),
     )
 )]
 pub async fn cancel_by_post(
