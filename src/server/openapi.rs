@@ -21,7 +21,13 @@
 //!
 //! Every operation may also answer 401 (a token is required), 403 (a foreign Origin, a rebound
 //! Host) and 429 (rate limited, `Retry-After`): [`CommonResponses`] adds them everywhere, since
-//! the guard in front of every route answers them. Errors have one shape, [`ErrorBody`].
+//! the guard in front of every route answers them, and 413 on those with a body. Errors have
+//! one shape, [`ErrorBody`].
+//!
+//! A route added to `fn router` (src/server/mod.rs) must be listed in `paths(...)` below:
+//! tests/openapi.rs reads the router's route literals (and those of the routers it merges) and
+//! fails on any path the document lacks, and on any method the router's own `Allow` answer and
+//! the document disagree on.
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
