@@ -4,6 +4,7 @@
 pub mod error;
 pub mod http_errors;
 pub mod metrics;
+pub mod openapi;
 pub mod outbound;
 pub mod panel;
 pub mod panel_socket;
@@ -311,6 +312,7 @@ fn router(
         .route("/api/tools/{name}", axum::routing::post(tools::run))
         .route("/info", get(info::info))
         .route("/api/audit", get(audit::list))
+        .merge(openapi::router())
         .layer(axum::Extension(access.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(

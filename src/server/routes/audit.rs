@@ -21,6 +21,20 @@ pub struct AuditQuery {
     limit: Option<usize>,
 }
 
+/// The audit trail (admins only).
+#[utoipa::path(
+    get, path = "/api/audit", tag = "server", operation_id = "auditLog",
+    params(
+        ("user" = Option<String>, Query, description = "Only this user's entries"),
+        ("since" = Option<String>, Query, description = "Entries at or after this time: unix milliseconds or RFC 3339"),
+        ("limit" = Option<u32>, Query, description = "The newest this many of those matching (1 to 10000, default 100)", minimum = 1, maximum = 10000),
+    ),
+    responses(
+        (status = 200, description = "The entries, oldest first", body = crate::server::openapi::AuditResponse),
+        (status = 400, description = "A bad parameter", body = crate::server::openapi::ErrorBody),
+        (status = 403, description = "Not an admin", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     AsUser(caller): AsUser,
     Query(query): Query<AuditQuery>,

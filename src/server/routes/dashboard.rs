@@ -28,10 +28,20 @@ pub fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX)
 }
 
+/// The dashboard's script.
+#[utoipa::path(
+    get, path = "/dashboard.js", tag = "websocket", operation_id = "dashboardScript",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String))
+)]
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
+/// The dashboard's style sheet.
+#[utoipa::path(
+    get, path = "/dashboard.css", tag = "websocket", operation_id = "dashboardStyle",
+    responses((status = 200, description = "CSS", content_type = "text/css", body = String))
+)]
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
 }

@@ -8,6 +8,14 @@ use serde_json::{json, Value};
 
 use crate::server::AppState;
 
+/// Up when at least one instance is ready.
+#[utoipa::path(
+    get, path = "/health", tag = "server", operation_id = "health",
+    responses(
+        (status = 200, description = "At least one instance is ready", body = crate::server::openapi::HealthResponse),
+        (status = 503, description = "No instance is ready", body = crate::server::openapi::HealthResponse),
+    )
+)]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let instances = state.scheduler.instances().await;
     let cluster = state.scheduler.tasks().cluster().await.ok();

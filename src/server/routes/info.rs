@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 use crate::server::security::Access;
 use crate::task::{Tool, User};
 
-/// Also says who the caller is (`user: {name, admin}`), for the dashboard.
+/// What this server is, where its doors are, and who the caller is (`user: {name, admin}`).
+#[utoipa::path(
+    get, path = "/info", tag = "server", operation_id = "info",
+    responses((status = 200, description = "The server", body = crate::server::openapi::InfoResponse))
+)]
 pub async fn info(
     Extension(access): Extension<Arc<Access>>,
     Extension(user): Extension<User>,

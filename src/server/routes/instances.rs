@@ -10,12 +10,26 @@ use crate::server::error::ApiError;
 use crate::task::action::parse_args;
 use crate::task::{Action, InstanceAction, Tool};
 
+/// The browser instances of this runner.
+#[utoipa::path(
+    get, path = "/instances", tag = "instances", operation_id = "listInstances",
+    responses((status = 200, description = "The instances", body = crate::server::openapi::InstanceListResponse))
+)]
 pub async fn list(AsUser(caller): AsUser) -> Json<Value> {
     Json(json!({ "instances": caller.instances().await }))
 }
 
 /// The body is browser_instance's arguments: `{"action":"create", "viewport":…}` or
 /// `{"action":"attach","endpoint":"http://host:9222"}`. No body creates a default instance.
+#[utoipa::path(
+    post, path = "/instances", tag = "instances", operation_id = "createInstance",
+    request_body(content = Option<crate::server::openapi::InstanceRequest>, description = "browser_instance's arguments; no body creates a default instance"),
+    responses(
+        (status = 201, description = "Started (or attached), ready", body = crate::server::openapi::InstanceInfo),
+        (status = 400, description = "Not JSON, bad arguments, or an action other than create or attach", body = crate::server::openapi::ErrorBody),
+        (status = 502, description = "The browser could not be started or reached (`BROWSER_UNAVAILABLE`)", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn create(
     AsUser(caller): AsUser,
     JsonBody(body): JsonBody,
@@ -47,6 +61,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(info))))
 }
 
+/// Closes an instance and its browser; its queued tasks fail.
+#[utoipa::path(
+    delete, path = "/instances/{id}", tag = "instances", operation_id = "closeInstance",
+    params(("id" = String, Path, description = "An instance id such as inst_2")),
+    responses(
+        (status = 200, description = "Closed", body = crate::server::openapi::InstanceClosed),
+        (status = 404, description = "No such instance", body = crate::server::openapi::ErrorBody),
+        (status = 409, description = "Not this client's to close", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn close(
     AsUser(caller): AsUser,
     Path(id): Path<String>,

@@ -6,6 +6,11 @@ use axum::response::IntoResponse;
 
 use crate::server::AppState;
 
+/// The Prometheus (OpenMetrics) text exposition.
+#[utoipa::path(
+    get, path = "/metrics", tag = "server", operation_id = "metrics",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

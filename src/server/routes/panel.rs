@@ -17,6 +17,15 @@ pub struct PanelQuery {
     task_id: Option<String>,
 }
 
+/// The execution panel stream of one task (execution-panel-protocol.md), over a WebSocket.
+#[utoipa::path(
+    get, path = "/ws", tag = "websocket", operation_id = "panelStream",
+    params(("taskId" = String, Query, description = "The task to watch")),
+    responses(
+        (status = 101, description = "Switching protocols: the panel stream"),
+        (status = 400, description = "No taskId, or not a WebSocket upgrade", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn panel(
     State(state): State<AppState>,
     Extension(user): Extension<User>,

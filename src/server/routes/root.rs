@@ -14,6 +14,22 @@ use super::dashboard;
 use crate::server::{task_socket, AppState};
 use crate::task::User;
 
+/// The task WebSocket (an upgrade request), the dashboard (a browser's page load), or a JSON
+/// description of the server.
+///
+/// A WebSocket upgrade gets `101` and speaks task-websocket-protocol.md (`welcome`,
+/// `task_submit`, `task_progress`, `task_complete`, …). Without one, `Accept: text/html` gets
+/// the dashboard and anything else the description below.
+#[utoipa::path(
+    get, path = "/", tag = "websocket", operation_id = "root",
+    responses(
+        (status = 101, description = "Switching protocols: the task WebSocket"),
+        (status = 200, description = "The dashboard (HTML), or what this server is (JSON)", content(
+            (crate::server::openapi::RootDescription = "application/json"),
+            (String = "text/html"),
+        )),
+    )
+)]
 pub async fn root(
     State(state): State<AppState>,
     Extension(user): Extension<User>,

@@ -13,6 +13,21 @@ use crate::server::protocol::parse_status_filter;
 use crate::task::validate_submission;
 use crate::wire;
 
+/// Submits a task; it is queued on an instance and runs there in order.
+#[utoipa::path(
+    post, path = "/tasks", tag = "tasks", operation_id = "submitTask",
+    request_body = crate::server::openapi::TaskSubmission,
+    responses(
+        (status = 202, description = "Queued", body = crate::server::openapi::SubmitResponse, links(
+            ("GetTask" = (operation_id = "getTask", parameters(("id" = "$response.body#/taskId")))),
+            ("CancelTask" = (operation_id = "cancelTask", parameters(("id" = "$response.body#/taskId")))),
+            ("CancelTaskByPost" = (operation_id = "cancelTaskByPost", parameters(("id" = "$response.body#/taskId")))),
+        )),
+        (status = 400, description = "Not JSON, or not a valid task (`INVALID_ARGUMENTS`, the field named)", body = crate::server::openapi::ErrorBody),
+        (status = 404, description = "Unknown instance (`UNKNOWN_INSTANCE`)", body = crate::server::openapi::ErrorBody),
+        (status = 503, description = "No instance, shutting down, or the store is unavailable", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn submit(
     AsUser(caller): AsUser,
     JsonBody(body): JsonBody,
@@ -37,6 +52,19 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
+/// Lists tasks, oldest first.
+#[utoipa::path(
+    get, path = "/tasks", tag = "tasks", operation_id = "listTasks",
+    params(
+        ("instanceId" = Option<String>, Query, description = "Only this instance's tasks"),
+        ("status" = Option<crate::server::openapi::StatusFilter>, Query, description = "Only tasks in this status (`all` by default)"),
+    ),
+    responses(
+        (status = 200, description = "The tasks", body = crate::server::openapi::TaskListResponse),
+        (status = 400, description = "An unknown status", body = crate::server::openapi::ErrorBody),
+        (status = 503, description = "The task store is unavailable", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     AsUser(caller): AsUser,
     Query(query): Query<ListQuery>,
@@ -51,6 +79,15 @@ pub async fn list(
     Ok(Json(json!({ "tasks": tasks })))
 }
 
+/// One task with its commands, their results and errors.
+#[utoipa::path(
+    get, path = "/tasks/{id}", tag = "tasks", operation_id = "getTask",
+    params(("id" = String, Path, description = "A task id such as task_1_1")),
+    responses(
+        (status = 200, description = "The task", body = crate::server::openapi::TaskResponse),
+        (status = 404, description = "No such task", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn get(AsUser(caller): AsUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let task = caller
         .get(&id)
@@ -59,6 +96,16 @@ pub async fn get(AsUser(caller): AsUser, Path(id): Path<String>) -> Result<Json<
     Ok(Json(json!({ "task": wire::task_detail(&task) })))
 }
 
+/// Cancels a task: a queued one completes as `cancelled`, a running one stops at once.
+#[utoipa::path(
+    delete, path = "/tasks/{id}", tag = "tasks", operation_id = "cancelTask",
+    params(("id" = String, Path, description = "A task id such as task_1_1")),
+    responses(
+        (status = 200, description = "Cancelled", body = crate::server::openapi::CancelResponse),
+        (status = 404, description = "No such task", body = crate::server::openapi::ErrorBody),
+        (status = 409, description = "The task has already finished (`CONFLICT`)", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn cancel(
     AsUser(caller): AsUser,
     Path(id): Path<String>,
@@ -75,6 +122,15 @@ pub async fn cancel(
 
 /// `POST /tasks/{id}/cancel`: the origin's spelling of `DELETE /tasks/{id}`, with the same
 /// answer.
+#[utoipa::path(
+    post, path = "/tasks/{id}/cancel", tag = "tasks", operation_id = "cancelTaskByPost",
+    params(("id" = String, Path, description = "A task id such as task_1_1")),
+    responses(
+        (status = 200, description = "Cancelled", body = crate::server::openapi::CancelResponse),
+        (status = 404, description = "No such task", body = crate::server::openapi::ErrorBody),
+        (status = 409, description = "The task has already finished (`CONFLICT`)", body = crate::server::openapi::ErrorBody),
+    )
+)]
 pub async fn cancel_by_post(caller: AsUser, id: Path<String>) -> Result<Json<Value>, ApiError> {
     cancel(caller, id).await
 }

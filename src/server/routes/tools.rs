@@ -15,6 +15,11 @@ use crate::task::catalog::{tool_doc, TOOLS};
 use crate::task::{validate_submission, CommandStatus, ErrorCode, Tool};
 
 /// `GET /api/tools`: `{tools: [{name, description, inputSchema, actions}]}`.
+#[utoipa::path(
+    get, path = "/api/tools", tag = "tools", operation_id = "listTools",
+    summary = "Every tool with its JSON Schema, actions and examples",
+    responses((status = 200, description = "The tools", body = crate::server::openapi::ToolListResponse))
+)]
 pub async fn list() -> Json<Value> {
     let tools: Vec<Value> = TOOLS
         .iter()
@@ -75,6 +80,26 @@ fn status_for(code: ErrorCode) -> StatusCode {
 /// 502 INSTANCE_DISCONNECTED, 409 CANCELLED), 404 UNKNOWN_TOOL / UNKNOWN_INSTANCE, 429
 /// QUEUE_FULL. The instance may also come in the body as `instanceId`, as the origin's REST
 /// calls send it (every tool but browser_instance, whose `instanceId` is the one to close).
+#[utoipa::path(
+    post, path = "/api/tools/{name}", tag = "tools", operation_id = "runTool",
+    summary = "Runs one command of a tool as a one-command task and answers its result",
+    params(
+        ("name" = crate::server::openapi::ToolName, Path, description = "The tool", example = "browser_execute"),
+        ("instanceId" = Option<String>, Query, description = "Where to run (or `instanceId` in the body)"),
+    ),
+    request_body(content = Object, description = "The tool's arguments (its `inputSchema` in `GET /api/tools`), with `action`",
+        example = json!({"action": "evaluate", "script": "return 6 * 7"})),
+    responses(
+        (status = 200, description = "The command succeeded", body = crate::server::openapi::ToolRunResponse),
+        (status = 400, description = "Bad arguments (`INVALID_ARGUMENTS`, the field named)", body = crate::server::openapi::ToolErrorBody),
+        (status = 404, description = "Unknown tool (`UNKNOWN_TOOL`) or instance (`UNKNOWN_INSTANCE`)", body = crate::server::openapi::ToolErrorBody),
+        (status = 409, description = "The command was cancelled (`CANCELLED`)", body = crate::server::openapi::ToolErrorBody),
+        (status = 422, description = "The command failed (`EXECUTION_ERROR`)", body = crate::server::openapi::ToolErrorBody),
+        (status = 502, description = "The browser went away (`INSTANCE_DISCONNECTED`)", body = crate::server::openapi::ToolErrorBody),
+        (status = 503, description = "No instance, shutting down, or the store is unavailable", body = crate::server::openapi::ToolErrorBody),
+        (status = 504, description = "The command timed out (`COMMAND_TIMEOUT`)", body = crate::server::openapi::ToolErrorBody),
+    )
+)]
 pub async fn run(
     caller: AsUser,
     name: Path<String>,
