@@ -91,7 +91,11 @@ impl Caller {
             .scheduler
             .submit_as(spec, &self.user.name, self.door)
             .await?;
-        self.audit("task_submitted", &submitted.task_id, None);
+        self.audit(
+            "task_submitted",
+            &submitted.task_id,
+            Some(submitted.task.name.clone()),
+        );
         Ok(submitted)
     }
 

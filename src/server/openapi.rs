@@ -919,6 +919,7 @@ pub struct AuditResponse {
 
 /// Who did what to which task, instance or key, when, through which door, on which runner.
 #[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct AuditEntry {
@@ -933,6 +934,7 @@ pub struct AuditEntry {
     pub target: String,
     pub door: String,
     pub node_id: String,
+    /// A task's name, for a submission.
     pub detail: Option<String>,
 }
 

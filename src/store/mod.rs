@@ -105,7 +105,9 @@ pub struct AuditEntry {
     /// The task, instance or key id.
     pub target: String,
     pub door: String,
+    #[serde(rename = "nodeId")]
     pub node_id: String,
+    /// A task's name, for a submission.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
