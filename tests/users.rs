@@ -736,3 +736,78 @@ fn rate_limits_count_each_user_apart() {
         bob_ws.until_complete(&id).await;
     });
 }
+
+/// What one user may hold: `max_queued` waiting tasks (then QUEUE_FULL, while another user
+/// still queues) and `max_instances` instances of their own (then 429 LIMIT_REACHED, before
+/// any browser starts).
+#[test]
+fn each_user_holds_at_most_their_share() {
+    block_on(async {
+        let mut config = common::config(1);
+        config.user_limits = browser_control::scheduler::UserLimits {
+            max_instances: 1,
+            max_queued: 2,
+        };
+        let (scheduler, _permit) = private_scheduler_with(config).await;
+        let (bob, record) = keys::mint("bob", false).unwrap();
+        scheduler.accounts().add_key(&record).await.unwrap();
+        let mut server_config = ServerConfig {
+            api_keys: true,
+            ..loopback_config()
+        };
+        server_config.jwt.secret = Some(SECRET.into());
+        let server = start_server(&scheduler, server_config).await;
+        let addr = server.local_addr();
+        let ann = jwt(json!({"sub": "ann", "exp": in_an_hour()}), SECRET);
+
+        let mut ann_ws = ws(addr, &ann).await;
+        // One runs (it sleeps), two wait: ann's share of the queue.
+        let running = ann_ws
+            .submit(task(
+                "long",
+                vec![nav(json!({"action": "sleep", "duration": 3000}))],
+            ))
+            .await;
+        let first = ann_ws
+            .recv_until(|m| m["type"] == "task_progress" && m["taskId"] == running.as_str())
+            .await;
+        assert!(!first.is_empty());
+        for n in 0..2 {
+            ann_ws
+                .submit(task(&format!("waits {n}"), vec![execute("1")]))
+                .await;
+        }
+        let refused = ann_ws
+            .request(
+                json!({"type": "task_submit", "task_name": "one too many", "commands": [execute("1")]}),
+                "task_submit_response",
+            )
+            .await;
+        assert_eq!(refused["status"], "rejected", "{refused}");
+        assert!(
+            refused["error"]
+                .as_str()
+                .unwrap()
+                .contains("Too many queued tasks: ann"),
+            "{refused}"
+        );
+        let mut bob_ws = ws(addr, &bob).await;
+        let bobs = bob_ws.submit(task("bob's", vec![execute("2")])).await;
+        bob_ws.until_complete(&bobs).await;
+
+        // Instances: one of her own, then refused without starting a browser.
+        let (status, created) =
+            http(addr, reqwest::Method::POST, "/instances", Some(&ann), None).await;
+        assert_eq!(status, 201, "{created}");
+        let (status, refused) =
+            http(addr, reqwest::Method::POST, "/instances", Some(&ann), None).await;
+        assert_eq!(status, 429, "{refused}");
+        assert_eq!(refused["error"]["code"], "LIMIT_REACHED");
+        assert_eq!(
+            scheduler.instances().await.len(),
+            2,
+            "no third browser started"
+        );
+        server.shutdown().await;
+    });
+}

@@ -30,6 +30,14 @@ impl Default for UserLimits {
     }
 }
 
+/// A user holds as many instances as they may.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("Too many instances: {user} already has {limit} open (close one first)")]
+pub struct InstanceLimit {
+    pub user: String,
+    pub limit: usize,
+}
+
 #[derive(Clone)]
 pub struct Caller {
     scheduler: Scheduler,
@@ -235,11 +243,13 @@ impl Caller {
             .iter()
             .filter(|i| i.owner.as_deref() == Some(&*self.user.name))
             .count();
-        anyhow::ensure!(
-            held < limit,
-            "too many instances: {} already has {limit} open (close one first)",
-            self.user
-        );
+        if held >= limit {
+            return Err(InstanceLimit {
+                user: self.user.name.to_string(),
+                limit,
+            }
+            .into());
+        }
         let private = private || &*self.user.name != User::LOCAL;
         let info = self
             .scheduler

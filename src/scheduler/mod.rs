@@ -10,7 +10,7 @@ mod watch;
 mod worker;
 
 pub use crate::store::TaskFilter;
-pub use caller::{Caller, UserLimits, Visible};
+pub use caller::{Caller, InstanceLimit, UserLimits, Visible};
 pub use replay::{catch_up, Seen};
 pub use tasks::Tasks;
 pub use watch::Watch;

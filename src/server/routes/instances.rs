@@ -27,6 +27,7 @@ pub async fn list(AsUser(caller): AsUser) -> Json<Value> {
     responses(
         (status = 201, description = "Started (or attached), ready", body = crate::server::openapi::InstanceInfo),
         (status = 400, description = "Not JSON, bad arguments, or an action other than create or attach", body = crate::server::openapi::ErrorBody),
+        (status = 429, description = "The caller holds --max-instances-per-user instances (`LIMIT_REACHED`)", body = crate::server::openapi::ErrorBody),
         (status = 502, description = "The browser could not be started or reached (`BROWSER_UNAVAILABLE`)", body = crate::server::openapi::ErrorBody),
     )
 )]
@@ -52,6 +53,13 @@ pub async fn create(
         ));
     }
     let info = caller.create_instance(&action, false).await.map_err(|e| {
+        if let Some(limit) = e.downcast_ref::<crate::scheduler::InstanceLimit>() {
+            return ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "LIMIT_REACHED",
+                limit.to_string(),
+            );
+        }
         ApiError::new(
             StatusCode::BAD_GATEWAY,
             "BROWSER_UNAVAILABLE",
