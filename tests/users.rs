@@ -536,6 +536,16 @@ fn refused_credentials_say_why() {
         assert!(Client::connect_with(addr, "", &[]).await.is_err());
         let (status, _) = http(addr, reqwest::Method::GET, "/health", None, None).await;
         assert_eq!(status, 401, "loopback is no exception once auth is on");
+        // What pages load without a way to add a credential holds no one's data: it is public.
+        for asset in [
+            "/dashboard.js",
+            "/dashboard.css",
+            "/api/openapi.json",
+            "/api/docs/",
+        ] {
+            let response = reqwest::get(format!("http://{addr}{asset}")).await.unwrap();
+            assert_eq!(response.status(), 200, "{asset}");
+        }
         // X-API-Key works as well as the bearer header.
         let (bob, record) = keys::mint("erin", false).unwrap();
         accounts.add_key(&record).await.unwrap();

@@ -390,6 +390,9 @@ fn ip_key(ip: IpAddr) -> IpAddr {
 /// instead, and the panel stream sends none) and what monitoring polls.
 fn exempt(request: &Request) -> bool {
     let path = request.uri().path();
+    if super::security::is_public_asset(request.method(), path) {
+        return true;
+    }
     match path {
         "/health" | "/metrics" | "/ws" => true,
         "/" => request

@@ -37,12 +37,26 @@ impl Default for Access {
     }
 }
 
+/// Files that hold no one's data and that pages load without a way to add a credential: the
+/// dashboard's script and style (its page is fetched with `?token=`, their URLs are not), the
+/// API document and Swagger UI's files. The Origin and Host checks still apply to them.
+pub fn is_public_asset(method: &Method, path: &str) -> bool {
+    method == Method::GET
+        && (matches!(
+            path,
+            "/dashboard.js" | "/dashboard.css" | "/api/openapi.json" | "/api/docs"
+        ) || path.starts_with("/api/docs/"))
+}
+
 pub async fn guard(
     State(access): State<Arc<Access>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let checked = match access.check(request.headers()) {
+        Ok(()) if is_public_asset(request.method(), request.uri().path()) => {
+            return next.run(request).await;
+        }
         Ok(()) => {
             access
                 .user(request.method(), request.headers(), request.uri())
