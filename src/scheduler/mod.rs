@@ -425,14 +425,9 @@ impl Scheduler {
         }
     }
 
-    /// Adds an instance as `browser_instance create` or `attach` describes it. A created
+    /// Adds an instance as `browser_instance create` or `attach` describes it, `private` to
+    /// one client when asked, owned by `owner` (doors call it through a [`Caller`]). A created
     /// browser starts from the scheduler's launch options (its Chromium binary, its flags).
-    pub async fn create_instance(&self, action: &InstanceAction) -> anyhow::Result<InstanceInfo> {
-        self.create_instance_as(action, false, None).await
-    }
-
-    /// [`Scheduler::create_instance`], `private` to one client when asked (an MCP session's own
-    /// browser).
     pub async fn create_instance_as(
         &self,
         action: &InstanceAction,
@@ -503,17 +498,6 @@ impl Scheduler {
             .iter()
             .map(|s| self.describe(s, queued.get(&s.id).copied().unwrap_or(0)))
             .collect()
-    }
-
-    /// Whether `id` is an instance of any runner of the store.
-    pub async fn instance_exists(&self, id: &str) -> bool {
-        if self.slot(id).is_some() {
-            return true;
-        }
-        match self.inner.store.instances().await {
-            Ok(all) => all.iter().any(|i| i.id == id),
-            Err(_) => false,
-        }
     }
 
     async fn queued_counts(&self) -> HashMap<String, usize> {
