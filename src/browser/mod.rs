@@ -8,6 +8,7 @@ pub mod emulate;
 pub mod execute;
 pub mod executor;
 pub mod frames;
+pub mod inspect;
 pub mod instance;
 pub mod interact;
 pub mod leftovers;
@@ -18,6 +19,7 @@ pub mod tab;
 
 pub use chrome::{find_chrome, BrowserSource, LaunchOptions};
 pub use executor::{Executor, Outcome};
+pub use inspect::PageFacts;
 pub use instance::{BrowserInstance, Health};
 pub use leftovers::remove_leftovers;
 pub use policy::{OriginRule, Policy, Uploads};

@@ -10,6 +10,7 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::approvals::{self, Gate};
 use super::{Scheduler, Slot};
 use crate::browser::{BrowserInstance, BrowserSource, Health};
 use crate::events::{EventBus, EventKind};
@@ -124,6 +125,9 @@ async fn start(
             .await?
             .ok_or_else(|| anyhow::anyhow!("claimed task {id} is not in the store"))?,
     };
+    let mut task = task;
+    // The journal so far (queued, started), numbered as the store numbered it.
+    task.journal = inner.store.journal(&id, 0).await?;
     let cancel = CancellationToken::new();
     *slot.running.lock().unwrap() = Some((task.id.clone(), cancel.clone()));
     inner
@@ -167,7 +171,7 @@ async fn end_abruptly(scheduler: &Scheduler, task_id: &str, error: CommandError)
 
 /// Applies a change to the live record, then hands it to the store. `None` when the change
 /// does not apply (a transition the spec does not draw: a bug, logged).
-fn record(
+pub(super) fn record(
     scheduler: &Scheduler,
     task_id: &str,
     change: Change,
@@ -244,10 +248,30 @@ async fn run_task(
     if let Ok(instance) = &instance {
         instance.begin_task(task.metadata.as_ref()).await;
     }
+    let browser = instance.as_ref().ok().map(|i| &**i);
+    approvals::ask_in_advance(scheduler, &slot.id, browser, &task, cancel).await;
     for (index, command) in task.commands.iter().enumerate() {
         if cancel.is_cancelled() {
             break;
         }
+        let refused =
+            match approvals::gate(scheduler, &slot.id, browser, task_id, index, cancel).await {
+                Gate::Run => None,
+                Gate::Cancelled => break,
+                Gate::Fail(error) => Some(error),
+            };
+        // An approver may have changed the command's arguments.
+        let changed = {
+            let live = scheduler.inner.live.lock().unwrap();
+            live.get(task_id)
+                .filter(|t| {
+                    t.approval_for(index)
+                        .and_then(|a| a.decision.as_ref())
+                        .is_some_and(|d| d.modified_parameters.is_some())
+                })
+                .map(|t| t.commands[index].clone())
+        };
+        let command = changed.as_ref().unwrap_or(command);
         record(
             scheduler,
             task_id,
@@ -270,6 +294,7 @@ async fn run_task(
         }
         let started = Instant::now();
         let (result, dialogs) = match (&command.parsed.action, &instance) {
+            _ if refused.is_some() => (refused.clone().map(Err), Vec::new()),
             // Pool management, answered by the scheduler whatever state the browser is in.
             (Action::Instance(action), _) => {
                 let owner = scheduler.as_task_owner(&task);
@@ -423,17 +448,14 @@ pub(super) fn emit_skipped(events: &EventBus, instance_id: &str, task: &Task, sk
     }
 }
 
-/// A viewport screenshot through the same executor as any command, under a short deadline,
-/// kept with the record.
-async fn capture_failure(
+/// A viewport screenshot (base64 PNG) through the same executor as any command, under a
+/// short deadline; `None` when the page cannot give one.
+pub(super) async fn viewport_png(
     scheduler: &Scheduler,
-    instance_id: &str,
     instance: &BrowserInstance,
-    task_id: &str,
-    index: usize,
     tab: Option<&str>,
     cancel: &CancellationToken,
-) {
+) -> Option<String> {
     let screenshot = ParsedArgs {
         action: Action::Content(ContentAction::Screenshot {
             selector: None,
@@ -449,25 +471,39 @@ async fn capture_failure(
         .executor
         .run(instance, &screenshot, cancel)
         .await;
-    if let Some(Ok(result)) = outcome.result {
-        if let Some(png) = result.images().next() {
-            let png = Arc::new(png.to_string());
-            record(
-                scheduler,
-                task_id,
-                Change::FailureScreenshot {
-                    index,
-                    png: png.clone(),
-                },
-            );
-            scheduler.events().emit(
-                instance_id,
-                EventKind::FailureScreenshot {
-                    task_id: task_id.into(),
-                    index,
-                    png,
-                },
-            );
-        }
+    match outcome.result {
+        Some(Ok(result)) => result.images().next().map(String::from),
+        _ => None,
+    }
+}
+
+/// The page when a command failed, kept with the record.
+async fn capture_failure(
+    scheduler: &Scheduler,
+    instance_id: &str,
+    instance: &BrowserInstance,
+    task_id: &str,
+    index: usize,
+    tab: Option<&str>,
+    cancel: &CancellationToken,
+) {
+    if let Some(png) = viewport_png(scheduler, instance, tab, cancel).await {
+        let png = Arc::new(png);
+        record(
+            scheduler,
+            task_id,
+            Change::FailureScreenshot {
+                index,
+                png: png.clone(),
+            },
+        );
+        scheduler.events().emit(
+            instance_id,
+            EventKind::FailureScreenshot {
+                task_id: task_id.into(),
+                index,
+                png,
+            },
+        );
     }
 }

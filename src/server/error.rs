@@ -69,6 +69,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::NoInstance | SubmitError::ShuttingDown | SubmitError::Store(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            SubmitError::PolicyDenied(_) => StatusCode::FORBIDDEN,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
