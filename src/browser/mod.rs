@@ -1,6 +1,7 @@
 //! The browser side: finding and starting Chromium, the supervised instance, and the executor
 //! with one file per tool.
 
+pub mod checkpoint;
 pub mod chrome;
 pub mod content;
 pub mod debug;
@@ -17,6 +18,7 @@ pub mod network;
 pub mod policy;
 pub mod tab;
 
+pub use checkpoint::{Checkpoint, RestoreReport};
 pub use chrome::{find_chrome, BrowserSource, LaunchOptions};
 pub use executor::{Executor, Outcome};
 pub use inspect::PageFacts;

@@ -195,6 +195,25 @@ impl Caller {
         Ok(decided)
     }
 
+    /// Puts back the state before a step of this user's finished task (see
+    /// [`super::UndoError`] for when it cannot).
+    pub async fn undo(
+        &self,
+        task_id: &str,
+        step_id: Option<&str>,
+        force: bool,
+    ) -> Result<crate::task::UndoRecord, super::UndoError> {
+        if !self.owns(task_id).await {
+            return Err(super::UndoError::TaskNotFound);
+        }
+        let undo = self
+            .scheduler
+            .undo(task_id, &self.user.name, step_id, force)
+            .await?;
+        self.audit("task_undone", task_id, Some(undo.id.clone()));
+        Ok(undo)
+    }
+
     /// Whether the task exists and this user may see it.
     pub async fn owns(&self, id: &str) -> bool {
         self.scheduler

@@ -7,6 +7,7 @@ mod caller;
 mod cluster;
 mod replay;
 mod tasks;
+mod undo;
 mod watch;
 mod worker;
 
@@ -15,6 +16,7 @@ pub use approvals::{DecideError, DecisionInput};
 pub use caller::{Caller, InstanceLimit, UserLimits, Visible};
 pub use replay::{catch_up, Seen};
 pub use tasks::Tasks;
+pub use undo::UndoError;
 pub use watch::Watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -202,6 +204,8 @@ struct Slot {
     instance: Mutex<Option<Arc<BrowserInstance>>>,
     /// Cancelled when the instance is closed or the scheduler shuts down: the worker ends.
     stop: CancellationToken,
+    /// Held while a task runs, and while an undo restores a page: one at a time.
+    busy: tokio::sync::Mutex<()>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -350,6 +354,7 @@ impl Scheduler {
             wake: Notify::new(),
             instance: Mutex::new(Some(Arc::new(instance))),
             stop: self.inner.shutdown.child_token(),
+            busy: tokio::sync::Mutex::new(()),
             worker: Mutex::new(None),
         });
         let record = InstanceRecord {
@@ -717,6 +722,23 @@ impl Scheduler {
                 task: Arc::new(task),
             },
         );
+    }
+
+    /// Where a queued task stands: the tasks before it on its instance, and how long they
+    /// will likely take (the median of the last 20 finished there, times that many; 0 until
+    /// one finished). `None` when it does not wait.
+    pub async fn queue_estimate(&self, task_id: &str) -> Option<(usize, u64)> {
+        let position = self.inner.store.queue_position(task_id).await.ok()??;
+        let instance = self.tasks().get(task_id).await?.instance_id;
+        let mut recent = self
+            .inner
+            .store
+            .recent_durations(&instance, 20)
+            .await
+            .unwrap_or_default();
+        recent.sort_unstable();
+        let median = recent.get(recent.len() / 2).copied().unwrap_or(0);
+        Some((position, median * position as u64))
     }
 
     /// Follows one task from now on: its events in order, always ending with its final

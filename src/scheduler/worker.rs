@@ -30,6 +30,8 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
         }
         // Register interest before looking, so a submit between the two is not missed.
         let woken = slot.wake.notified();
+        // An undo restoring this instance's page finishes first.
+        let busy = slot.busy.lock().await;
         let now = now_ms();
         let claimed = match inner.store.claim(&slot.id, &inner.node, now).await {
             Ok(Some(id)) => start(&scheduler, &slot, id, now).await.map(Some),
@@ -38,6 +40,7 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
         let (task, cancel) = match claimed {
             Ok(Some(claimed)) => claimed,
             Ok(None) => {
+                drop(busy);
                 let instance = slot.current_instance();
                 let poll = if inner.store.shared() {
                     SHARED_POLL
@@ -60,6 +63,7 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
                 continue;
             }
             Err(e) => {
+                drop(busy);
                 tracing::error!(instance = %slot.id, "task store: cannot claim: {e:#}");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -86,6 +90,7 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
             end_abruptly(&scheduler, &task_id, error).await;
         }
         *slot.running.lock().unwrap() = None;
+        drop(busy);
     }
 }
 
@@ -272,6 +277,14 @@ async fn run_task(
                 .map(|t| t.commands[index].clone())
         };
         let command = changed.as_ref().unwrap_or(command);
+        if let (None, Some(browser)) = (&refused, browser) {
+            if scheduler.keeps_checkpoint(&task, command) {
+                let tab = command.parsed.tab_id.as_deref();
+                scheduler
+                    .take_checkpoint(browser, task_id, index, tab, cancel)
+                    .await;
+            }
+        }
         record(
             scheduler,
             task_id,
