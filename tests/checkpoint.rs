@@ -100,8 +100,9 @@ async fn eval(script: &str) -> Value {
     page.evaluate(script)
         .await
         .unwrap_or_else(|e| panic!("{script}: {e}"))
-        .into_value()
-        .unwrap()
+        .value()
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 async fn cdp(method: &'static str, params: Value) -> Value {
