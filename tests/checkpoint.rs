@@ -166,6 +166,13 @@ fn restore_puts_cookies_storage_and_url_back_exactly() {
         )
         .await;
 
+        // A host-only cookie of another origin, which must come back host-only.
+        cdp(
+            "Network.setCookie",
+            json!({"name": "other", "value": "o1", "url": url_b("index.html")}),
+        )
+        .await;
+
         let saved = ex.checkpoint(&env.instance, None, &cancel).await.unwrap();
         assert_eq!(saved.url, start);
         assert_eq!(saved.origin.as_deref(), Some(env.site.base_url().as_str()));
@@ -236,6 +243,25 @@ fn restore_puts_cookies_storage_and_url_back_exactly() {
         assert_eq!(seen, json!("change=old; keep=1; lasting=yes"));
         assert_eq!(eval("localStorage.getItem('added')").await, Value::Null);
         assert_eq!(eval("sessionStorage.getItem('s_gone')").await, json!("x"));
+        let other = again.cookies.iter().find(|c| c["name"] == "other").unwrap();
+        assert_eq!(other["domain"], "localhost", "{other}");
+
+        // From another page of the same origin (storage written there, then the saved URL
+        // loaded), and from the saved page itself with only its storage changed (a reload).
+        for elsewhere in [url_a("index.html#x"), start.clone()] {
+            goto(&elsewhere).await;
+            eval("localStorage.setItem('keep', 'changed'); sessionStorage.clear(); true").await;
+            let report = ex.restore(&env.instance, &saved, &cancel).await.unwrap();
+            assert_eq!(
+                report.restored,
+                vec!["url", "cookies", "localStorage", "sessionStorage"],
+                "from {elsewhere}: {report:?}"
+            );
+            let again = ex.checkpoint(&env.instance, None, &cancel).await.unwrap();
+            assert_eq!(again.local_storage, saved.local_storage, "from {elsewhere}");
+            assert_eq!(again.session_storage, saved.session_storage, "from {elsewhere}");
+            assert_eq!(again.url, start);
+        }
     });
 }
 

@@ -248,6 +248,7 @@ impl Executor {
         tab_id: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<Checkpoint, CommandError> {
+        let started = tokio::time::Instant::now();
         let tab = tab_id
             .map(String::from)
             .unwrap_or_else(|| instance.active_tab());
@@ -257,7 +258,9 @@ impl Executor {
             side_ctx(instance, Some(&tab), CHECKPOINT_BUDGET),
         )
         .await?;
-        bounded(instance, cancel, CHECKPOINT_BUDGET, "the checkpoint", async {
+        // One budget for the whole checkpoint, the page's opening included.
+        let left = CHECKPOINT_BUDGET.saturating_sub(started.elapsed());
+        bounded(instance, cancel, left, "the checkpoint", async {
             let state = read_state(&ctx).await?;
             let cookies = all_cookies(&ctx).await?;
             let origin = real_origin(&state.origin);
