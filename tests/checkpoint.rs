@@ -192,7 +192,11 @@ fn restore_puts_cookies_storage_and_url_back_exactly() {
         for name in ["keep", "change", "lasting", "secret"] {
             assert!(names.contains(&name), "{name} not in {names:?}");
         }
-        let secret = saved.cookies.iter().find(|c| c["name"] == "secret").unwrap();
+        let secret = saved
+            .cookies
+            .iter()
+            .find(|c| c["name"] == "secret")
+            .unwrap();
         assert_eq!(secret["httpOnly"], true);
         // It is small and serde-able.
         let text = serde_json::to_string(&saved).unwrap();
@@ -259,7 +263,10 @@ fn restore_puts_cookies_storage_and_url_back_exactly() {
             );
             let again = ex.checkpoint(&env.instance, None, &cancel).await.unwrap();
             assert_eq!(again.local_storage, saved.local_storage, "from {elsewhere}");
-            assert_eq!(again.session_storage, saved.session_storage, "from {elsewhere}");
+            assert_eq!(
+                again.session_storage, saved.session_storage,
+                "from {elsewhere}"
+            );
             assert_eq!(again.url, start);
         }
     });
@@ -351,7 +358,11 @@ fn inspect_tells_the_url_and_the_element_a_command_acts_on() {
         // A missing element is not waited for.
         let started = Instant::now();
         let missing = facts(json!({"action": "click", "selector": "#nowhere"})).await;
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(missing.url, Some(page.clone()));
         assert_eq!(missing.element_text, None);
         assert!(!missing.element_is_submit);

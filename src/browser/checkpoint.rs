@@ -374,7 +374,10 @@ async fn restore_on(
                 }
             }
             if cookie_failure.is_none() {
-                tracing::debug!("Network.setCookies failed ({}), one by one worked", e.message);
+                tracing::debug!(
+                    "Network.setCookies failed ({}), one by one worked",
+                    e.message
+                );
             }
         }
     }
@@ -441,9 +444,7 @@ async fn restore_on(
             "cookies: {} differ after the restore ({}){}",
             differ.len(),
             differ.join(", "),
-            cookie_failure
-                .map(|f| format!("; {f}"))
-                .unwrap_or_default()
+            cookie_failure.map(|f| format!("; {f}")).unwrap_or_default()
         ));
     }
     if wrote_storage {
