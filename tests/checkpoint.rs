@@ -371,3 +371,37 @@ fn inspect_tells_the_url_and_the_element_a_command_acts_on() {
         assert_eq!(invalid.element_text, None);
     });
 }
+
+#[test]
+fn a_restore_whose_page_does_not_load_says_what_is_not_back() {
+    let env = env();
+    env.rt.block_on(async {
+        let _turn = env.turn.lock().await;
+        let cancel = CancellationToken::new();
+        let ex = executor();
+        goto(&url_a("checkpoint.html")).await;
+        let mut saved = ex.checkpoint(&env.instance, None, &cancel).await.unwrap();
+        // A page of an origin where nothing listens any more.
+        saved.url = "http://127.0.0.1:9/gone.html".into();
+        saved.origin = Some("http://127.0.0.1:9".into());
+        saved.local_storage = vec![("k".into(), "v".into())];
+        let report = ex.restore(&env.instance, &saved, &cancel).await.unwrap();
+        assert_eq!(report.restored, vec!["cookies"], "{report:?}");
+        let failed = &report.not_restored[NEVER_RESTORED.len()..];
+        assert!(
+            failed
+                .iter()
+                .any(|n| n.starts_with("localStorage and sessionStorage of http://127.0.0.1:9")),
+            "{failed:?}"
+        );
+        assert!(
+            failed
+                .iter()
+                .any(|n| n.starts_with("url: cannot load http://127.0.0.1:9/gone.html")),
+            "{failed:?}"
+        );
+        // The instance goes on working.
+        goto(&url_a("checkpoint.html")).await;
+        assert_eq!(eval("document.title").await, json!("Checkpoint"));
+    });
+}

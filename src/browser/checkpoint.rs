@@ -384,12 +384,16 @@ async fn restore_on(
 
     // 2. Storage can only be written from a page of its origin: go there first when the page
     // is elsewhere, write both areas, then load the saved URL again so the page starts from it.
+    // A load that fails is said in the report (what was put back before it stays put back).
     let wanted = checkpoint.origin.as_deref();
     let mut wrote_storage = false;
+    let mut load_failure: Option<String> = None;
     if let Some(origin) = wanted {
         let here = read_state(ctx).await?;
         if real_origin(&here.origin).as_deref() != Some(origin) {
-            navigate::goto(ctx, &checkpoint.url, WaitUntil::Load).await?;
+            if let Err(e) = navigate::goto(ctx, &checkpoint.url, WaitUntil::Load).await {
+                load_failure = Some(e.message);
+            }
         }
         let here = read_state(ctx).await?;
         if real_origin(&here.origin).as_deref() == Some(origin) {
@@ -409,7 +413,9 @@ async fn restore_on(
                     e.message
                 )),
             }
-            load_again(ctx, &here.href, &checkpoint.url).await?;
+            if let Err(e) = load_again(ctx, &here.href, &checkpoint.url).await {
+                load_failure = Some(e.message);
+            }
         } else {
             notes.push(format!(
                 "localStorage and sessionStorage of {origin}: loading {} ended at {} (another \
@@ -419,7 +425,9 @@ async fn restore_on(
         }
     } else {
         let here = read_state(ctx).await?;
-        load_again(ctx, &here.href, &checkpoint.url).await?;
+        if let Err(e) = load_again(ctx, &here.href, &checkpoint.url).await {
+            load_failure = Some(e.message);
+        }
     }
 
     // 3. Check what the page has now.
@@ -478,7 +486,9 @@ async fn restore_on(
             }
         }
     }
-    if now.href == checkpoint.url {
+    if let Some(why) = load_failure {
+        notes.push(format!("url: {why} (the page is at {})", now.href));
+    } else if now.href == checkpoint.url {
         restored.insert(0, "url".to_string());
     } else {
         notes.push(format!(
