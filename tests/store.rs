@@ -692,6 +692,14 @@ async fn postgres_store_conforms() {
     conformance(store).await;
 }
 
+/// What the journal of `id` says, in order, checking its numbers run 1, 2, 3 ….
+async fn journal_of(s: &dyn TaskStore, id: &str) -> Vec<Happened> {
+    let journal = s.journal(id, 0).await.unwrap();
+    let seqs: Vec<u64> = journal.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=journal.len() as u64).collect::<Vec<_>>(), "{id}");
+    journal.into_iter().map(|e| e.what).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // The agent API's part of the conformance suite: the journal, approvals and undos, priorities,
 // histories, durations, checkpoints; on every backend.
@@ -1541,6 +1549,33 @@ async fn sqlite_recovers_what_a_crashed_run_left() {
     assert_eq!(r.commands[1].status, CommandStatus::Skipped);
     assert_eq!(r.completed_at, Some(now));
     assert_same("sqlite recovered", &recovered.failed[0], &r);
+    assert_eq!(
+        journal_of(&*s, &running.id).await,
+        [
+            Happened::Queued { position: 0 },
+            Happened::Started,
+            Happened::StepStarted { index: 0 },
+            Happened::StepFailed { index: 0 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ],
+        "journals survive a restart, and recovery adds to them"
+    );
+    assert_eq!(
+        journal_of(&*s, &bound.id).await,
+        [
+            Happened::Queued { position: 1 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ]
+    );
+    assert_eq!(
+        journal_of(&*s, &unbound.id).await,
+        [Happened::Queued { position: 0 }],
+        "moved, not changed"
+    );
 
     let b = get(&*s, &bound.id).await;
     assert_eq!(b.status, TaskStatus::Failed);
@@ -1887,6 +1922,28 @@ async fn postgres_recovers_a_lost_runner() {
         ch.apply(&mut running).unwrap();
     }
     assert_same("postgres recovered", &r, &running);
+    // The journal, on any runner: queued, started, the command, then the failure.
+    assert_eq!(
+        journal_of(&*b, &running.id).await,
+        [
+            Happened::Queued { position: 0 },
+            Happened::Started,
+            Happened::StepStarted { index: 0 },
+            Happened::StepFailed { index: 0 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ]
+    );
+    assert_eq!(
+        journal_of(&*c, &bound.id).await,
+        [
+            Happened::Queued { position: 2 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ]
+    );
 
     let bd = get(&*b, &bound.id).await;
     assert_eq!(bd.status, TaskStatus::Failed);
