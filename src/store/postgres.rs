@@ -1,8 +1,8 @@
 //! The PostgreSQL store: several runners (`serve` processes, on any machine) share one queue
 //! and one history. Each runner is a node row with a heartbeat; its instances are rows too, so
-//! any runner places tasks on any shared instance, and a runner claims the oldest task queued
-//! on one of its instances with `FOR UPDATE SKIP LOCKED`: a task is claimed once, whoever else
-//! asks at the same moment.
+//! any runner places tasks on any shared instance, and a runner claims the next task queued on
+//! one of its instances (the highest priority, then the oldest) with `FOR UPDATE SKIP LOCKED`: a
+//! task is claimed once, whoever else asks at the same moment.
 //!
 //! As in the SQLite store, the changes of running tasks are taken in order and committed in
 //! batches by a writer task. Every write that other runners must hear of sends a NOTIFY in its
