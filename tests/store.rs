@@ -18,9 +18,8 @@ use std::time::Duration;
 
 use browser_control::store::postgres::PostgresStore;
 use browser_control::store::{
-    self, AuditEntry, AuditFilter, Change, EnqueueError, HistoryPage, HistoryQuery,
-    HistoryStatus, InstanceRecord, Node, Placement, Retention, Signal, StoreUrl, TaskFilter,
-    TaskStore,
+    self, AuditEntry, AuditFilter, Change, EnqueueError, HistoryPage, HistoryQuery, HistoryStatus,
+    InstanceRecord, Node, Placement, Retention, Signal, StoreUrl, TaskFilter, TaskStore,
 };
 use browser_control::task::action::parse_args;
 use browser_control::task::approval::{
@@ -28,8 +27,7 @@ use browser_control::task::approval::{
 };
 use browser_control::task::{
     now_ms, validate_submission, CommandError, CommandStatus, Content, Door, EmbeddedResource,
-    ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary, Tool, ToolResult,
-    UndoRecord,
+    ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary, Tool, ToolResult, UndoRecord,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -797,7 +795,10 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
     }
     assert_eq!(s.queue_position("task_nope").await.unwrap(), None, "{kind}");
     assert_eq!(s.last_started_on(&x).await.unwrap(), None, "{kind}");
-    assert!(s.recent_durations(&x, 5).await.unwrap().is_empty(), "{kind}");
+    assert!(
+        s.recent_durations(&x, 5).await.unwrap().is_empty(),
+        "{kind}"
+    );
     // Claimed 5, 5, 0, 0: first in, first out within a priority. Each runs `d` ms.
     let mut claimed = Vec::new();
     for (n, d) in [100u64, 200, 300, 400].into_iter().enumerate() {
@@ -808,7 +809,11 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
             Some(id.as_str()),
             "{kind}: last started"
         );
-        assert_eq!(s.queue_position(&id).await.unwrap(), None, "{kind}: running");
+        assert_eq!(
+            s.queue_position(&id).await.unwrap(),
+            None,
+            "{kind}: running"
+        );
         if n == 0 {
             // The running one counts.
             assert_eq!(s.queue_position(&ids[3]).await.unwrap(), Some(1), "{kind}");
@@ -840,7 +845,10 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
         [400, 300, 200, 100],
         "{kind}"
     );
-    assert!(s.recent_durations(&y, 10).await.unwrap().is_empty(), "{kind}");
+    assert!(
+        s.recent_durations(&y, 10).await.unwrap().is_empty(),
+        "{kind}"
+    );
     assert_eq!(s.last_started_on(&y).await.unwrap(), None, "{kind}");
     for id in &ids {
         let journal = s.journal(id, 0).await.unwrap();
@@ -857,7 +865,8 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
             .unwrap()
             .clone(),
     );
-    life.approval = Some(json!({ "rules": [{ "tool": "browser_navigate", "decision": "confirm" }] }));
+    life.approval =
+        Some(json!({ "rules": [{ "tool": "browser_navigate", "decision": "confirm" }] }));
     let e = s
         .enqueue(life, Placement::Instance(y.clone()), 10)
         .await
@@ -868,10 +877,21 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
     copies.insert(l.clone(), e.task);
     at += 1000;
     assert_eq!(claim_copy(s, &y, &node, at, &mut copies).await, l, "{kind}");
-    assert_eq!(s.last_started_on(&y).await.unwrap().as_deref(), Some(l.as_str()));
+    assert_eq!(
+        s.last_started_on(&y).await.unwrap().as_deref(),
+        Some(l.as_str())
+    );
     let copy = copies.get_mut(&l).unwrap();
     let state = Arc::new(json!({ "url": "about:blank", "cookies": [], "z": 1, "a": 2 }));
-    change(s, copy, Change::CommandStarted { index: 0, at: at + 1 }).await;
+    change(
+        s,
+        copy,
+        Change::CommandStarted {
+            index: 0,
+            at: at + 1,
+        },
+    )
+    .await;
     change(
         s,
         copy,
@@ -945,17 +965,27 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
     let copy = copies.get_mut(&l).unwrap();
     change(s, copy, decided.clone()).await;
     // Decided once; an unknown approval is refused too; neither changes anything.
-    assert!(s.record(&l, decided).await.is_err(), "{kind}: decided twice");
+    assert!(
+        s.record(&l, decided).await.is_err(),
+        "{kind}: decided twice"
+    );
     let unknown = Change::ApprovalDecided {
         approval_id: "appr_nope_1".into(),
         decision: decision.clone(),
         args: None,
     };
-    assert!(s.record(&l, unknown).await.is_err(), "{kind}: unknown approval");
+    assert!(
+        s.record(&l, unknown).await.is_err(),
+        "{kind}: unknown approval"
+    );
     let back = get(s, &l).await;
     assert_same(kind, &back, &copies[&l]);
     assert_eq!(back.approvals.len(), 1, "{kind}");
-    assert_eq!(back.approvals[0].decision.as_ref(), Some(&decision), "{kind}");
+    assert_eq!(
+        back.approvals[0].decision.as_ref(),
+        Some(&decision),
+        "{kind}"
+    );
     let keys: Vec<&String> = back.approvals[0]
         .decision
         .as_ref()
@@ -967,7 +997,10 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
         .collect();
     assert_eq!(keys, ["timeout", "action"], "{kind}: key order kept");
     assert_eq!(back.commands[1].args, args, "{kind}: modified args");
-    assert_eq!(back.commands[1].parsed, parsed, "{kind}: modified parsed args");
+    assert_eq!(
+        back.commands[1].parsed, parsed,
+        "{kind}: modified parsed args"
+    );
     assert_eq!(back.conversation_id.as_deref(), Some("conv_life"));
     assert_eq!(back.context, copies[&l].context, "{kind}: context");
     let keys: Vec<&String> = back.context.as_ref().unwrap().keys().collect();
@@ -975,7 +1008,15 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
     assert_eq!(back.approval, copies[&l].approval, "{kind}: approval rules");
     assert_eq!(s.list(&TaskFilter::default()).await.unwrap().len(), 5);
     let copy = copies.get_mut(&l).unwrap();
-    change(s, copy, Change::CommandStarted { index: 1, at: at + 5 }).await;
+    change(
+        s,
+        copy,
+        Change::CommandStarted {
+            index: 1,
+            at: at + 5,
+        },
+    )
+    .await;
     let result = Arc::new(ToolResult::text("forward"));
     change(
         s,
@@ -1037,7 +1078,10 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
         "{kind}: the journal of a whole life"
     );
     let journal = s.journal(&l, 0).await.unwrap();
-    assert_eq!(journal, copies[&l].journal, "{kind}: numbered as the record");
+    assert_eq!(
+        journal, copies[&l].journal,
+        "{kind}: numbered as the record"
+    );
     let seqs: Vec<u64> = journal.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=10).collect::<Vec<u64>>(), "{kind}");
     assert_eq!(journal[0].at, copies[&l].created_at, "{kind}: queued at");
@@ -1049,7 +1093,10 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
         "{kind}: after 6"
     );
     assert!(s.journal(&l, 10).await.unwrap().is_empty(), "{kind}");
-    assert!(s.journal("task_nope", 0).await.unwrap().is_empty(), "{kind}");
+    assert!(
+        s.journal("task_nope", 0).await.unwrap().is_empty(),
+        "{kind}"
+    );
     assert_eq!(
         s.checkpoint(&l, 0).await.unwrap().as_ref(),
         Some(&*state),
@@ -1065,7 +1112,11 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(keys, ["url", "cookies", "z", "a"], "{kind}: checkpoint key order");
+    assert_eq!(
+        keys,
+        ["url", "cookies", "z", "a"],
+        "{kind}: checkpoint key order"
+    );
     assert_eq!(s.checkpoint(&l, 1).await.unwrap(), None, "{kind}");
     assert_eq!(s.checkpoint("task_nope", 0).await.unwrap(), None, "{kind}");
 
@@ -1190,7 +1241,10 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
     for (status, want) in [
         (HistoryStatus::Paused, vec![&h[2]]),
         (HistoryStatus::Task(TaskStatus::Running), vec![&h[3]]),
-        (HistoryStatus::Task(TaskStatus::Queued), vec![&h57, &h75, &h[4]]),
+        (
+            HistoryStatus::Task(TaskStatus::Queued),
+            vec![&h57, &h75, &h[4]],
+        ),
         (HistoryStatus::Task(TaskStatus::Completed), vec![&h[0]]),
         (HistoryStatus::Task(TaskStatus::Cancelled), vec![&h[1]]),
         (HistoryStatus::Task(TaskStatus::Failed), vec![]),
@@ -1295,8 +1349,15 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
         total,
     };
     assert!(s.get(&l).await.unwrap().is_none(), "{kind}");
-    assert!(s.journal(&l, 0).await.unwrap().is_empty(), "{kind}: journal dropped");
-    assert_eq!(s.checkpoint(&l, 0).await.unwrap(), None, "{kind}: checkpoint dropped");
+    assert!(
+        s.journal(&l, 0).await.unwrap().is_empty(),
+        "{kind}: journal dropped"
+    );
+    assert_eq!(
+        s.checkpoint(&l, 0).await.unwrap(),
+        None,
+        "{kind}: checkpoint dropped"
+    );
     for id in ids.iter().chain(&h[..4]) {
         assert!(s.journal(id, 0).await.unwrap().is_empty(), "{kind}: {id}");
     }

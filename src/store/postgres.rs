@@ -544,8 +544,7 @@ async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> Store
             args,
         } => {
             let stored = column_of(conn, task_id, "approvals").await?;
-            let (approvals, pending, index) =
-                rows::with_decision(&stored, approval_id, decision)?;
+            let (approvals, pending, index) = rows::with_decision(&stored, approval_id, decision)?;
             set_approvals(conn, task_id, &approvals, pending).await?;
             if let Some(new) = args {
                 // The parsed arguments are derived from these when read.

@@ -23,9 +23,7 @@ use super::{
     HistoryPage, HistoryQuery, HistoryStatus, InstanceRecord, Node, Placement, Recovered,
     Retention, StoreResult, TaskFilter, TaskReader, TaskStore,
 };
-use crate::task::{
-    CommandError, ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary,
-};
+use crate::task::{CommandError, ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary};
 
 /// The schema, one migration per entry; `PRAGMA user_version` says how many ran.
 const MIGRATIONS: [&str; 3] = [
@@ -348,8 +346,7 @@ fn apply(conn: &Connection, task_id: &str, change: &Change) -> StoreResult<()> {
             args,
         } => {
             let stored = column_of(conn, task_id, "approvals")?;
-            let (approvals, pending, index) =
-                rows::with_decision(&stored, approval_id, decision)?;
+            let (approvals, pending, index) = rows::with_decision(&stored, approval_id, decision)?;
             conn.prepare_cached(
                 "UPDATE tasks SET approvals = ?, pending_approvals = ? WHERE id = ?",
             )?
@@ -583,7 +580,11 @@ impl TaskReader for SqliteStore {
                      ORDER BY seq",
                 )?
                 .query_map(params![task_id, after.min(i64::MAX as u64) as i64], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.iter()
@@ -673,10 +674,9 @@ impl TaskReader for SqliteStore {
                        AND status IN ('completed', 'failed', 'cancelled')
                      ORDER BY completed_at DESC, seq DESC LIMIT ?",
                 )?
-                .query_map(
-                    params![instance_id, n.min(i64::MAX as usize) as i64],
-                    |r| r.get::<_, i64>(0),
-                )?
+                .query_map(params![instance_id, n.min(i64::MAX as usize) as i64], |r| {
+                    r.get::<_, i64>(0)
+                })?
                 .map(|d| d.map(|d| d.max(0) as u64))
                 .collect::<Result<Vec<_>, _>>()?)
         })
