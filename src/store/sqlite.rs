@@ -632,8 +632,8 @@ impl TaskReader for SqliteStore {
             let mut total = 0;
             let mut tasks = Vec::new();
             let mut statement = conn.prepare_cached(&sql)?;
-            let mut rows = statement.query(rusqlite::params_from_iter(args))?;
-            while let Some(r) = rows.next()? {
+            let mut found = statement.query(rusqlite::params_from_iter(args))?;
+            while let Some(r) = found.next()? {
                 total = r.get::<_, i64>(0)? as usize;
                 if r.get::<_, Option<String>>(1)?.is_some() {
                     tasks.push(rows::summary(summary_row(r, 1)?)?);
