@@ -405,6 +405,9 @@ impl BrowserMcp {
                         return Ok(Task::clone(&task));
                     }
                     Some(kind) => {
+                        if let EventKind::ApprovalRequested { approval, .. } = &kind {
+                            ask_through_client(caller, &task_id, approval, &submitted, context);
+                        }
                         if let Some(param) = on_event(&submitted, &kind) {
                             if let Err(e) = context.peer.notify_progress(param).await {
                                 tracing::debug!("progress notification not sent: {e}");
@@ -420,7 +423,94 @@ impl BrowserMcp {
             }
         }
     }
+}
 
+/// Puts an approval request to the person through the MCP client too, when it can elicit
+/// (the other doors can still answer; whichever answer comes first counts). Accepting with
+/// `approved` decides; declining rejects; cancelling leaves the request to the other doors.
+fn ask_through_client(
+    caller: &Caller,
+    task_id: &str,
+    approval: &crate::task::approval::Approval,
+    task: &Task,
+    context: &RequestContext<RoleServer>,
+) {
+    use rmcp::model::{ElicitRequestParams, ElicitationAction, ElicitationSchema};
+    if !context
+        .peer
+        .supported_elicitation_modes()
+        .contains(&rmcp::service::ElicitationMode::Form)
+    {
+        return;
+    }
+    let step = task
+        .commands
+        .get(approval.index)
+        .map(|c| c.describe())
+        .unwrap_or_default();
+    let message = format!(
+        "Approve step {} of task {}: {step}? ({})",
+        approval.index + 1,
+        task.name,
+        approval.rule.description
+    );
+    let Ok(schema) = ElicitationSchema::builder()
+        .required_bool_property("approved", |b| {
+            b.title("Approve").description("Run this step")
+        })
+        .optional_string("message")
+        .build()
+    else {
+        return;
+    };
+    let timeout =
+        std::time::Duration::from_millis(approval.expires_at.saturating_sub(crate::task::now_ms()));
+    let (peer, caller) = (context.peer.clone(), caller.clone());
+    let (task_id, approval_id) = (task_id.to_string(), approval.id.clone());
+    tokio::spawn(async move {
+        let asked = peer
+            .create_elicitation_with_timeout(
+                ElicitRequestParams::FormElicitationParams {
+                    meta: None,
+                    message,
+                    requested_schema: schema,
+                },
+                Some(timeout),
+            )
+            .await;
+        let (approved, said) = match asked {
+            Ok(r) if r.action == ElicitationAction::Accept => {
+                let content = r.content.unwrap_or_default();
+                (
+                    content.get("approved").and_then(Value::as_bool) == Some(true),
+                    content
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .map(String::from),
+                )
+            }
+            Ok(r) if r.action == ElicitationAction::Decline => {
+                (false, Some("declined through the MCP client".into()))
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(approval = %approval_id, "elicitation not answered: {e}");
+                return;
+            }
+        };
+        let input = crate::scheduler::DecisionInput {
+            approval_id: approval_id.clone(),
+            approved,
+            message: said,
+            modified_parameters: None,
+        };
+        if let Err(e) = caller.decide(&task_id, &[input]).await {
+            tracing::debug!(approval = %approval_id, "elicited answer not taken: {e}");
+        }
+    });
+}
+
+impl BrowserMcp {
     async fn run_task(
         &self,
         caller: &Caller,

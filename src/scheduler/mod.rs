@@ -297,13 +297,34 @@ impl Scheduler {
                 background: Mutex::new(Vec::new()),
             }),
         };
+        // The lease is kept from the join on: starting browsers can outlast it on a loaded
+        // machine, and the other runners must not take this one for lost meanwhile.
+        let joining = scheduler.inner.store.shared().then(|| {
+            let s = scheduler.clone();
+            tokio::spawn(async move {
+                let every = (s.inner.lease / 3).max(Duration::from_millis(100));
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(e) = s.inner.store.heartbeat(&s.inner.node).await {
+                        tracing::warn!("task store: heartbeat: {e:#}");
+                    }
+                }
+            })
+        });
         for _ in 0..config.instances {
             if let Err(e) = scheduler.add_instance(config.source.clone()).await {
+                if let Some(j) = &joining {
+                    j.abort();
+                }
                 scheduler.shutdown().await;
                 return Err(e);
             }
         }
-        cluster::start(&scheduler).await?;
+        let started = cluster::start(&scheduler).await;
+        if let Some(j) = joining {
+            j.abort();
+        }
+        started?;
         Ok(scheduler)
     }
 
