@@ -1,0 +1,107 @@
+// The built SDK (dist/) in real headless Chromium, with the page's native WebSocket: a task's
+// updates survive a restart of browser-control on the same port and SQLite store.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import puppeteer from "puppeteer-core";
+import { startServer, startPages, agentApiPresent, AGENT_SKIP, CHROMIUM, tmpFile, assertContiguous, delay } from "./helpers.mjs";
+
+let server;
+let pages;
+let browser;
+let tmp;
+
+const PAGE = `<!doctype html>
+<html><head><title>sdk in a browser</title></head><body>
+<script type="module">
+import { AgentClient, isFinalMessage } from "/dist/index.js";
+window.bc = { messages: [], states: [], final: null, error: null, taskId: null };
+window.startTask = async (baseUrl, commands) => {
+  const client = new AgentClient({ baseUrl });
+  if (typeof WebSocket !== "function") throw new Error("no native WebSocket");
+  const r = await client.submit({ task: "Slow steps across a restart", commands });
+  bc.taskId = r.taskId;
+  const sub = client.updates(r.taskId, {
+    lastEventId: 0,
+    initialBackoffMs: 100,
+    maxBackoffMs: 1000,
+    pollWaitSeconds: 5,
+    webSocketRetryMs: 1000,
+    onMessage: (m) => bc.messages.push(m),
+    onStateChange: (s) => bc.states.push(s),
+    onError: (e) => (bc.lastError = String(e && e.message || e)),
+  });
+  window.sub = sub;
+  sub.done.then((m) => (bc.final = m || "closed"), (e) => (bc.error = String(e && e.message || e)));
+  return r.taskId;
+};
+window.sdkReady = true;
+</script></body></html>`;
+
+before(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (set CHROMIUM)`);
+  tmp = tmpFile("tasks.db");
+  [server, pages] = await Promise.all([startServer({ store: `sqlite://${tmp.file}` }), startPages()]);
+  pages.pages.set("agent", PAGE);
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await pages?.close();
+  tmp?.cleanup();
+});
+
+test("browser: the SDK in headless Chromium resumes a task's updates across a server restart (same port, same SQLite store)", async (t) => {
+  if (!(await agentApiPresent(server.url))) return t.skip(AGENT_SKIP);
+  const page = await browser.newPage();
+  const consoleLines = [];
+  page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
+  await page.goto(`${pages.url}/html/agent`);
+  await page.waitForFunction(() => window.sdkReady === true, { timeout: 10_000 });
+
+  const commands = [
+    { toolName: "browser_navigate", intention: "open", args: { action: "goto", url: `${pages.url}/page?title=restart` } },
+    ...[1, 2, 3, 4, 5].map((i) => ({ toolName: "browser_navigate", intention: `wait ${i}`, args: { action: "sleep", duration: 1500 } })),
+  ];
+  const taskId = await page.evaluate((u, c) => window.startTask(u, c), server.url, commands);
+  assert.match(taskId, /^task_/);
+
+  // while the task runs (its second step has begun), the server dies and comes back
+  await page.waitForFunction(() => bc.messages.some((m) => m.type === "step_start" && m.data.step.index >= 1), { timeout: 30_000 });
+  const before = await page.evaluate(() => bc.messages.length);
+  const port = server.port;
+  server.proc.kill("SIGKILL"); // a crash: the running task ends failed on recovery
+  await server.exited;
+  await delay(1500); // the page's WebSocket fails and it backs off meanwhile
+  server = await startServer({ port, store: `sqlite://${tmp.file}` });
+  assert.equal(server.port, port);
+
+  await page.waitForFunction(() => bc.final !== null || bc.error !== null, { timeout: 60_000 }).catch(() => {});
+  const bc = await page.evaluate(() => ({ ...window.bc, lastEventId: window.sub.lastEventId }));
+  const diag = `states: ${JSON.stringify(bc.states)}\nmessages: ${JSON.stringify(bc.messages.map((m) => [m.id, m.type]))}\nerror: ${bc.error} ${bc.lastError}\nconsole: ${consoleLines.join("\n")}\nserver: ${server.stderr().slice(-2000)}`;
+  assert.equal(bc.error, null, diag);
+  assert.ok(bc.final && typeof bc.final === "object", diag);
+  assert.ok(bc.messages.length > before, `messages after the restart: ${diag}`);
+  assert.ok(bc.states.includes("reconnecting") || bc.states.includes("polling"), diag);
+  assertContiguous(assert, bc.messages, 0);
+  const final = bc.messages.at(-1);
+  assert.deepEqual(final, bc.final);
+  // the server reports the task as failed by the restart: an `error` without `step`
+  assert.equal(final.type, "error", diag);
+  assert.equal(final.data.step, undefined, diag);
+  assert.equal(final.data.error?.code, "INSTANCE_DISCONNECTED", diag);
+  assert.equal(Number(final.id), bc.lastEventId);
+
+  // and the store agrees
+  const res = await fetch(`${server.url}/api/agent/${taskId}`);
+  const body = await res.json();
+  assert.equal(body.data.task.status, "failed");
+  await page.close();
+});
