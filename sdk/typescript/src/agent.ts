@@ -45,8 +45,11 @@ export interface AgentClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer TOKEN` over HTTP and as `?token=` for WebSockets. */
   token?: string;
-  /** A WebSocket constructor; default `globalThis.WebSocket` (Node 20 has none: pass `ws`'s). */
-  WebSocket?: WebSocketConstructor;
+  /**
+   * A WebSocket constructor; default `globalThis.WebSocket` (Node 20 has none: pass `ws`'s).
+   * `null`: none, the updates are long-polled.
+   */
+  WebSocket?: WebSocketConstructor | null;
   /** default `globalThis.fetch` */
   fetch?: FetchLike;
   /** Extra headers for every HTTP request. */
@@ -139,7 +142,7 @@ export class AgentClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     if (options.token !== undefined) this.token = options.token;
     const g = globalThis as any;
-    const WS = options.WebSocket ?? (typeof g.WebSocket === "function" ? g.WebSocket : undefined);
+    const WS = options.WebSocket === null ? undefined : (options.WebSocket ?? (typeof g.WebSocket === "function" ? g.WebSocket : undefined));
     if (WS !== undefined) this.WS = WS;
     const f = options.fetch ?? (typeof g.fetch === "function" ? g.fetch.bind(g) : undefined);
     if (!f) throw new TypeError("AgentClient: no fetch available; pass options.fetch");
