@@ -59,6 +59,8 @@ type Pending = {
 
 const RESPONSE_TYPES = ["task_submit_response", "task_list_response", "task_status_response", "task_cancel_response", "subscribe_ack"] as const;
 type ResponseType = (typeof RESPONSE_TYPES)[number];
+/** How many tasks' progress messages and task_complete a client keeps (for replay and waitForCompletion). */
+const KEEP_TASKS = 200;
 
 export class TaskClient {
   readonly url: string;
@@ -159,7 +161,6 @@ export class TaskClient {
     const r: TaskSubmitResponse = await this.request("task_submit_response", { type: "task_submit", ...task });
     if (r.status !== "accepted") throw new TaskProtocolError(`task rejected: ${r.error ?? "no reason given"}`, r, r.error);
     this.subscribed.add(r.taskId); // the submitter is subscribed to its task
-    if (!this.progressLog.has(r.taskId)) this.progressLog.set(r.taskId, []);
     const out: SubmitResult = { taskId: r.taskId, queuePosition: r.queuePosition ?? 0 };
     if (r.instanceId !== undefined) out.instanceId = r.instanceId;
     return out;
@@ -186,8 +187,8 @@ export class TaskClient {
   }
 
   /**
-   * Calls `onProgress` for each `task_progress` of the task: first those this client already
-   * received (of a task it submitted), then live ones. Resolves once subscribed (on
+   * Calls `onProgress` for each `task_progress` of the task: first those this connection already
+   * received (e.g. of a task it submitted), then live ones. Resolves once subscribed (on
    * `subscribe_ack`, or at once for a task this connection is already subscribed to) with an
    * unsubscribe function (which stops the calls; the server ends the subscription with the task).
    */
@@ -348,8 +349,14 @@ export class TaskClient {
         this.settle(m.type, m);
         break;
       case "task_progress": {
-        const log = this.progressLog.get(m.taskId);
-        if (log) log.push(m);
+        // Kept for subscribe()'s replay: progress can arrive in the same tick as the submit's
+        // answer, before the caller could subscribe. The most recent KEEP_TASKS tasks are kept.
+        let log = this.progressLog.get(m.taskId);
+        if (!log) {
+          this.progressLog.set(m.taskId, (log = []));
+          if (this.progressLog.size > KEEP_TASKS) this.progressLog.delete(this.progressLog.keys().next().value!);
+        }
+        log.push(m);
         for (const h of this.progressSubs.get(m.taskId) ?? []) {
           try {
             h(m);
@@ -361,6 +368,7 @@ export class TaskClient {
       }
       case "task_complete":
         this.completions.set(m.taskId, m);
+        if (this.completions.size > KEEP_TASKS) this.completions.delete(this.completions.keys().next().value!);
         this.subscribed.delete(m.taskId);
         this.progressSubs.delete(m.taskId);
         this.settleCompletion(m.taskId, m);

@@ -62,6 +62,10 @@ async function main() {
       for (const [p, m] of missing) console.log(`MISSING  ${m.toUpperCase()} ${p} (${group})`);
       if (missing.length) bad = true;
     }
+    const rec = await checkRecords(doc);
+    for (const p of rec.problems) console.log(`MISMATCH ${p.record} (${p.schema}): ${p.problem}`);
+    for (const r of rec.unmatched) console.log(`no schema for ${r} in the document`);
+    if (rec.problems.length) bad = true;
     process.exitCode = bad ? 1 : 0;
   } finally {
     await server?.stop();
@@ -73,4 +77,84 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.error(e);
     process.exit(1);
   });
+}
+
+// ---- the records' fields: src/types.ts against the document's component schemas ----
+
+/** The SDK's record interfaces and the component schema names they may have in the document. */
+export const SDK_RECORDS = {
+  Task: ["AgentTask", "Task"],
+  TaskStep: ["AgentTaskStep", "TaskStep", "AgentStep"],
+  TaskSummary: ["AgentTaskSummary", "TaskSummary"],
+  TaskLog: ["AgentTaskLog", "TaskLog"],
+  ApprovalRequest: ["ApprovalRequest", "AgentApprovalRequest"],
+  Undo: ["Undo", "AgentUndo", "UndoRecord"],
+};
+
+/** `{Name: {field: optional}}` of the interfaces in src/types.ts, read with the TypeScript compiler. */
+export async function sdkInterfaces(file) {
+  const ts = (await import("typescript")).default;
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  const src = file ?? path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "types.ts");
+  const sf = ts.createSourceFile(src, fs.readFileSync(src, "utf8"), ts.ScriptTarget.ES2022, true);
+  const out = {};
+  sf.forEachChild((node) => {
+    if (ts.isInterfaceDeclaration(node)) {
+      const fields = {};
+      for (const m of node.members) {
+        if (ts.isPropertySignature(m) && m.name) fields[m.name.getText(sf)] = Boolean(m.questionToken);
+      }
+      out[node.name.text] = fields;
+    }
+  });
+  return out;
+}
+
+function resolve(doc, schema, depth = 0) {
+  if (!schema || depth > 10) return schema;
+  if (schema.$ref) {
+    const name = schema.$ref.replace(/^#\/components\/schemas\//, "");
+    return resolve(doc, doc.components?.schemas?.[name], depth + 1);
+  }
+  if (schema.allOf) {
+    const merged = { type: "object", properties: {}, required: [] };
+    for (const s of schema.allOf.map((x) => resolve(doc, x, depth + 1))) {
+      Object.assign(merged.properties, s?.properties ?? {});
+      merged.required.push(...(s?.required ?? []));
+    }
+    return merged;
+  }
+  return schema;
+}
+
+/**
+ * Differences between the SDK's records and the document's schemas:
+ * `[{record, schema, problem}]`; records with no schema in the document are in `unmatched`.
+ */
+export async function checkRecords(doc) {
+  const ifaces = await sdkInterfaces();
+  const schemas = doc.components?.schemas ?? {};
+  const problems = [];
+  const unmatched = [];
+  for (const [record, names] of Object.entries(SDK_RECORDS)) {
+    const name = names.find((n) => schemas[n]);
+    if (!name) {
+      unmatched.push(record);
+      continue;
+    }
+    const schema = resolve(doc, schemas[name]);
+    const props = schema?.properties ?? {};
+    const required = new Set(schema?.required ?? []);
+    const mine = ifaces[record] ?? {};
+    for (const [field, optional] of Object.entries(mine)) {
+      if (!(field in props)) problems.push({ record, schema: name, problem: `${field}: in the SDK, not in the document` });
+      else if (!optional && !required.has(field)) problems.push({ record, schema: name, problem: `${field}: required in the SDK, optional in the document` });
+    }
+    for (const field of Object.keys(props)) {
+      if (!(field in mine)) problems.push({ record, schema: name, problem: `${field}: in the document, not in the SDK` });
+      else if (required.has(field) && mine[field]) problems.push({ record, schema: name, problem: `${field}: required in the document, optional in the SDK` });
+    }
+  }
+  return { problems, unmatched };
 }

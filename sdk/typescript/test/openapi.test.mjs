@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, agentApiPresent, AGENT_SKIP } from "./helpers.mjs";
-import { fetchOpenApi, checkRoutes } from "./check-openapi.mjs";
+import { fetchOpenApi, checkRoutes, checkRecords } from "./check-openapi.mjs";
 
 let server;
 let doc;
@@ -28,4 +28,11 @@ test("OpenAPI: every agent route the SDK calls is in the document with its metho
   if (!present) return t.skip(AGENT_SKIP);
   const r = checkRoutes(doc);
   assert.deepEqual(r.agent.missing, [], `agent routes the SDK calls missing from /api/openapi.json: ${JSON.stringify(r.agent.missing)}`);
+});
+
+test("OpenAPI: the SDK's records (src/types.ts) have the fields of the document's schemas", async (t) => {
+  if (!present) return t.skip(AGENT_SKIP);
+  const { problems, unmatched } = await checkRecords(doc);
+  assert.deepEqual(problems, [], JSON.stringify(problems, null, 1));
+  if (unmatched.length) t.diagnostic(`records with no schema of that name in the document: ${unmatched.join(", ")}`);
 });

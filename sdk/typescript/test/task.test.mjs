@@ -88,6 +88,7 @@ test("TaskClient: cancel a running task; unknown tasks", async () => {
   await client.subscribe(taskId, (m) => progress.push(m));
   // wait for it to start
   for (let i = 0; i < 100 && !progress.some((m) => m.status === "running"); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(progress.some((m) => m.status === "running"), JSON.stringify(progress));
   const r = await client.cancel(taskId);
   assert.equal(r.success, true, JSON.stringify(r));
   const done = await client.waitForCompletion(taskId, { timeoutMs: 15_000 });
