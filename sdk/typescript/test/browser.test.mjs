@@ -35,6 +35,20 @@ window.startTask = async (baseUrl, commands) => {
   sub.done.then((m) => (bc.final = m || "closed"), (e) => (bc.error = String(e && e.message || e)));
   return r.taskId;
 };
+window.runTaskClient = async (wsUrl, url) => {
+  const { TaskClient } = await import("/dist/index.js");
+  const c = new TaskClient({ url: wsUrl });
+  await c.connect();
+  const { taskId } = await c.submit({ task_name: "from a page", commands: [
+    { tool_name: "browser_navigate", args: { action: "goto", url } },
+    { tool_name: "browser_execute", args: { action: "evaluate", script: "return document.title" } },
+  ] });
+  const progress = [];
+  await c.subscribe(taskId, (m) => progress.push(m.commandIndex + ":" + m.status));
+  const done = await c.waitForCompletion(taskId, { timeoutMs: 30000 });
+  c.close();
+  return { taskId, progress, done };
+};
 window.sdkReady = true;
 </script></body></html>`;
 
@@ -55,6 +69,20 @@ after(async () => {
   await server?.stop();
   await pages?.close();
   tmp?.cleanup();
+});
+
+test("browser: the built SDK loads as an ES module in headless Chromium; TaskClient with the page's WebSocket", async () => {
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${pages.url}/html/agent`);
+    await page.waitForFunction(() => window.sdkReady === true, { timeout: 10_000 });
+    const r = await page.evaluate((w, u) => window.runTaskClient(w, u), server.wsUrl, `${pages.url}/page?title=In%20a%20page`);
+    assert.equal(r.done.status, "completed", JSON.stringify(r));
+    assert.deepEqual(r.progress, ["0:running", "0:success", "1:running", "1:success"]);
+    assert.ok(JSON.stringify(r.done.results[1]).includes("In a page"));
+  } finally {
+    await page.close();
+  }
 });
 
 test("browser: the SDK in headless Chromium resumes a task's updates across a server restart (same port, same SQLite store)", async (t) => {
