@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::task::approval::{Approval, ApprovalDecision};
 use crate::task::{
-    CommandError, CommandStatus, IllegalTransition, Task, TaskError, TaskStatus, ToolResult,
+    CommandError, CommandStatus, Happened, IllegalTransition, ParsedArgs, Task, TaskError,
+    TaskStatus, ToolResult, UndoRecord,
 };
 
 #[derive(Debug, Clone)]
@@ -36,11 +38,79 @@ pub enum Change {
         skipped: Vec<usize>,
         at: u64,
     },
+    /// A command waits for a person's yes.
+    ApprovalRequested {
+        approval: Box<Approval>,
+    },
+    /// The answer (a person's, or the timeout's). With `args`, the command runs with these
+    /// (the approver's `modifiedParameters` merged in and validated).
+    ApprovalDecided {
+        approval_id: String,
+        decision: ApprovalDecision,
+        args: Option<Box<(serde_json::Value, ParsedArgs)>>,
+    },
+    /// The state before command `index` (a checkpoint's JSON), kept for undo: not part of the
+    /// record a reader gets.
+    Checkpoint {
+        index: usize,
+        state: Arc<serde_json::Value>,
+    },
+    /// An undo was applied (the task is finished; its record gains the entry).
+    Undone {
+        undo: UndoRecord,
+    },
 }
 
 impl Change {
-    /// Applies the change to `task`, refusing a transition the spec does not draw.
+    /// What the task's journal says of this change; `None` for the ones kept aside
+    /// (screenshots, checkpoints).
+    pub fn happened(&self) -> Option<(Happened, u64)> {
+        Some(match self {
+            Change::CommandStarted { index, at } => (Happened::StepStarted { index: *index }, *at),
+            Change::CommandSucceeded { index, at, .. } => {
+                (Happened::StepSucceeded { index: *index }, *at)
+            }
+            Change::CommandFailed { index, at, .. } => {
+                (Happened::StepFailed { index: *index }, *at)
+            }
+            Change::Finished { status, at, .. } => (Happened::Finished { status: *status }, *at),
+            Change::ApprovalRequested { approval } => (
+                Happened::ApprovalRequested {
+                    approval_id: approval.id.clone(),
+                },
+                approval.requested_at,
+            ),
+            Change::ApprovalDecided {
+                approval_id,
+                decision,
+                ..
+            } => (
+                Happened::ApprovalDecided {
+                    approval_id: approval_id.clone(),
+                },
+                decision.at,
+            ),
+            Change::Undone { undo } => (
+                Happened::Undone {
+                    undo_id: undo.id.clone(),
+                },
+                undo.at,
+            ),
+            Change::FailureScreenshot { .. } | Change::Checkpoint { .. } => return None,
+        })
+    }
+
+    /// Applies the change to `task` and notes it in its journal, refusing a transition the
+    /// spec does not draw.
     pub fn apply(&self, task: &mut Task) -> Result<(), IllegalTransition> {
+        self.apply_record(task)?;
+        if let Some((what, at)) = self.happened() {
+            task.note(what, at);
+        }
+        Ok(())
+    }
+
+    fn apply_record(&self, task: &mut Task) -> Result<(), IllegalTransition> {
         match self {
             Change::CommandStarted { index, at } => task.start_command(*index, *at),
             Change::CommandSucceeded { index, result, at } => {
@@ -71,6 +141,43 @@ impl Change {
                     }
                 }
                 task.end(*status, error.clone(), *at)
+            }
+            Change::ApprovalRequested { approval } => {
+                task.approvals.push(Approval::clone(approval));
+                Ok(())
+            }
+            Change::ApprovalDecided {
+                approval_id,
+                decision,
+                args,
+            } => {
+                let approval = task
+                    .approval_mut(approval_id)
+                    .ok_or_else(|| IllegalTransition {
+                        what: format!("approval {approval_id}"),
+                        from: "unknown",
+                        to: "decided",
+                    })?;
+                if approval.decision.is_some() {
+                    return Err(IllegalTransition {
+                        what: format!("approval {approval_id}"),
+                        from: "decided",
+                        to: "decided",
+                    });
+                }
+                approval.decision = Some(decision.clone());
+                let index = approval.index;
+                if let Some(new) = args {
+                    let (value, parsed) = &**new;
+                    task.commands[index].args = value.clone();
+                    task.commands[index].parsed = parsed.clone();
+                }
+                Ok(())
+            }
+            Change::Checkpoint { .. } => Ok(()),
+            Change::Undone { undo } => {
+                task.undos.push(undo.clone());
+                Ok(())
             }
         }
     }

@@ -9,10 +9,10 @@ use futures::future::BoxFuture;
 
 use super::{
     artifacts, Accounts, ApiKeyRecord, AuditEntry, AuditFilter, Change, ClusterInfo, EnqueueError,
-    Enqueued, InstanceRecord, Node, Placement, Recovered, Retention, StoreResult, TaskFilter,
-    TaskReader, TaskStore,
+    Enqueued, HistoryPage, HistoryQuery, HistoryStatus, InstanceRecord, Node, Placement, Recovered,
+    Retention, StoreResult, TaskFilter, TaskReader, TaskStore,
 };
-use crate::task::{now_ms, Task, TaskStatus, TaskSummary};
+use crate::task::{now_ms, Happened, JournalEntry, Task, TaskStatus, TaskSummary};
 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -33,6 +33,10 @@ struct Inner {
     keys: Vec<ApiKeyRecord>,
     /// The newest [`AUDIT_KEPT`] entries.
     audit: VecDeque<AuditEntry>,
+    /// Checkpoints per task, by command.
+    checkpoints: HashMap<String, BTreeMap<usize, serde_json::Value>>,
+    /// The task that started last, per instance.
+    last_started: HashMap<String, String>,
 }
 
 /// What the memory store keeps of the audit trail: it is gone with the process anyway.
@@ -73,6 +77,7 @@ impl Inner {
             self.finished.pop_front();
             self.artifact_bytes -= bytes;
             self.tasks.remove(&id);
+            self.checkpoints.remove(&id);
             evicted += 1;
         }
         evicted
@@ -142,6 +147,106 @@ impl TaskReader for MemoryStore {
             nodes: 1,
             instances: self.inner.lock().unwrap().instances.len(),
         })
+    }
+
+    async fn journal(&self, task_id: &str, after: u64) -> StoreResult<Vec<JournalEntry>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner.tasks.get(task_id).map_or_else(Vec::new, |t| {
+            t.journal
+                .iter()
+                .filter(|e| e.seq > after)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage> {
+        let inner = self.inner.lock().unwrap();
+        let mut matching: Vec<TaskSummary> = inner
+            .tasks
+            .values()
+            .filter(|t| query.owner.as_ref().is_none_or(|o| &t.owner == o))
+            .filter(|t| {
+                query
+                    .conversation_id
+                    .as_ref()
+                    .is_none_or(|c| t.conversation_id.as_ref() == Some(c))
+            })
+            .filter(|t| query.created_from.is_none_or(|f| t.created_at >= f))
+            .filter(|t| query.created_to.is_none_or(|f| t.created_at <= f))
+            .map(Task::summary)
+            .filter(|t| query.status.is_none_or(|s| history_status(t) == s))
+            .collect();
+        matching.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        let total = matching.len();
+        let tasks = matching
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
+        Ok(HistoryPage { tasks, total })
+    }
+
+    async fn queue_position(&self, task_id: &str) -> StoreResult<Option<usize>> {
+        let inner = self.inner.lock().unwrap();
+        let Some(task) = inner.tasks.get(task_id) else {
+            return Ok(None);
+        };
+        let instance = &task.instance_id;
+        Ok(inner
+            .queues
+            .get(instance)
+            .and_then(|q| q.iter().position(|id| id == task_id))
+            .map(|p| p + inner.running.get(instance).copied().unwrap_or(0)))
+    }
+
+    async fn recent_durations(&self, instance_id: &str, n: usize) -> StoreResult<Vec<u64>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .finished
+            .iter()
+            .rev()
+            .filter_map(|(id, _)| inner.tasks.get(id))
+            .filter(|t| t.instance_id == instance_id)
+            .filter_map(|t| Some(t.completed_at?.saturating_sub(t.started_at?)))
+            .take(n)
+            .collect())
+    }
+
+    async fn checkpoint(
+        &self,
+        task_id: &str,
+        index: usize,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .checkpoints
+            .get(task_id)
+            .and_then(|c| c.get(&index))
+            .cloned())
+    }
+
+    async fn last_started_on(&self, instance_id: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .last_started
+            .get(instance_id)
+            .cloned())
+    }
+}
+
+/// The agent API's status of a summary (see [`HistoryStatus`]).
+pub(crate) fn history_status(t: &TaskSummary) -> HistoryStatus {
+    if t.status == TaskStatus::Running && t.pending_approvals > 0 {
+        HistoryStatus::Paused
+    } else {
+        HistoryStatus::Task(t.status)
     }
 }
 
@@ -277,13 +382,23 @@ impl TaskStore for MemoryStore {
         if queue >= limit {
             return Ok(Err(EnqueueError::QueueFull { instance, limit }));
         }
-        let position = inner.load(&instance);
+        // Behind every task of its priority or higher: first in, first out within one.
+        let at = {
+            let tasks = &inner.tasks;
+            inner.queues.get(&instance).map_or(0, |q| {
+                q.iter()
+                    .take_while(|id| tasks.get(*id).is_some_and(|t| t.priority >= task.priority))
+                    .count()
+            })
+        };
+        let position = at + inner.running.get(&instance).copied().unwrap_or(0);
         task.instance_id = instance.clone();
+        task.note(Happened::Queued { position }, task.created_at);
         inner
             .queues
             .entry(instance)
             .or_default()
-            .push_back(task.id.clone());
+            .insert(at, task.id.clone());
         inner.tasks.insert(task.id.clone(), task.clone());
         Ok(Ok(Enqueued { task, position }))
     }
@@ -303,8 +418,12 @@ impl TaskStore for MemoryStore {
             return Ok(None);
         };
         *inner.running.entry(instance_id.to_string()).or_default() += 1;
+        inner
+            .last_started
+            .insert(instance_id.to_string(), id.clone());
         let task = inner.tasks.get_mut(&id).expect("a queued task is stored");
         task.start(now)?;
+        task.note(Happened::Started, now);
         Ok(Some(id))
     }
 
@@ -330,6 +449,14 @@ impl TaskStore for MemoryStore {
             let mut inner = self.inner.lock().unwrap();
             if matches!(change, Change::Finished { .. }) {
                 return finish_in(&mut inner, task_id, &change, &self.retention);
+            }
+            if let Change::Checkpoint { index, state } = &change {
+                inner
+                    .checkpoints
+                    .entry(task_id.to_string())
+                    .or_default()
+                    .insert(*index, serde_json::Value::clone(state));
+                return Ok(());
             }
             let task = inner
                 .tasks

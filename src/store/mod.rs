@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
-use crate::task::{Task, TaskStatus, TaskSummary};
+use crate::task::{JournalEntry, Task, TaskStatus, TaskSummary};
 
 pub type StoreResult<T> = anyhow::Result<T>;
 
@@ -172,6 +172,37 @@ pub struct Recovered {
     pub requeued: Vec<Task>,
 }
 
+/// A user's history, as the agent API pages it: newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryQuery {
+    /// `None` reads every owner's (an admin's history).
+    pub owner: Option<String>,
+    pub status: Option<HistoryStatus>,
+    pub conversation_id: Option<String>,
+    /// Created at or after (unix ms).
+    pub created_from: Option<u64>,
+    /// Created at or before (unix ms).
+    pub created_to: Option<u64>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// The agent API's statuses: the task's, and `paused` (running, with a request for approval
+/// not answered yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryStatus {
+    Task(TaskStatus),
+    /// Running with at least one approval pending; `Task(Running)` then means the others.
+    Paused,
+}
+
+/// One page of a history, and how many tasks match in all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryPage {
+    pub tasks: Vec<TaskSummary>,
+    pub total: usize,
+}
+
 /// What every door may do with tasks: read them.
 #[async_trait::async_trait]
 pub trait TaskReader: Send + Sync {
@@ -187,6 +218,24 @@ pub trait TaskReader: Send + Sync {
     async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
         Ok(Vec::new())
     }
+    /// The task's journal entries numbered above `after`, in order.
+    async fn journal(&self, task_id: &str, after: u64) -> StoreResult<Vec<JournalEntry>>;
+    /// A page of a history (see [`HistoryQuery`]).
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage>;
+    /// How many tasks run before this queued one on its instance (the running one included);
+    /// `None` when it is not queued.
+    async fn queue_position(&self, task_id: &str) -> StoreResult<Option<usize>>;
+    /// How long (ms, started to completed) the last `n` finished tasks on the instance ran,
+    /// newest first.
+    async fn recent_durations(&self, instance_id: &str, n: usize) -> StoreResult<Vec<u64>>;
+    /// The state before command `index` of the task, kept by [`Change::Checkpoint`].
+    async fn checkpoint(
+        &self,
+        task_id: &str,
+        index: usize,
+    ) -> StoreResult<Option<serde_json::Value>>;
+    /// The task that started last on the instance.
+    async fn last_started_on(&self, instance_id: &str) -> StoreResult<Option<String>>;
 }
 
 /// API keys and the audit trail: users' records, kept with the tasks so that every runner of
@@ -233,15 +282,17 @@ pub trait TaskStore: TaskReader + Accounts {
     async fn remove_instance(&self, id: &str) -> StoreResult<()>;
 
     /// Queues `task` (its `instance_id` is set here, from `placement`), unless its instance
-    /// already has `limit` queued tasks.
+    /// already has `limit` queued tasks. Its journal starts with `Queued` (its position: the
+    /// tasks that run before it, by priority then age, the running one included).
     async fn enqueue(
         &self,
         task: Task,
         placement: Placement,
         limit: usize,
     ) -> StoreResult<Result<Enqueued, EnqueueError>>;
-    /// Takes the oldest task queued on `instance_id`, marks it running on `node` (started
-    /// `now`) and returns its id: a task is claimed once, whoever else asks.
+    /// Takes the next task queued on `instance_id` (the highest priority, then the oldest),
+    /// marks it running on `node` (started `now`) and returns its id: a task is claimed once,
+    /// whoever else asks. Its journal gains `Started`.
     async fn claim(&self, instance_id: &str, node: &Node, now: u64) -> StoreResult<Option<String>>;
     /// Ends a task that is still queued as cancelled (every command skipped) and returns it;
     /// `None` when it is not queued (running, finished or unknown).

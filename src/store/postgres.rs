@@ -489,6 +489,11 @@ fn not_running(task_id: &str) -> anyhow::Error {
 /// another) cannot rewrite them afterwards.
 async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> StoreResult<()> {
     match change {
+        // PLACEHOLDER (branch `store`).
+        Change::ApprovalRequested { .. }
+        | Change::ApprovalDecided { .. }
+        | Change::Checkpoint { .. }
+        | Change::Undone { .. } => anyhow::bail!("not implemented for this store yet"),
         Change::CommandStarted { index, at } => {
             let done = sqlx::query(
                 "WITH t AS (UPDATE tasks SET current_command_index = $3
@@ -826,6 +831,33 @@ fn signal_of(channel: &str, payload: &str) -> Option<Signal> {
 
 #[async_trait::async_trait]
 impl TaskReader for PostgresStore {
+    // PLACEHOLDER (being implemented on branch `store`): the agent API's reads.
+    async fn journal(
+        &self,
+        _task_id: &str,
+        _after: u64,
+    ) -> StoreResult<Vec<crate::task::JournalEntry>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn history(&self, _query: &super::HistoryQuery) -> StoreResult<super::HistoryPage> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn queue_position(&self, _task_id: &str) -> StoreResult<Option<usize>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn recent_durations(&self, _instance_id: &str, _n: usize) -> StoreResult<Vec<u64>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn checkpoint(
+        &self,
+        _task_id: &str,
+        _index: usize,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn last_started_on(&self, _instance_id: &str) -> StoreResult<Option<String>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
     async fn get(&self, id: &str) -> StoreResult<Option<Task>> {
         let mut conn = self.pool.acquire().await?;
         load_task(&mut conn, id).await

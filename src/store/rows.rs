@@ -94,6 +94,10 @@ pub fn summary(row: SummaryRow) -> anyhow::Result<TaskSummary> {
         started_at: ms(row.started_at),
         completed_at: ms(row.completed_at),
         owner: row.owner.unwrap_or_else(|| User::LOCAL.into()),
+        // PLACEHOLDER (branch `store`).
+        priority: 0,
+        conversation_id: None,
+        pending_approvals: 0,
     })
 }
 
@@ -190,6 +194,14 @@ pub fn task(
         metadata,
         owner: row.owner.unwrap_or_else(|| User::LOCAL.into()),
         door: Door::parse(&row.door).unwrap_or(Door::Websocket),
+        // PLACEHOLDER (branch `store`).
+        priority: 0,
+        conversation_id: None,
+        context: None,
+        approval: None,
+        approvals: Vec::new(),
+        undos: Vec::new(),
+        journal: Vec::new(),
     })
 }
 

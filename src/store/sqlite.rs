@@ -297,6 +297,11 @@ fn insert_artifact(
 
 fn apply(conn: &Connection, task_id: &str, change: &Change) -> StoreResult<()> {
     match change {
+        // PLACEHOLDER (branch `store`).
+        Change::ApprovalRequested { .. }
+        | Change::ApprovalDecided { .. }
+        | Change::Checkpoint { .. }
+        | Change::Undone { .. } => anyhow::bail!("not implemented for this store yet"),
         Change::CommandStarted { index, at } => {
             conn.prepare_cached(
                 "UPDATE commands SET status = 'running', started_at = ?
@@ -429,6 +434,33 @@ fn lost(task: &Task, message: String, now: u64) -> Vec<Change> {
 
 #[async_trait::async_trait]
 impl TaskReader for SqliteStore {
+    // PLACEHOLDER (being implemented on branch `store`): the agent API's reads.
+    async fn journal(
+        &self,
+        _task_id: &str,
+        _after: u64,
+    ) -> StoreResult<Vec<crate::task::JournalEntry>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn history(&self, _query: &super::HistoryQuery) -> StoreResult<super::HistoryPage> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn queue_position(&self, _task_id: &str) -> StoreResult<Option<usize>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn recent_durations(&self, _instance_id: &str, _n: usize) -> StoreResult<Vec<u64>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn checkpoint(
+        &self,
+        _task_id: &str,
+        _index: usize,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
+    async fn last_started_on(&self, _instance_id: &str) -> StoreResult<Option<String>> {
+        anyhow::bail!("not implemented for this store yet")
+    }
     async fn get(&self, id: &str) -> StoreResult<Option<Task>> {
         let id = id.to_string();
         self.read(move |conn| load_task(conn, &id)).await

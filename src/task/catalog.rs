@@ -1672,13 +1672,15 @@ pub fn task_tool_input_schema() -> Value {
 
 /// The top-level fields of a task submission (a `task_submit` message, `POST /tasks`, a task of
 /// a task file): the spec's, and `type` (the message's own). Anything else is refused.
-pub const TASK_FIELDS: [&str; 6] = [
+pub const TASK_FIELDS: [&str; 8] = [
     "type",
     "task_name",
     "task_intention",
     "commands",
     "instanceId",
     "metadata",
+    "priority",
+    "approval",
 ];
 
 /// The fields of one command of a task.

@@ -2,8 +2,10 @@
 //! actions of each tool, and validation.
 
 pub mod action;
+pub mod approval;
 pub mod catalog;
 pub mod id;
+pub mod journal;
 pub mod keys;
 pub mod model;
 pub mod strict;
@@ -17,6 +19,7 @@ pub use action::{
     TabAction, Tool, ViewportSize, WaitUntil,
 };
 pub use id::now_ms;
+pub use journal::{Happened, JournalEntry, UndoRecord};
 pub use model::{
     clip, CommandError, CommandStatus, Content, EmbeddedResource, ErrorCode, IllegalTransition,
     Task, TaskCommand, TaskError, TaskStatus, TaskSummary, ToolResult,

@@ -5,6 +5,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use super::action::{Action, ParsedArgs};
+use super::approval::Approval;
+use super::journal::{Happened, JournalEntry, UndoRecord};
 use super::user::Door;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,6 +111,12 @@ pub enum ErrorCode {
     Cancelled,
     InstanceDisconnected,
     InvalidArguments,
+    /// A person said no to the command (approval gates).
+    ApprovalRejected,
+    /// Nobody answered its approval request in time.
+    ApprovalTimeout,
+    /// The approval policy denies the command.
+    ApprovalDenied,
 }
 
 impl ErrorCode {
@@ -119,6 +127,9 @@ impl ErrorCode {
             ErrorCode::Cancelled => "CANCELLED",
             ErrorCode::InstanceDisconnected => "INSTANCE_DISCONNECTED",
             ErrorCode::InvalidArguments => "INVALID_ARGUMENTS",
+            ErrorCode::ApprovalRejected => "APPROVAL_REJECTED",
+            ErrorCode::ApprovalTimeout => "APPROVAL_TIMEOUT",
+            ErrorCode::ApprovalDenied => "APPROVAL_DENIED",
         }
     }
 }
@@ -350,6 +361,26 @@ pub struct Task {
     pub owner: String,
     /// The door it was submitted through.
     pub door: Door,
+    /// Higher runs first; first in, first out within a priority.
+    pub priority: i32,
+    /// The agent API's conversation the task belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// The agent API's `context`: kept with the task, given back as it came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Value>>,
+    /// The task's own approval rules (stricter than the server's), as submitted and checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
+    /// Requests for a person's yes, and their answers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undos: Vec<UndoRecord>,
+    /// What happened so far, numbered (complete in a live record and the memory store; the
+    /// other stores read it apart: see `TaskReader::journal`).
+    #[serde(skip)]
+    pub journal: Vec<JournalEntry>,
 }
 
 /// What a listing shows of a task: no commands, no results.
@@ -365,6 +396,10 @@ pub struct TaskSummary {
     pub started_at: Option<u64>,
     pub completed_at: Option<u64>,
     pub owner: String,
+    pub priority: i32,
+    pub conversation_id: Option<String>,
+    /// Approval requests not answered yet.
+    pub pending_approvals: usize,
 }
 
 /// A transition the spec does not draw: a bug in the caller, reported rather than applied.
@@ -389,7 +424,30 @@ impl Task {
             started_at: self.started_at,
             completed_at: self.completed_at,
             owner: self.owner.clone(),
+            priority: self.priority,
+            conversation_id: self.conversation_id.clone(),
+            pending_approvals: self
+                .approvals
+                .iter()
+                .filter(|a| a.decision.is_none())
+                .count(),
         }
+    }
+
+    /// Adds an entry to the journal, numbered after the last.
+    pub fn note(&mut self, what: Happened, at: u64) {
+        let seq = self.journal.last().map_or(1, |e| e.seq + 1);
+        self.journal.push(JournalEntry { seq, at, what });
+    }
+
+    /// The approval with this id.
+    pub fn approval_mut(&mut self, id: &str) -> Option<&mut Approval> {
+        self.approvals.iter_mut().find(|a| a.id == id)
+    }
+
+    /// The approval asked for command `index`, if any.
+    pub fn approval_for(&self, index: usize) -> Option<&Approval> {
+        self.approvals.iter().find(|a| a.index == index)
     }
 
     /// Ends the task with a status decided elsewhere (see [`Task::finish`]).

@@ -18,7 +18,17 @@ pub struct TaskSpec {
     pub instance_id: Option<String>,
     pub commands: Vec<CommandSpec>,
     pub metadata: Option<Map<String, Value>>,
+    /// Higher runs first (-100 to 100, default 0).
+    pub priority: i32,
+    /// The task's own approval rules, checked (see [`crate::task::approval::Policy`]).
+    pub approval: Option<Value>,
+    /// The agent API's: set by that door, not by a submission's fields.
+    pub conversation_id: Option<String>,
+    pub context: Option<Map<String, Value>>,
 }
+
+/// The priorities a task may have.
+pub const PRIORITIES: std::ops::RangeInclusive<i64> = -100..=100;
 
 #[derive(Debug, Clone)]
 pub struct CommandSpec {
@@ -106,13 +116,50 @@ pub fn validate_submission(value: &Value) -> Result<TaskSpec, ValidationError> {
         .map(|(i, c)| validate_command(i, c))
         .collect::<Result<Vec<_>, _>>()?;
     let instance_id = instance_of_commands(instance_id, &commands)?;
+    let priority = priority_of(obj.get("priority"), "priority")?;
+    let approval = approval_of(obj.get("approval"), "approval")?;
     Ok(TaskSpec {
         name,
         intention,
         instance_id,
         commands,
         metadata,
+        priority,
+        approval,
+        conversation_id: None,
+        context: None,
     })
+}
+
+/// A priority: an integer in [`PRIORITIES`]; none is 0.
+pub fn priority_of(value: Option<&Value>, field: &str) -> Result<i32, ValidationError> {
+    match value {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(p) if PRIORITIES.contains(&p) => Ok(p as i32),
+            _ => Err(invalid(
+                field,
+                format!(
+                    "must be a whole number from {} to {}",
+                    PRIORITIES.start(),
+                    PRIORITIES.end()
+                ),
+            )),
+        },
+        Some(_) => Err(invalid(field, "must be a whole number")),
+    }
+}
+
+/// A task's own approval rules: checked now, kept as given.
+pub fn approval_of(value: Option<&Value>, field: &str) -> Result<Option<Value>, ValidationError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            crate::task::approval::Policy::from_value(v, field, true)
+                .map_err(|e| invalid(e.field, e.message))?;
+            Ok(Some(v.clone()))
+        }
+    }
 }
 
 /// A command may say where it runs (`args.instanceId`, as REST and MCP calls do), but a task
@@ -231,6 +278,13 @@ impl Task {
             metadata: spec.metadata,
             owner: User::LOCAL.to_string(),
             door: Door::Cli,
+            priority: spec.priority,
+            conversation_id: spec.conversation_id,
+            context: spec.context,
+            approval: spec.approval,
+            approvals: Vec::new(),
+            undos: Vec::new(),
+            journal: Vec::new(),
         }
     }
 }
@@ -376,8 +430,8 @@ mod tests {
             "instance_id: unknown field; did you mean instanceId?"
         );
         assert_eq!(
-            err(json!({"task_name": "t", "priority": 1, "commands": [ok_cmd]})),
-            "priority: unknown field; a task takes type, task_name, task_intention, commands, instanceId, metadata"
+            err(json!({"task_name": "t", "prority": 1, "commands": [ok_cmd]})),
+            "prority: unknown field; did you mean priority?"
         );
         assert_eq!(
             err(json!({"task_name": "t", "commands": [

@@ -70,6 +70,9 @@ fn status_for(code: ErrorCode) -> StatusCode {
         ErrorCode::CommandTimeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorCode::InstanceDisconnected => StatusCode::BAD_GATEWAY,
         ErrorCode::Cancelled => StatusCode::CONFLICT,
+        ErrorCode::ApprovalRejected | ErrorCode::ApprovalTimeout | ErrorCode::ApprovalDenied => {
+            StatusCode::FORBIDDEN
+        }
     }
 }
 
