@@ -469,6 +469,8 @@ export interface TaskCompleteMessage {
   status: "completed" | "failed" | "cancelled";
   results: CommandResult[];
   completedAt: string;
+  /** An extra of this server: why a task did not complete (`{code: "CANCELLED", …}`). */
+  error?: ErrorInfo;
 }
 
 export interface InstanceStatusMessage {
