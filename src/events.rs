@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-use crate::task::{CommandError, Task, ToolResult};
+use crate::task::approval::Approval;
+use crate::task::{CommandError, Task, ToolResult, UndoRecord};
 
 /// A dialog the page opened and how it was answered.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -95,6 +96,29 @@ pub enum EventKind {
     InstanceRelaunched,
     /// The instance left the pool (`browser_instance close`); its queue was cancelled.
     InstanceClosed,
+    /// Command `index` needs a person's yes (asked when the task starts, or when the command
+    /// is reached and the page's facts call for it).
+    ApprovalRequested {
+        task_id: String,
+        approval: Arc<Approval>,
+    },
+    /// The task stopped before command `index` until its request is answered.
+    TaskPaused {
+        task_id: String,
+        index: usize,
+        approval_id: String,
+    },
+    /// A request was answered (by a person or its timeout): the record as decided.
+    ApprovalDecided {
+        task_id: String,
+        approval: Arc<Approval>,
+    },
+    /// The state before one of the task's commands was put back.
+    Undone {
+        task_id: String,
+        instance_id: String,
+        undo: Arc<UndoRecord>,
+    },
     /// The page as it was when command `index` failed (with `capture_on_failure`); also kept
     /// with the record.
     FailureScreenshot {
@@ -163,7 +187,11 @@ impl EventKind {
             | EventKind::CommandSkipped { task_id, .. } => Some(task_id),
             EventKind::DialogHandled { task_id, .. } => task_id.as_deref(),
             EventKind::TaskFinished { task } => Some(&task.id),
-            EventKind::FailureScreenshot { task_id, .. } => Some(task_id),
+            EventKind::FailureScreenshot { task_id, .. }
+            | EventKind::ApprovalRequested { task_id, .. }
+            | EventKind::TaskPaused { task_id, .. }
+            | EventKind::ApprovalDecided { task_id, .. }
+            | EventKind::Undone { task_id, .. } => Some(task_id),
             EventKind::InstanceAdded
             | EventKind::InstanceLost { .. }
             | EventKind::InstanceRelaunched

@@ -176,8 +176,28 @@ impl Progress {
                     "  ⤷ screenshot of the page when command {index} failed kept"
                 ));
             }
-            EventKind::TaskQueued { .. } | EventKind::InstanceAdded | EventKind::InstanceClosed => {
+            EventKind::TaskPaused {
+                task_id,
+                index,
+                approval_id,
+            } => {
+                self.line(format!(
+                    "  ⏸ {index} {} — waiting for approval {approval_id}",
+                    command_of(task_id, *index)
+                ));
             }
+            EventKind::ApprovalDecided { approval, .. } => {
+                self.line(format!(
+                    "  ⏵ approval {} {}",
+                    approval.id,
+                    approval.status()
+                ));
+            }
+            EventKind::TaskQueued { .. }
+            | EventKind::InstanceAdded
+            | EventKind::InstanceClosed
+            | EventKind::ApprovalRequested { .. }
+            | EventKind::Undone { .. } => {}
         }
     }
 
@@ -243,6 +263,24 @@ pub fn event_json(event: &Event) -> Value {
         // The image itself goes to a file (see report.json), not into the event line.
         EventKind::FailureScreenshot { task_id, index, .. } => json!({
             "type": "failure_screenshot", "taskId": task_id, "commandIndex": index,
+        }),
+        EventKind::ApprovalRequested { task_id, approval } => json!({
+            "type": "approval_requested", "taskId": task_id, "approvalId": approval.id,
+            "commandIndex": approval.index, "rule": approval.rule, "expiresAt": approval.expires_at,
+        }),
+        EventKind::TaskPaused {
+            task_id,
+            index,
+            approval_id,
+        } => json!({
+            "type": "task_paused", "taskId": task_id, "commandIndex": index, "approvalId": approval_id,
+        }),
+        EventKind::ApprovalDecided { task_id, approval } => json!({
+            "type": "approval_decided", "taskId": task_id, "approvalId": approval.id,
+            "status": approval.status(), "decision": approval.decision,
+        }),
+        EventKind::Undone { task_id, undo, .. } => json!({
+            "type": "undone", "taskId": task_id, "undo": undo,
         }),
     };
     v["at"] = json!(event.at);

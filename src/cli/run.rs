@@ -99,6 +99,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         capture_on_failure: true,
         panic_on_intention: None,
         user_limits: Default::default(),
+        // Nobody answers approvals in a run, and nobody undoes.
+        policy: Default::default(),
+        checkpoints: crate::scheduler::Checkpoints::Off,
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,

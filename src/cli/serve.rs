@@ -33,6 +33,15 @@ pub struct ServeArgs {
     /// Tasks waiting per instance beyond which a submit is rejected.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub max_queued: usize,
+
+    /// The approval policy: which commands need a person's yes (YAML or JSON; see "Approval
+    /// gates" in the README). Without it, every command is allowed.
+    #[arg(long, value_name = "FILE", env = "BROWSER_CONTROL_POLICY")]
+    pub policy: Option<std::path::PathBuf>,
+
+    /// Which tasks keep an undo checkpoint before each command that can change state.
+    #[arg(long, value_enum, value_name = "WHICH", default_value = "agent")]
+    pub checkpoints: crate::scheduler::Checkpoints,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -164,7 +173,23 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     };
     // What a killed earlier run left in the temp folder (profiles, Chromium's singletons).
     let _ = tokio::task::spawn_blocking(crate::browser::remove_leftovers).await;
+    let policy = match &args.policy {
+        None => crate::task::approval::Policy::default(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                crate::task::approval::Policy::parse_file(&text).map_err(|e| e.to_string())
+            }) {
+            Ok(policy) => policy,
+            Err(e) => {
+                eprintln!("error: --policy {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
     let config = SchedulerConfig {
+        policy: std::sync::Arc::new(policy),
+        checkpoints: args.checkpoints,
         instances: usize::from(args.browser.instances),
         source: args.browser.source(),
         executor: args.browser.executor(),

@@ -160,6 +160,60 @@ impl Caller {
         self.scheduler.wait_finished(id).await
     }
 
+    /// Answers approval requests of this user's task (an admin's: anyone's), as this user.
+    pub async fn decide(
+        &self,
+        task_id: &str,
+        inputs: &[super::DecisionInput],
+    ) -> Result<Vec<crate::task::approval::Approval>, super::DecideError> {
+        if !self.owns(task_id).await {
+            return Err(super::DecideError::TaskNotFound);
+        }
+        let decided = self
+            .scheduler
+            .decide(task_id, &self.user.name, inputs)
+            .await?;
+        for a in &decided {
+            self.audit(
+                if a.decision.as_ref().is_some_and(|d| d.approved) {
+                    "approval_approved"
+                } else {
+                    "approval_rejected"
+                },
+                task_id,
+                Some(format!(
+                    "{}{}",
+                    a.id,
+                    a.decision
+                        .as_ref()
+                        .and_then(|d| d.message.as_deref())
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )),
+            );
+        }
+        Ok(decided)
+    }
+
+    /// Puts back the state before a step of this user's finished task (see
+    /// [`super::UndoError`] for when it cannot).
+    pub async fn undo(
+        &self,
+        task_id: &str,
+        step_id: Option<&str>,
+        force: bool,
+    ) -> Result<crate::task::UndoRecord, super::UndoError> {
+        if !self.owns(task_id).await {
+            return Err(super::UndoError::TaskNotFound);
+        }
+        let undo = self
+            .scheduler
+            .undo(task_id, &self.user.name, step_id, force)
+            .await?;
+        self.audit("task_undone", task_id, Some(undo.id.clone()));
+        Ok(undo)
+    }
+
     /// Whether the task exists and this user may see it.
     pub async fn owns(&self, id: &str) -> bool {
         self.scheduler

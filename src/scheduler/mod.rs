@@ -2,17 +2,21 @@
 //! writer of the task store (whose queue they share with other runners on a shared store).
 //! Every door submits, cancels and reads through it, and watches its [`EventBus`].
 
+mod approvals;
 mod caller;
 mod cluster;
 mod replay;
 mod tasks;
+mod undo;
 mod watch;
 mod worker;
 
 pub use crate::store::TaskFilter;
+pub use approvals::{DecideError, DecisionInput};
 pub use caller::{Caller, InstanceLimit, UserLimits, Visible};
 pub use replay::{catch_up, Seen};
 pub use tasks::Tasks;
+pub use undo::UndoError;
 pub use watch::Watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +33,7 @@ use crate::events::{EventBus, EventKind};
 use crate::store::{
     memory::MemoryStore, EnqueueError, InstanceRecord, Node, Placement, Retention, TaskStore,
 };
+use crate::task::approval::Policy;
 use crate::task::{now_ms, Door, InstanceAction, Task, TaskSpec, TaskStatus, User};
 
 #[derive(Clone)]
@@ -52,6 +57,21 @@ pub struct SchedulerConfig {
     pub panic_on_intention: Option<String>,
     /// What one user may hold at once.
     pub user_limits: UserLimits,
+    /// Which commands need a person's yes (`--policy`); the default allows everything.
+    pub policy: Arc<Policy>,
+    /// Which tasks keep an undo checkpoint before each command that changes state.
+    pub checkpoints: Checkpoints,
+}
+
+/// Which tasks keep undo checkpoints (a few CDP calls before each command that can change
+/// state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Checkpoints {
+    /// Tasks submitted through the agent API (whose users have undo).
+    #[default]
+    Agent,
+    All,
+    Off,
 }
 
 impl Default for SchedulerConfig {
@@ -68,6 +88,8 @@ impl Default for SchedulerConfig {
             capture_on_failure: false,
             panic_on_intention: None,
             user_limits: UserLimits::default(),
+            policy: Arc::new(Policy::default()),
+            checkpoints: Checkpoints::default(),
         }
     }
 }
@@ -87,6 +109,9 @@ pub enum SubmitError {
     Store(String),
     #[error("Too many queued tasks: {user} already has {limit} waiting")]
     UserQueueFull { user: String, limit: usize },
+    /// A command the approval policy denies outright.
+    #[error("Refused: {0}")]
+    PolicyDenied(String),
 }
 
 impl SubmitError {
@@ -99,6 +124,7 @@ impl SubmitError {
             SubmitError::ShuttingDown => "SHUTTING_DOWN",
             SubmitError::Store(_) => "STORE_UNAVAILABLE",
             SubmitError::UserQueueFull { .. } => "QUEUE_FULL",
+            SubmitError::PolicyDenied(_) => "POLICY_DENIED",
         }
     }
 }
@@ -178,6 +204,8 @@ struct Slot {
     instance: Mutex<Option<Arc<BrowserInstance>>>,
     /// Cancelled when the instance is closed or the scheduler shuts down: the worker ends.
     stop: CancellationToken,
+    /// Held while a task runs, and while an undo restores a page: one at a time.
+    busy: tokio::sync::Mutex<()>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -206,6 +234,10 @@ struct Inner {
     lease: Duration,
     panic_on_intention: Option<String>,
     user_limits: UserLimits,
+    policy: Arc<Policy>,
+    checkpoints: Checkpoints,
+    /// Woken whenever an approval is answered: waiting workers look at their record again.
+    decided: Notify,
     /// What `browser_instance create` starts from (the Chromium binary, flags).
     launch_defaults: LaunchOptions,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
@@ -254,6 +286,9 @@ impl Scheduler {
                 lease: config.lease,
                 panic_on_intention: config.panic_on_intention,
                 user_limits: config.user_limits,
+                policy: config.policy,
+                checkpoints: config.checkpoints,
+                decided: Notify::new(),
                 launch_defaults,
                 slots: Mutex::new(BTreeMap::new()),
                 live: Mutex::new(HashMap::new()),
@@ -319,6 +354,7 @@ impl Scheduler {
             wake: Notify::new(),
             instance: Mutex::new(Some(Arc::new(instance))),
             stop: self.inner.shutdown.child_token(),
+            busy: tokio::sync::Mutex::new(()),
             worker: Mutex::new(None),
         });
         let record = InstanceRecord {
@@ -562,6 +598,9 @@ impl Scheduler {
         let mut task = Task::new(spec, String::new());
         task.owner = owner.to_string();
         task.door = door;
+        if let Some(why) = approvals::refused_at_submit(&self.inner.policy, &task) {
+            return Err(SubmitError::PolicyDenied(why));
+        }
         let task_id = task.id.clone();
         self.inner.queued_here.lock().unwrap().insert(
             task_id.clone(),
@@ -683,6 +722,23 @@ impl Scheduler {
                 task: Arc::new(task),
             },
         );
+    }
+
+    /// Where a queued task stands: the tasks before it on its instance, and how long they
+    /// will likely take (the median of the last 20 finished there, times that many; 0 until
+    /// one finished). `None` when it does not wait.
+    pub async fn queue_estimate(&self, task_id: &str) -> Option<(usize, u64)> {
+        let position = self.inner.store.queue_position(task_id).await.ok()??;
+        let instance = self.tasks().get(task_id).await?.instance_id;
+        let mut recent = self
+            .inner
+            .store
+            .recent_durations(&instance, 20)
+            .await
+            .unwrap_or_default();
+        recent.sort_unstable();
+        let median = recent.get(recent.len() / 2).copied().unwrap_or(0);
+        Some((position, median * position as u64))
     }
 
     /// Follows one task from now on: its events in order, always ending with its final

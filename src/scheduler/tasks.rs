@@ -3,8 +3,8 @@
 //! others from the store.
 
 use super::Inner;
-use crate::store::{ClusterInfo, StoreResult, TaskFilter};
-use crate::task::{Task, TaskStatus, TaskSummary};
+use crate::store::{ClusterInfo, HistoryPage, HistoryQuery, StoreResult, TaskFilter};
+use crate::task::{JournalEntry, Task, TaskStatus, TaskSummary};
 
 pub struct Tasks<'a> {
     inner: &'a Inner,
@@ -53,6 +53,31 @@ impl<'a> Tasks<'a> {
             tasks.retain(|t| t.status == status);
         }
         Ok(tasks)
+    }
+
+    /// The task's journal after entry `after` (a live task's from its record).
+    pub async fn journal(&self, id: &str, after: u64) -> StoreResult<Vec<JournalEntry>> {
+        if let Some(task) = self.inner.live.lock().unwrap().get(id) {
+            return Ok(task
+                .journal
+                .iter()
+                .filter(|e| e.seq > after)
+                .cloned()
+                .collect());
+        }
+        self.inner.store.journal(id, after).await
+    }
+
+    /// A page of a history, live tasks as they are now.
+    pub async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage> {
+        let mut page = self.inner.store.history(query).await?;
+        let live = self.inner.live.lock().unwrap();
+        for summary in &mut page.tasks {
+            if let Some(task) = live.get(&summary.id) {
+                *summary = task.summary();
+            }
+        }
+        Ok(page)
     }
 
     pub async fn count_by_status(&self) -> StoreResult<Vec<(TaskStatus, usize)>> {

@@ -10,6 +10,7 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::approvals::{self, Gate};
 use super::{Scheduler, Slot};
 use crate::browser::{BrowserInstance, BrowserSource, Health};
 use crate::events::{EventBus, EventKind};
@@ -29,6 +30,8 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
         }
         // Register interest before looking, so a submit between the two is not missed.
         let woken = slot.wake.notified();
+        // An undo restoring this instance's page finishes first.
+        let busy = slot.busy.lock().await;
         let now = now_ms();
         let claimed = match inner.store.claim(&slot.id, &inner.node, now).await {
             Ok(Some(id)) => start(&scheduler, &slot, id, now).await.map(Some),
@@ -37,6 +40,7 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
         let (task, cancel) = match claimed {
             Ok(Some(claimed)) => claimed,
             Ok(None) => {
+                drop(busy);
                 let instance = slot.current_instance();
                 let poll = if inner.store.shared() {
                     SHARED_POLL
@@ -59,6 +63,7 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
                 continue;
             }
             Err(e) => {
+                drop(busy);
                 tracing::error!(instance = %slot.id, "task store: cannot claim: {e:#}");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -85,6 +90,7 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
             end_abruptly(&scheduler, &task_id, error).await;
         }
         *slot.running.lock().unwrap() = None;
+        drop(busy);
     }
 }
 
@@ -124,6 +130,9 @@ async fn start(
             .await?
             .ok_or_else(|| anyhow::anyhow!("claimed task {id} is not in the store"))?,
     };
+    let mut task = task;
+    // The journal so far (queued, started), numbered as the store numbered it.
+    task.journal = inner.store.journal(&id, 0).await?;
     let cancel = CancellationToken::new();
     *slot.running.lock().unwrap() = Some((task.id.clone(), cancel.clone()));
     inner
@@ -167,7 +176,7 @@ async fn end_abruptly(scheduler: &Scheduler, task_id: &str, error: CommandError)
 
 /// Applies a change to the live record, then hands it to the store. `None` when the change
 /// does not apply (a transition the spec does not draw: a bug, logged).
-fn record(
+pub(super) fn record(
     scheduler: &Scheduler,
     task_id: &str,
     change: Change,
@@ -244,9 +253,37 @@ async fn run_task(
     if let Ok(instance) = &instance {
         instance.begin_task(task.metadata.as_ref()).await;
     }
+    let browser = instance.as_ref().ok().map(|i| &**i);
+    approvals::ask_in_advance(scheduler, &slot.id, browser, &task, cancel).await;
     for (index, command) in task.commands.iter().enumerate() {
         if cancel.is_cancelled() {
             break;
+        }
+        let refused =
+            match approvals::gate(scheduler, &slot.id, browser, task_id, index, cancel).await {
+                Gate::Run => None,
+                Gate::Cancelled => break,
+                Gate::Fail(error) => Some(error),
+            };
+        // An approver may have changed the command's arguments.
+        let changed = {
+            let live = scheduler.inner.live.lock().unwrap();
+            live.get(task_id)
+                .filter(|t| {
+                    t.approval_for(index)
+                        .and_then(|a| a.decision.as_ref())
+                        .is_some_and(|d| d.modified_parameters.is_some())
+                })
+                .map(|t| t.commands[index].clone())
+        };
+        let command = changed.as_ref().unwrap_or(command);
+        if let (None, Some(browser)) = (&refused, browser) {
+            if scheduler.keeps_checkpoint(&task, command) {
+                let tab = command.parsed.tab_id.as_deref();
+                scheduler
+                    .take_checkpoint(browser, task_id, index, tab, cancel)
+                    .await;
+            }
         }
         record(
             scheduler,
@@ -270,6 +307,7 @@ async fn run_task(
         }
         let started = Instant::now();
         let (result, dialogs) = match (&command.parsed.action, &instance) {
+            _ if refused.is_some() => (refused.clone().map(Err), Vec::new()),
             // Pool management, answered by the scheduler whatever state the browser is in.
             (Action::Instance(action), _) => {
                 let owner = scheduler.as_task_owner(&task);
@@ -423,17 +461,14 @@ pub(super) fn emit_skipped(events: &EventBus, instance_id: &str, task: &Task, sk
     }
 }
 
-/// A viewport screenshot through the same executor as any command, under a short deadline,
-/// kept with the record.
-async fn capture_failure(
+/// A viewport screenshot (base64 PNG) through the same executor as any command, under a
+/// short deadline; `None` when the page cannot give one.
+pub(super) async fn viewport_png(
     scheduler: &Scheduler,
-    instance_id: &str,
     instance: &BrowserInstance,
-    task_id: &str,
-    index: usize,
     tab: Option<&str>,
     cancel: &CancellationToken,
-) {
+) -> Option<String> {
     let screenshot = ParsedArgs {
         action: Action::Content(ContentAction::Screenshot {
             selector: None,
@@ -449,25 +484,39 @@ async fn capture_failure(
         .executor
         .run(instance, &screenshot, cancel)
         .await;
-    if let Some(Ok(result)) = outcome.result {
-        if let Some(png) = result.images().next() {
-            let png = Arc::new(png.to_string());
-            record(
-                scheduler,
-                task_id,
-                Change::FailureScreenshot {
-                    index,
-                    png: png.clone(),
-                },
-            );
-            scheduler.events().emit(
-                instance_id,
-                EventKind::FailureScreenshot {
-                    task_id: task_id.into(),
-                    index,
-                    png,
-                },
-            );
-        }
+    match outcome.result {
+        Some(Ok(result)) => result.images().next().map(String::from),
+        _ => None,
+    }
+}
+
+/// The page when a command failed, kept with the record.
+async fn capture_failure(
+    scheduler: &Scheduler,
+    instance_id: &str,
+    instance: &BrowserInstance,
+    task_id: &str,
+    index: usize,
+    tab: Option<&str>,
+    cancel: &CancellationToken,
+) {
+    if let Some(png) = viewport_png(scheduler, instance, tab, cancel).await {
+        let png = Arc::new(png);
+        record(
+            scheduler,
+            task_id,
+            Change::FailureScreenshot {
+                index,
+                png: png.clone(),
+            },
+        );
+        scheduler.events().emit(
+            instance_id,
+            EventKind::FailureScreenshot {
+                task_id: task_id.into(),
+                index,
+                png,
+            },
+        );
     }
 }

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The agent API's `details` (every invalid field).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -22,7 +24,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -47,7 +55,10 @@ impl IntoResponse for ApiError {
     /// The message goes out with its credentials redacted (a URL's `?token=`, a password).
     fn into_response(self) -> Response {
         let message = super::redact::redact(&self.message);
-        let body = json!({"error": {"code": self.code, "message": message}});
+        let mut body = json!({"error": {"code": self.code, "message": message}});
+        if let Some(details) = self.details {
+            body["error"]["details"] = details;
+        }
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -69,6 +80,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::NoInstance | SubmitError::ShuttingDown | SubmitError::Store(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            SubmitError::PolicyDenied(_) => StatusCode::FORBIDDEN,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

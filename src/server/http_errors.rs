@@ -56,7 +56,12 @@ pub async fn shape_errors(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+    let failed = status.is_client_error() || status.is_server_error();
+    let agent = path == "/api/agent" || path.starts_with("/api/agent/");
+    if failed && agent && is_json(response.headers()) {
+        return envelope(response).await;
+    }
+    if !failed || is_json(response.headers()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -81,6 +86,11 @@ pub async fn shape_errors(request: Request, next: Next) -> Response {
     // Redacted on the way out, like every error's message.
     let error = ApiError::new(status, code_for(status), message);
     let shaped = error.into_response();
+    let shaped = if agent {
+        envelope(shaped).await
+    } else {
+        shaped
+    };
     // The new body's own headers; the others (Allow, WWW-Authenticate, Connection) stay.
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::TRANSFER_ENCODING);
@@ -89,6 +99,27 @@ pub async fn shape_errors(request: Request, next: Next) -> Response {
         parts.headers.insert(name.clone(), value.clone());
     }
     Response::from_parts(parts, body)
+}
+
+/// The agent API's errors carry `success: false` beside `error` (its envelope), whoever
+/// answered them (the guard, the rate limiter, the router).
+async fn envelope(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_BYTES * 16).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut map)) if map.contains_key("error") => {
+            map.insert("success".into(), serde_json::Value::Bool(false));
+            let mut out = serde_json::Map::new();
+            out.insert("success".into(), serde_json::Value::Bool(false));
+            out.extend(map.into_iter().filter(|(k, _)| k != "success"));
+            Bytes::from(serde_json::Value::Object(out).to_string())
+        }
+        _ => bytes,
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

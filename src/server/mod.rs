@@ -1,6 +1,7 @@
 //! `browser-control serve`: the task WebSocket protocol and the HTTP routes on one port. A door
 //! like the others: it translates requests into scheduler calls and renders its events.
 
+pub mod agent;
 pub mod error;
 pub mod http_errors;
 pub mod metrics;
@@ -313,6 +314,7 @@ fn router(
         .route("/info", get(info::info))
         .route("/api/audit", get(audit::list))
         .merge(openapi::router())
+        .merge(agent::router())
         .layer(axum::Extension(access.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(

@@ -83,6 +83,14 @@ pub const UI_POLICY: &str = "default-src 'none'; script-src 'self'; \
         crate::server::routes::tools::run,
         crate::server::routes::info::info,
         crate::server::routes::audit::list,
+        crate::server::agent::submit::submit,
+        crate::server::agent::history::history,
+        crate::server::agent::task::get,
+        crate::server::agent::task::cancel,
+        crate::server::agent::approve::approve,
+        crate::server::agent::undo::undo,
+        crate::server::agent::updates::updates,
+        crate::server::agent::updates::events,
         mcp_post,
         mcp_get,
         mcp_delete,
@@ -93,6 +101,14 @@ pub const UI_POLICY: &str = "default-src 'none'; script-src 'self'; \
         ui_file,
     ),
     components(schemas(
+        AgentSubmission,
+        AgentEnvelope,
+        AgentErrorEnvelope,
+        AgentErrorDetail,
+        AgentFieldError,
+        AgentApproval,
+        AgentDecision,
+        AgentUndo,
         ErrorBody,
         ErrorDetail,
         ToolErrorBody,
@@ -135,6 +151,7 @@ pub const UI_POLICY: &str = "default-src 'none'; script-src 'self'; \
     )),
     modifiers(&Security, &CommonResponses),
     tags(
+        (name = "agent", description = "The agent API (docs/agent-api.md): tasks described in words, their update stream, approvals, undo and history, in the `{success, data | error}` envelope"),
         (name = "tasks", description = "Submit, list, read and cancel tasks"),
         (name = "instances", description = "The browser pool"),
         (name = "tools", description = "Every tool with its JSON Schema; one command run at once"),
@@ -475,6 +492,112 @@ pub struct ErrorDetail {
     /// For people; credentials in it are redacted.
     #[schema(example = "Task not found: task_1_1")]
     pub message: String,
+}
+
+/// `POST /api/agent`'s body.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+#[schema(example = json!({
+    "task": "Read the example page's title",
+    "commands": [{"toolName": "browser_execute", "intention": "read it", "args": {"action": "evaluate", "script": "return document.title"}}],
+    "priority": 0,
+    "conversationId": "conv-1",
+    "context": {"source": "docs"}
+}))]
+pub struct AgentSubmission {
+    /// What the task is for, in words: its intention; the first line is its name.
+    pub task: String,
+    /// The commands, in the task-format shape (`toolName` or `tool_name`, `intention`, `args`).
+    pub commands: Vec<serde_json::Value>,
+    /// -100 to 100, higher first (default 0).
+    pub priority: Option<i32>,
+    #[serde(rename = "conversationId")]
+    pub conversation_id: Option<String>,
+    /// Kept with the task and given back (a JSON object of at most 64 KiB).
+    pub context: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(rename = "instanceId")]
+    pub instance_id: Option<String>,
+    /// The task's own approval rules (stricter than the server's only).
+    pub approval: Option<serde_json::Value>,
+}
+
+/// Every answer of the agent API that worked: `{"success": true, "data": …}` (docs/agent-api.md
+/// gives each route's `data`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AgentEnvelope {
+    /// Always true.
+    pub success: bool,
+    pub data: serde_json::Value,
+}
+
+/// Every error of the agent API: `{"success": false, "error": {code, message, details?}}`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AgentErrorEnvelope {
+    /// Always false.
+    pub success: bool,
+    pub error: AgentErrorDetail,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AgentErrorDetail {
+    /// `VALIDATION_ERROR`, `TASK_NOT_FOUND`, `APPROVAL_NOT_FOUND`, `TASK_FINISHED`, `POLICY_DENIED`, …
+    pub code: String,
+    pub message: String,
+    /// Every invalid field.
+    pub details: Option<Vec<AgentFieldError>>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AgentFieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// `POST /api/agent/{id}/approve`: one decision, or `{"decisions": [...]}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AgentApproval {
+    #[serde(rename = "approvalId")]
+    pub approval_id: Option<String>,
+    pub approved: Option<bool>,
+    pub message: Option<String>,
+    /// Merged into the step's `args` and validated again.
+    #[serde(rename = "modifiedParameters")]
+    pub modified_parameters: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Several answers at once.
+    pub decisions: Option<Vec<AgentDecision>>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AgentDecision {
+    #[serde(rename = "approvalId")]
+    pub approval_id: String,
+    pub approved: bool,
+    pub message: Option<String>,
+    #[serde(rename = "modifiedParameters")]
+    pub modified_parameters: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `POST /api/agent/{id}/undo`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AgentUndo {
+    /// Restore the state before this step (default: before the last step that changed state).
+    #[serde(rename = "stepId")]
+    pub step_id: Option<String>,
+    /// Undo although another task ran on the instance since.
+    pub force: Option<bool>,
 }
 
 /// An error of `POST /api/tools/{name}`: the error shape with `success: false` beside it.

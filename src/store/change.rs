@@ -42,6 +42,12 @@ pub enum Change {
     ApprovalRequested {
         approval: Box<Approval>,
     },
+    /// The task stopped before the approval's command to wait for the answer (the journal
+    /// notes it; the record's status stays `running`).
+    Paused {
+        approval_id: String,
+        at: u64,
+    },
     /// The answer (a person's, or the timeout's). With `args`, the command runs with these
     /// (the approver's `modifiedParameters` merged in and validated).
     ApprovalDecided {
@@ -89,6 +95,12 @@ impl Change {
                     approval_id: approval_id.clone(),
                 },
                 decision.at,
+            ),
+            Change::Paused { approval_id, at } => (
+                Happened::Paused {
+                    approval_id: approval_id.clone(),
+                },
+                *at,
             ),
             Change::Undone { undo } => (
                 Happened::Undone {
@@ -174,7 +186,7 @@ impl Change {
                 }
                 Ok(())
             }
-            Change::Checkpoint { .. } => Ok(()),
+            Change::Checkpoint { .. } | Change::Paused { .. } => Ok(()),
             Change::Undone { undo } => {
                 task.undos.push(undo.clone());
                 Ok(())

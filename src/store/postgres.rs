@@ -493,6 +493,7 @@ async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> Store
         Change::ApprovalRequested { .. }
         | Change::ApprovalDecided { .. }
         | Change::Checkpoint { .. }
+        | Change::Paused { .. }
         | Change::Undone { .. } => anyhow::bail!("not implemented for this store yet"),
         Change::CommandStarted { index, at } => {
             let done = sqlx::query(

@@ -301,6 +301,7 @@ fn apply(conn: &Connection, task_id: &str, change: &Change) -> StoreResult<()> {
         Change::ApprovalRequested { .. }
         | Change::ApprovalDecided { .. }
         | Change::Checkpoint { .. }
+        | Change::Paused { .. }
         | Change::Undone { .. } => anyhow::bail!("not implemented for this store yet"),
         Change::CommandStarted { index, at } => {
             conn.prepare_cached(

@@ -20,15 +20,35 @@ pub struct JournalEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Happened {
-    Queued { position: usize },
+    Queued {
+        position: usize,
+    },
     Started,
-    StepStarted { index: usize },
-    StepSucceeded { index: usize },
-    StepFailed { index: usize },
-    ApprovalRequested { approval_id: String },
-    ApprovalDecided { approval_id: String },
-    Undone { undo_id: String },
-    Finished { status: TaskStatus },
+    StepStarted {
+        index: usize,
+    },
+    StepSucceeded {
+        index: usize,
+    },
+    StepFailed {
+        index: usize,
+    },
+    ApprovalRequested {
+        approval_id: String,
+    },
+    /// The task waits before the approval's command.
+    Paused {
+        approval_id: String,
+    },
+    ApprovalDecided {
+        approval_id: String,
+    },
+    Undone {
+        undo_id: String,
+    },
+    Finished {
+        status: TaskStatus,
+    },
 }
 
 /// An undo applied to a task: the state before one of its commands, put back.

@@ -197,6 +197,14 @@ fn instance_of_commands(
     Ok(chosen)
 }
 
+/// Parses a command's arguments again (an approver changed them): the error's field is
+/// within `args`.
+pub fn reparse_command(tool_name: &str, args: &Value) -> Result<ParsedArgs, ValidationError> {
+    let tool = Tool::from_name(tool_name)
+        .ok_or_else(|| invalid("", format!("unknown tool '{tool_name}'")))?;
+    parse_args(tool, args).map_err(|e| invalid(e.field, e.message))
+}
+
 fn validate_command(index: usize, value: &Value) -> Result<CommandSpec, ValidationError> {
     let at = |field: &str| format!("commands[{index}].{field}");
     let Value::Object(obj) = value else {

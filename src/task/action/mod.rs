@@ -124,6 +124,35 @@ impl Action {
         }
     }
 
+    /// Whether the action may change the page's or the browser's state (what an undo
+    /// checkpoint is kept for): reads, waits and the pool's management do not.
+    pub fn changes_state(&self) -> bool {
+        match self {
+            Action::Navigate(a) => !matches!(
+                a,
+                NavigateAction::WaitFor { .. } | NavigateAction::Sleep { .. }
+            ),
+            Action::Interact(a) => !matches!(
+                a,
+                InteractAction::Hover { .. }
+                    | InteractAction::Move { .. }
+                    | InteractAction::Scroll { .. }
+            ),
+            Action::Execute(_) => true,
+            Action::Network(a) => matches!(
+                a,
+                NetworkAction::SetCookie { .. }
+                    | NetworkAction::ClearCookies { .. }
+                    | NetworkAction::SetStorage { .. }
+                    | NetworkAction::ClearStorage { .. }
+            ),
+            Action::Tab(a) => !matches!(a, TabAction::List),
+            Action::Content(_) | Action::Instance(_) | Action::Emulate(_) | Action::Debug(_) => {
+                false
+            }
+        }
+    }
+
     /// The wire name of the action (`goto`, `click`, ...), for metrics and display. An alias
     /// (`wait`, `new`) is named by the action it stands for.
     pub fn name(&self) -> &'static str {
