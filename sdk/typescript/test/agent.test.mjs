@@ -147,16 +147,19 @@ test("AgentClient: errors are AgentApiError with status, code, message, details"
 test("AgentClient: cancel a long task gives cancelled", async (t) => {
   if (skipUnlessPresent(t)) return;
   const r = await client.submit({ task: "A long wait", commands: [goto(`${pages.url}/page`), sleepStep(20_000)] });
+  let cancelling;
   const c = collect(r.taskId, {
     lastEventId: 0,
     onMessage: (m) => {
-      if (m.type === "step_start" && m.data.step.index === 1) client.cancel(r.taskId).then((x) => c.cancelled.push(x), (e) => c.errors.push(e));
+      if (m.type === "step_start" && m.data.step.index === 1) cancelling = client.cancel(r.taskId);
     },
   });
-  c.cancelled = [];
   const final = await withTimeout(c.sub.done, 30_000, "cancelled");
   assert.equal(final.type, "cancelled", JSON.stringify(c.messages.map((m) => m.type)));
-  assert.deepEqual(c.cancelled, [{ taskId: r.taskId, status: "cancelled" }]);
+  assert.ok(cancelling, "cancelled while its sleep step ran");
+  assert.deepEqual(await cancelling, { taskId: r.taskId, status: "cancelled" });
+  assert.ok(c.messages.some((m) => m.type === "step_start" && m.data.step.index === 1));
+  assert.ok(!c.messages.some((m) => m.type === "step_complete" && m.data.step.index === 1), "the sleep did not complete");
   assertContiguous(assert, c.messages, 0);
   const got = await client.get(r.taskId);
   assert.equal(got.task.status, "cancelled");
