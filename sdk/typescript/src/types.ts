@@ -203,7 +203,7 @@ export interface ApprovalPolicy {
 export interface SubmitRequest {
   /** The task's intention (its first line, cut to 200 characters, is its name). */
   task: string;
-  commands?: AgentCommand[];
+  commands: AgentCommand[];
   priority?: number;
   conversationId?: string;
   context?: JsonObject;

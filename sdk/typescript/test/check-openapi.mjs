@@ -81,14 +81,30 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
 
 // ---- the records' fields: src/types.ts against the document's component schemas ----
 
-/** The SDK's record interfaces and the component schema names they may have in the document. */
+/**
+ * The SDK's interfaces and the component schema names they may have in the document. The
+ * request bodies and the error envelope are described there; the records (Task, …) only when
+ * the document has a schema of that name (it describes `data` as any JSON today).
+ */
 export const SDK_RECORDS = {
-  Task: ["AgentTask", "Task"],
-  TaskStep: ["AgentTaskStep", "TaskStep", "AgentStep"],
-  TaskSummary: ["AgentTaskSummary", "TaskSummary"],
-  TaskLog: ["AgentTaskLog", "TaskLog"],
-  ApprovalRequest: ["ApprovalRequest", "AgentApprovalRequest"],
-  Undo: ["Undo", "AgentUndo", "UndoRecord"],
+  SubmitRequest: ["AgentSubmission"],
+  ApprovalDecision: ["AgentDecision"],
+  UndoRequest: ["AgentUndo"],
+  ApiErrorBody: ["AgentErrorDetail"],
+  FieldError: ["AgentFieldError"],
+  Task: ["AgentTask"],
+  TaskStep: ["AgentTaskStep", "AgentStep"],
+  TaskSummary: ["AgentTaskSummary"],
+  TaskLog: ["AgentTaskLog"],
+  ApprovalRequest: ["AgentApprovalRequest"],
+  Undo: ["AgentUndoRecord"],
+};
+
+/** The query parameters the SDK sends, per route (besides the path's). */
+export const SDK_QUERIES = {
+  "/api/agent/history get": "HistoryQuery",
+  "/api/agent/{taskId}/events get": ["after", "wait"],
+  "/api/agent/{taskId}/updates get": ["lastEventId"],
 };
 
 /** `{Name: {field: optional}}` of the interfaces in src/types.ts, read with the TypeScript compiler. */
@@ -155,6 +171,16 @@ export async function checkRecords(doc) {
       if (!(field in mine)) problems.push({ record, schema: name, problem: `${field}: in the document, not in the SDK` });
       else if (required.has(field) && mine[field]) problems.push({ record, schema: name, problem: `${field}: required in the document, optional in the SDK` });
     }
+  }
+  // query parameters: each one the SDK sends is documented
+  const paths = new Map(Object.entries(doc.paths ?? {}).map(([p, item]) => [norm(p), item]));
+  for (const [key, names] of Object.entries(SDK_QUERIES)) {
+    const [p, m] = key.split(" ");
+    const op = paths.get(norm(p))?.[m];
+    if (!op) continue; // reported by checkRoutes
+    const documented = new Set((op.parameters ?? []).filter((x) => x.in === "query").map((x) => x.name));
+    const sent = typeof names === "string" ? Object.keys(ifaces[names] ?? {}) : names;
+    for (const q of sent) if (!documented.has(q)) problems.push({ record: key, schema: "parameters", problem: `?${q}: sent by the SDK, not documented` });
   }
   return { problems, unmatched };
 }
