@@ -52,10 +52,12 @@ window.runTaskClient = async (wsUrl, url) => {
 window.sdkReady = true;
 </script></body></html>`;
 
+let memServer;
+
 before(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (set CHROMIUM)`);
   tmp = tmpFile("tasks.db");
-  [server, pages] = await Promise.all([startServer({ store: `sqlite://${tmp.file}` }), startPages()]);
+  [memServer, pages] = await Promise.all([startServer(), startPages()]);
   pages.pages.set("agent", PAGE);
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -67,6 +69,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.stop();
+  await memServer?.stop();
   await pages?.close();
   tmp?.cleanup();
 });
@@ -76,7 +79,7 @@ test("browser: the built SDK loads as an ES module in headless Chromium; TaskCli
   try {
     await page.goto(`${pages.url}/html/agent`);
     await page.waitForFunction(() => window.sdkReady === true, { timeout: 10_000 });
-    const r = await page.evaluate((w, u) => window.runTaskClient(w, u), server.wsUrl, `${pages.url}/page?title=In%20a%20page`);
+    const r = await page.evaluate((w, u) => window.runTaskClient(w, u), memServer.wsUrl, `${pages.url}/page?title=In%20a%20page`);
     assert.equal(r.done.status, "completed", JSON.stringify(r));
     assert.deepEqual(r.progress, ["0:running", "0:success", "1:running", "1:success"]);
     assert.ok(JSON.stringify(r.done.results[1]).includes("In a page"));
@@ -86,7 +89,22 @@ test("browser: the built SDK loads as an ES module in headless Chromium; TaskCli
 });
 
 test("browser: the SDK in headless Chromium resumes a task's updates across a server restart (same port, same SQLite store)", async (t) => {
-  if (!(await agentApiPresent(server.url))) return t.skip(AGENT_SKIP);
+  if (!(await agentApiPresent(memServer.url))) return t.skip(AGENT_SKIP);
+  server = await startServer({ store: `sqlite://${tmp.file}` });
+  // The restart needs a store that outlives the process: SQLite must hold agent tasks.
+  const probe = await fetch(`${server.url}/api/agent`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ task: "store probe", commands: [{ toolName: "browser_navigate", args: { action: "sleep", duration: 1 } }] }),
+  });
+  const probeBody = await probe.json();
+  assert.equal(probe.status, 201, `the agent API on the SQLite store (--store sqlite://…) answers ${probe.status}: ${JSON.stringify(probeBody)}; this test needs it to keep tasks across a restart`);
+  let finished = false;
+  for (const t0 = Date.now(); !finished && Date.now() - t0 < 15_000; ) {
+    const ev = await (await fetch(`${server.url}/api/agent/${probeBody.data.taskId}/events?after=0&wait=5`)).json();
+    finished = ev.data?.finished === true;
+  }
+  assert.ok(finished, `a 1 ms task on the SQLite store did not finish within 15 s: the server cannot run tasks on --store sqlite://… (its log: ${server.stderr().slice(-600)})`);
   const page = await browser.newPage();
   const consoleLines = [];
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
