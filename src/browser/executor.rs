@@ -84,6 +84,11 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Whether some step asked for the page to be replaced ([`Self::request_fresh_page`]).
+    pub(super) fn wants_fresh_page(&self) -> bool {
+        self.fresh_page.load(Ordering::Relaxed)
+    }
+
     /// Asks for the page to be replaced once the command ends: it was left unusable.
     pub fn request_fresh_page(&self) {
         self.fresh_page.store(true, Ordering::Relaxed);
@@ -114,6 +119,42 @@ impl<'a> Ctx<'a> {
         }
         sleep(poll.min(left)).await;
         true
+    }
+}
+
+/// A context for work outside a command (checkpoints, inspection): the page of `tab` (the
+/// active tab when `None`), a deadline `budget` from now.
+pub(super) async fn side_ctx<'a>(
+    instance: &'a BrowserInstance,
+    tab: Option<&str>,
+    budget: Duration,
+) -> Result<Ctx<'a>, CommandError> {
+    let (page, helpers, state) = instance.page_with_state(tab).await?;
+    Ok(Ctx {
+        page,
+        state,
+        instance,
+        helpers,
+        deadline: Instant::now() + budget,
+        budget,
+        fresh_page: Arc::new(AtomicBool::new(false)),
+    })
+}
+
+/// Runs `work` against cancellation, the instance breaking and `budget`: what every browser
+/// call outside [`Executor::run`] is bounded by.
+pub(super) async fn bounded<T>(
+    instance: &BrowserInstance,
+    cancel: &CancellationToken,
+    budget: Duration,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, CommandError>>,
+) -> Result<T, CommandError> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(CommandError::new(ErrorCode::Cancelled, format!("{what} was cancelled"))),
+        error = instance.broken() => Err(error),
+        done = timeout(budget, work) => done.unwrap_or_else(|_| Err(timed_out(budget, what))),
     }
 }
 

@@ -922,6 +922,28 @@
         if (a.element) found.el = el;
         return found;
       }
+      // What an approval gate needs to know of the element a command would act on, now
+      // (no waiting): its visible text, whether it submits a form, whether it is in one.
+      case 'facts': {
+        const f = lookup(a.selector);
+        if (!f.el) return f;
+        const el = f.el;
+        const tag = el.tagName;
+        const type = (el.getAttribute('type') || '').toLowerCase();
+        let text;
+        if (tag === 'INPUT' && /^(submit|button|reset)$/.test(type)) text = el.value || '';
+        else if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT') {
+          text = el.value || el.getAttribute('aria-label') || el.getAttribute('title') || '';
+        } else text = el.innerText ?? el.textContent ?? '';
+        text = String(text).trim();
+        if (!text) text = (el.getAttribute('aria-label') || el.getAttribute('title') || '').trim();
+        const form = el.form || el.closest('form');
+        const submit =
+          // A button's missing or unknown type is submit; it submits only inside a form.
+          (tag === 'BUTTON' && !/^(button|reset)$/.test(type) && !!form) ||
+          (tag === 'INPUT' && (type === 'submit' || type === 'image'));
+        return { state: 'ok', text: [...text].slice(0, 500).join(''), submit, inForm: !!form };
+      }
       default:
         return { state: 'invalid', detail: 'unknown helper ' + op };
     }
