@@ -502,12 +502,18 @@ class Subscription implements UpdatesSubscription {
       }
       this.ingest(m as UpdateMessage);
     };
-    ws.onerror = () => {
-      /* a close follows */
+    let refusedWith: number | undefined;
+    ws.onerror = (ev: any) => {
+      // A close follows. Node's `ws` says why a handshake failed ("Unexpected server response:
+      // 404"); the server answers an unknown task's upgrade so. Browsers do not tell.
+      const m = /Unexpected server response: (\d{3})/.exec(String(ev?.message ?? ev?.error?.message ?? ""));
+      if (m) refusedWith = Number(m[1]);
     };
     ws.onclose = (ev) => {
       ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
-      this.wsClosed(ws, probe, opened, ev?.code ?? 1006, undefined, notFound, ev?.reason);
+      let code = ev?.code ?? 1006;
+      if (!opened && refusedWith !== undefined && FATAL_CLOSE_CODES[4000 + refusedWith]) code = 4000 + refusedWith;
+      this.wsClosed(ws, probe, opened, code, undefined, notFound ?? (refusedWith ? `the updates WebSocket was refused with HTTP ${refusedWith}` : undefined), ev?.reason);
     };
   }
 

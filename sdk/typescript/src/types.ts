@@ -307,7 +307,7 @@ export type StepStartMessage = UpdateBase<"step_start", { step: TaskStep }>;
 export type StepProgressMessage = UpdateBase<"step_progress", { step: TaskStep; progress: number; message: string }>;
 export type StepCompleteMessage = UpdateBase<"step_complete", { step: TaskStep; result: JsonValue }>;
 /** A step failed (with `step`), or the task failed (without `step`: the final message). */
-export type ErrorMessage = UpdateBase<"error", { step?: TaskStep; message: string; error?: ErrorInfo }>;
+export type ErrorMessage = UpdateBase<"error", { step?: TaskStep; message: string; error?: ErrorInfo & { stepId?: string } }>;
 export type ApprovalRequestMessage = UpdateBase<"approval_request", { approvalRequest: ApprovalRequest; step: TaskStep }>;
 export type CompletedMessage = UpdateBase<"completed", { result: Task; progress: 100 }>;
 export type CancelledMessage = UpdateBase<"cancelled", { message: string }>;

@@ -297,3 +297,69 @@ test("AgentClient: the async iterator form", async (t) => {
   }
   assert.equal(it.subscription.state, "closed");
 });
+
+test("AgentClient: a step the task's rules confirm waits (approval_request, paused) until approve()", async (t) => {
+  if (skipUnlessPresent(t)) return;
+  const r = await client.submit({
+    task: "Read the title, with a person's yes",
+    commands: [goto(`${pages.url}/page?title=Approved`), title(), title()],
+    approval: { rules: [{ match: { tool: "browser_execute" }, decision: "confirm", description: "scripts need a yes" }] },
+  });
+  const decided = [];
+  const c = collect(r.taskId, {
+    lastEventId: 0,
+    onMessage: (m) => {
+      if (m.type !== "approval_request") return;
+      const a = m.data.approvalRequest;
+      // the first one approved alone, the second in the batch form
+      const p = decided.length === 0 ? client.approve(r.taskId, { approvalId: a.approvalId, approved: true, message: "ok" }) : client.approve(r.taskId, [{ approvalId: a.approvalId, approved: true }]);
+      decided.push(p);
+    },
+  });
+  const final = await withTimeout(c.sub.done, 60_000, "completed after approvals");
+  assert.equal(final.type, "completed", JSON.stringify(c.messages.map((m) => [m.type, m.data.status ?? m.data.message])));
+  assertContiguous(assert, c.messages, 0);
+  const requests = c.messages.filter((m) => m.type === "approval_request");
+  assert.ok(requests.length >= 1, JSON.stringify(c.messages.map((m) => m.type)));
+  for (const m of requests) {
+    const a = m.data.approvalRequest;
+    assert.equal(a.taskId, r.taskId);
+    assert.equal(a.tool, "browser_execute");
+    assert.equal(a.rule.source, "task");
+    assert.equal(typeof a.approvalId, "string");
+    assert.equal(m.data.step.toolName, "browser_execute");
+  }
+  assert.ok(c.messages.some((m) => m.type === "status_change" && m.data.status === "paused"), JSON.stringify(c.messages.map((m) => [m.type, m.data.status])));
+  const answers = await Promise.all(decided);
+  for (const a of answers) {
+    assert.equal(a.taskId, r.taskId);
+    assert.equal(a.decisions.length, 1);
+    assert.equal(a.decisions[0].status, "approved");
+    assert.equal(a.decisions[0].decision.approved, true);
+  }
+  // a decided approval cannot be decided again
+  await assert.rejects(
+    client.approve(r.taskId, { approvalId: requests[0].data.approvalRequest.approvalId, approved: false }),
+    (e) => e instanceof AgentApiError && e.status === 409,
+  );
+  const got = await client.get(r.taskId);
+  assert.ok(got.task.approvals.length >= 1);
+  assert.ok(got.task.approvals.every((a) => a.status === "approved"));
+});
+
+test("AgentClient: undo puts back the state before the last step that changed it", async (t) => {
+  if (skipUnlessPresent(t)) return;
+  const first = `${pages.url}/page?title=First`;
+  const r = await client.submit({ task: "Two pages", commands: [goto(first), goto(`${pages.url}/page?title=Second`)] });
+  const final = await withTimeout(collect(r.taskId, { lastEventId: 0 }).sub.done, 60_000, "completed");
+  assert.equal(final.type, "completed");
+  const u = await client.undo(r.taskId);
+  assert.equal(u.taskId, r.taskId);
+  assert.equal(u.stepId, final.data.result.steps[1].id);
+  assert.ok(u.restored.includes("url"), JSON.stringify(u));
+  assert.equal(u.url, first);
+  const got = await client.get(r.taskId);
+  assert.equal(got.task.undos.length, 1);
+  assert.equal(got.task.undos[0].stepId, u.stepId);
+  await assert.rejects(client.undo(r.taskId, { stepId: "nope" }), (e) => e instanceof AgentApiError && e.status === 404 && e.code === "STEP_NOT_FOUND");
+});
