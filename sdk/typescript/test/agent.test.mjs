@@ -312,8 +312,13 @@ test("AgentClient: a step the task's rules confirm waits (approval_request, paus
       if (m.type !== "approval_request") return;
       const a = m.data.approvalRequest;
       // the first one approved alone, the second in the batch form
-      const p = decided.length === 0 ? client.approve(r.taskId, { approvalId: a.approvalId, approved: true, message: "ok" }) : client.approve(r.taskId, [{ approvalId: a.approvalId, approved: true }]);
-      decided.push(p);
+      // after a while, so that the task reaches the step and waits (paused)
+      const first = decided.length === 0;
+      decided.push(
+        delay(first ? 1000 : 1200).then(() =>
+          first ? client.approve(r.taskId, { approvalId: a.approvalId, approved: true, message: "ok" }) : client.approve(r.taskId, [{ approvalId: a.approvalId, approved: true }]),
+        ),
+      );
     },
   });
   const final = await withTimeout(c.sub.done, 60_000, "completed after approvals");
