@@ -82,7 +82,13 @@ fn task_rules(task: &Task) -> Option<Policy> {
 pub(super) fn refused_at_submit(policy: &Policy, task: &Task) -> Option<String> {
     let rules = task_rules(task);
     task.commands.iter().enumerate().find_map(|(i, c)| {
-        let v = approval::decide(policy, rules.as_ref(), &c.parsed.action, &c.tool_name, None);
+        let v = approval::decide(
+            policy,
+            rules.as_ref(),
+            &c.parsed.action,
+            &c.tool_name,
+            Some(&Facts::default()),
+        );
         (v.decision == Decision::Deny).then(|| {
             format!(
                 "commands[{i}] is denied by the approval policy ({})",

@@ -40,14 +40,28 @@ impl PanelView {
     /// The messages that bring this panel up to date with `task`.
     pub fn update(&mut self, task: &Task) -> Vec<Value> {
         let mut out = Vec::new();
-        let status = panel_status(task.status);
+        let status = match crate::server::agent::render::status(task) {
+            // Waiting for a person's yes (the panel protocol has the word).
+            "paused" => "paused",
+            _ => panel_status(task.status),
+        };
         let finished = task.status.is_finished();
         if !finished {
             self.set_status(task, status, &mut out);
         }
         self.steps.resize(task.commands.len(), None);
         for (index, command) in task.commands.iter().enumerate() {
-            let step = self.step(command, index);
+            let mut step = self.step(command, index);
+            if let Some(a) = task
+                .approval_for(index)
+                .filter(|a| a.decision.is_none() && command.status == CommandStatus::Pending)
+            {
+                step["details"] = format!(
+                    "Waiting for approval {} ({}); answer with POST /api/agent/{}/approve",
+                    a.id, a.rule.description, task.id
+                )
+                .into();
+            }
             if self.steps[index].as_ref() != Some(&step) {
                 out.push(envelope(task, "step_update", step.clone()));
                 self.steps[index] = Some(step);

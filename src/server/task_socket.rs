@@ -429,6 +429,29 @@ impl Session {
             if told_ended {
                 return Ok(());
             }
+            // Extra messages (spec clients ignore them): a request for a person's yes, and
+            // its answer.
+            if let EventKind::ApprovalRequested { task_id, approval }
+            | EventKind::ApprovalDecided { task_id, approval } = &event.kind
+            {
+                let kind = match &event.kind {
+                    EventKind::ApprovalRequested { .. } => "approval_request",
+                    _ => "approval_decided",
+                };
+                let mut message = serde_json::json!({
+                    "type": kind,
+                    "taskId": task_id,
+                    "approvalId": approval.id,
+                    "commandIndex": approval.index,
+                    "rule": approval.rule,
+                    "status": approval.status(),
+                    "expiresAt": wire::iso(approval.expires_at),
+                });
+                if let Some(d) = &approval.decision {
+                    message["decision"] = serde_json::json!(d);
+                }
+                return self.send(message);
+            }
             return match wire::task_progress(&event.kind) {
                 Some(progress) => self.send(progress),
                 None => Ok(()),
