@@ -480,6 +480,18 @@ export interface InstanceStatusMessage {
   reason?: string;
 }
 
+/** An extra of this server on the task WebSocket: a command waits for a person's yes (agent API approvals). */
+export interface WsApprovalMessage {
+  type: "approval_request" | "approval_decided";
+  taskId: string;
+  approvalId: string;
+  commandIndex: number;
+  rule: ApprovalRule | JsonValue;
+  status: "pending" | "approved" | "rejected" | "expired";
+  expiresAt?: string | null;
+  decision?: JsonValue;
+}
+
 export interface WsErrorMessage {
   type: "error";
   message: string;
@@ -495,6 +507,7 @@ export type TaskServerMessage =
   | TaskProgressMessage
   | TaskCompleteMessage
   | InstanceStatusMessage
+  | WsApprovalMessage
   | WsErrorMessage;
 
 export type TaskClientMessage =
