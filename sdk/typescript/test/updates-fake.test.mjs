@@ -112,10 +112,25 @@ function makeFake() {
       for (const e of events.filter((x) => Number(x.id) > last)) conn.sendLive(e);
     });
   });
+  let port = 0;
   return {
     ctl,
     reset,
-    listen: () => new Promise((r) => server.listen(0, "127.0.0.1", () => r(`http://127.0.0.1:${server.address().port}`))),
+    listen: () =>
+      new Promise((r) =>
+        server.listen(port, "127.0.0.1", () => {
+          port = server.address().port;
+          r(`http://127.0.0.1:${port}`);
+        }),
+      ),
+    /** Stops listening and drops every connection (a dead server); listen() again comes back on the same port. */
+    down: () =>
+      new Promise((r) => {
+        for (const c of wss.clients) c.terminate();
+        for (const w of [...waiters]) w();
+        server.closeAllConnections?.();
+        server.close(() => r());
+      }),
     close: () =>
       new Promise((r) => {
         for (const c of wss.clients) c.terminate();
@@ -195,4 +210,20 @@ test("fake: an unknown task fails with TASK_NOT_FOUND (4404)", async () => {
   await assert.rejects(sub.done, (e) => e.code === "TASK_NOT_FOUND" && e.status === 404);
   assert.equal(sub.state, "failed");
   assert.equal(errors.length, 1);
+});
+
+test("fake: the server goes away and comes back on the same port: the subscription resumes (WebSocket, polling, WebSocket)", async () => {
+  fake.reset(40, 40);
+  const errors = [];
+  const r = run(new AgentClient({ baseUrl, WebSocket }), { webSocketRetryMs: 300, pollWaitSeconds: 1, maxBackoffMs: 200, onError: (e) => errors.push(e) });
+  r.sub.done.catch(() => {});
+  await new Promise((res) => setTimeout(res, 400));
+  await fake.down();
+  await new Promise((res) => setTimeout(res, 1200));
+  assert.equal(await fake.listen(), baseUrl);
+  const final = await r.sub.done;
+  assert.equal(final.type, "completed");
+  assertContiguous(assert, r.messages, 0);
+  assert.equal(r.messages.filter((m) => m.type !== "queue_update").length, 42);
+  assert.ok(r.states.includes("reconnecting"), JSON.stringify(r.states));
 });
