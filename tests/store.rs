@@ -18,12 +18,16 @@ use std::time::Duration;
 
 use browser_control::store::postgres::PostgresStore;
 use browser_control::store::{
-    self, AuditEntry, AuditFilter, Change, EnqueueError, InstanceRecord, Node, Placement,
-    Retention, Signal, StoreUrl, TaskFilter, TaskStore,
+    self, AuditEntry, AuditFilter, Change, EnqueueError, HistoryPage, HistoryQuery, HistoryStatus,
+    InstanceRecord, Node, Placement, Retention, Signal, StoreUrl, TaskFilter, TaskStore,
+};
+use browser_control::task::action::parse_args;
+use browser_control::task::approval::{
+    Approval, ApprovalDecision, Decision, OnTimeout, RuleRef, RuleSource,
 };
 use browser_control::task::{
     now_ms, validate_submission, CommandError, CommandStatus, Content, Door, EmbeddedResource,
-    ErrorCode, Task, TaskStatus, TaskSummary, ToolResult,
+    ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary, Tool, ToolResult, UndoRecord,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -686,6 +690,705 @@ async fn postgres_store_conforms() {
     conformance(store).await;
 }
 
+/// What the journal of `id` says, in order, checking its numbers run 1, 2, 3 ….
+async fn journal_of(s: &dyn TaskStore, id: &str) -> Vec<Happened> {
+    let journal = s.journal(id, 0).await.unwrap();
+    let seqs: Vec<u64> = journal.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=journal.len() as u64).collect::<Vec<_>>(), "{id}");
+    journal.into_iter().map(|e| e.what).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent API's part of the conformance suite: the journal, approvals and undos, priorities,
+// histories, durations, checkpoints; on every backend.
+
+/// Claims the next task on `instance` at `at` and applies it to the scheduler's copy, as the
+/// scheduler does (its journal gains `started`).
+async fn claim_copy(
+    s: &dyn TaskStore,
+    instance: &str,
+    node: &Node,
+    at: u64,
+    copies: &mut HashMap<String, Task>,
+) -> String {
+    let id = s.claim(instance, node, at).await.unwrap().unwrap();
+    let copy = copies.get_mut(&id).unwrap();
+    copy.start(at).unwrap();
+    copy.note(Happened::Started, at);
+    id
+}
+
+fn approval_for(task_id: &str, index: usize, at: u64) -> Approval {
+    Approval {
+        id: Approval::id_for(task_id, index),
+        index,
+        rule: RuleRef {
+            source: RuleSource::Policy,
+            index: Some(0),
+            decision: Decision::Confirm,
+            description: "navigation needs a yes".into(),
+        },
+        page_url: Some("https://example.com/form".into()),
+        screenshot: Some(PNG.into()),
+        requested_at: at,
+        expires_at: at + 60_000,
+        on_timeout: OnTimeout::Reject,
+        decision: None,
+    }
+}
+
+fn history(owner: Option<&str>, limit: usize, offset: usize) -> HistoryQuery {
+    HistoryQuery {
+        owner: owner.map(str::to_string),
+        limit,
+        offset,
+        ..HistoryQuery::default()
+    }
+}
+
+async fn agent_api(store: Arc<dyn TaskStore>) {
+    let kind = store.kind();
+    let s = &*store;
+    let node = s.join().await.unwrap();
+    let x = s.new_instance_id().await.unwrap();
+    let y = s.new_instance_id().await.unwrap();
+    for id in [&x, &y] {
+        s.add_instance(&instance(id, &node, true)).await.unwrap();
+    }
+    let mut copies: HashMap<String, Task> = HashMap::new();
+    let mut at = now_ms();
+
+    // Priorities: 0, 5, 0, 5 queued; each queued behind the running one and every task of its
+    // priority or higher.
+    let mut queued = Vec::new();
+    for (n, priority) in [0, 5, 0, 5].into_iter().enumerate() {
+        let mut t = small_task(&format!("p{n}"));
+        t.priority = priority;
+        let e = s
+            .enqueue(t, Placement::Instance(x.clone()), 10)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            e.task.journal,
+            [JournalEntry {
+                seq: 1,
+                at: e.task.created_at,
+                what: Happened::Queued {
+                    position: e.position
+                }
+            }],
+            "{kind}: the enqueued record's journal"
+        );
+        queued.push((e.task.id.clone(), e.position));
+        copies.insert(e.task.id.clone(), e.task);
+    }
+    let positions: Vec<usize> = queued.iter().map(|q| q.1).collect();
+    assert_eq!(positions, [0, 0, 2, 1], "{kind}: enqueue positions");
+    let ids: Vec<String> = queued.iter().map(|q| q.0.clone()).collect();
+    for (id, want) in [(&ids[1], 0), (&ids[3], 1), (&ids[0], 2), (&ids[2], 3)] {
+        assert_eq!(
+            s.queue_position(id).await.unwrap(),
+            Some(want),
+            "{kind}: queue position of {id}"
+        );
+    }
+    assert_eq!(s.queue_position("task_nope").await.unwrap(), None, "{kind}");
+    assert_eq!(s.last_started_on(&x).await.unwrap(), None, "{kind}");
+    assert!(
+        s.recent_durations(&x, 5).await.unwrap().is_empty(),
+        "{kind}"
+    );
+    // Claimed 5, 5, 0, 0: first in, first out within a priority. Each runs `d` ms.
+    let mut claimed = Vec::new();
+    for (n, d) in [100u64, 200, 300, 400].into_iter().enumerate() {
+        at += 1000;
+        let id = claim_copy(s, &x, &node, at, &mut copies).await;
+        assert_eq!(
+            s.last_started_on(&x).await.unwrap().as_deref(),
+            Some(id.as_str()),
+            "{kind}: last started"
+        );
+        assert_eq!(
+            s.queue_position(&id).await.unwrap(),
+            None,
+            "{kind}: running"
+        );
+        if n == 0 {
+            // The running one counts.
+            assert_eq!(s.queue_position(&ids[3]).await.unwrap(), Some(1), "{kind}");
+            assert_eq!(s.queue_position(&ids[2]).await.unwrap(), Some(3), "{kind}");
+        }
+        let copy = copies.get_mut(&id).unwrap();
+        let end = Change::finish(copy, false, at + d);
+        change(s, copy, end).await;
+        claimed.push(id);
+    }
+    assert_eq!(
+        claimed,
+        [
+            ids[1].clone(),
+            ids[3].clone(),
+            ids[0].clone(),
+            ids[2].clone()
+        ],
+        "{kind}: claim order"
+    );
+    assert!(s.claim(&x, &node, at).await.unwrap().is_none(), "{kind}");
+    assert_eq!(
+        s.recent_durations(&x, 3).await.unwrap(),
+        [400, 300, 200],
+        "{kind}: durations, newest first"
+    );
+    assert_eq!(
+        s.recent_durations(&x, 10).await.unwrap(),
+        [400, 300, 200, 100],
+        "{kind}"
+    );
+    assert!(
+        s.recent_durations(&y, 10).await.unwrap().is_empty(),
+        "{kind}"
+    );
+    assert_eq!(s.last_started_on(&y).await.unwrap(), None, "{kind}");
+    for id in &ids {
+        let journal = s.journal(id, 0).await.unwrap();
+        assert_eq!(journal, copies[id].journal, "{kind}: journal of {id}");
+        assert_eq!(journal.len(), 3, "{kind}: queued, started, finished");
+    }
+
+    // A whole life on Y: the journal numbers every change, approvals and undos round-trip.
+    let mut life = task("life", Some(&y));
+    life.conversation_id = Some("conv_life".into());
+    life.context = Some(
+        json!({ "z": "last", "a": { "q": [1, 2] } })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    life.approval =
+        Some(json!({ "rules": [{ "tool": "browser_navigate", "decision": "confirm" }] }));
+    let e = s
+        .enqueue(life, Placement::Instance(y.clone()), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.position, 0);
+    let l = e.task.id.clone();
+    copies.insert(l.clone(), e.task);
+    at += 1000;
+    assert_eq!(claim_copy(s, &y, &node, at, &mut copies).await, l, "{kind}");
+    assert_eq!(
+        s.last_started_on(&y).await.unwrap().as_deref(),
+        Some(l.as_str())
+    );
+    let copy = copies.get_mut(&l).unwrap();
+    let state = Arc::new(json!({ "url": "about:blank", "cookies": [], "z": 1, "a": 2 }));
+    change(
+        s,
+        copy,
+        Change::CommandStarted {
+            index: 0,
+            at: at + 1,
+        },
+    )
+    .await;
+    change(
+        s,
+        copy,
+        Change::Checkpoint {
+            index: 0,
+            state: Arc::new(json!({ "first": true })),
+        },
+    )
+    .await;
+    // A later checkpoint of the same command replaces it.
+    change(
+        s,
+        copy,
+        Change::Checkpoint {
+            index: 0,
+            state: state.clone(),
+        },
+    )
+    .await;
+    let ok = Arc::new(ToolResult::text("reloaded"));
+    change(
+        s,
+        copy,
+        Change::CommandSucceeded {
+            index: 0,
+            result: ok,
+            at: at + 2,
+        },
+    )
+    .await;
+    let approval = approval_for(&l, 1, at + 3);
+    let approval_id = approval.id.clone();
+    change(
+        s,
+        copy,
+        Change::ApprovalRequested {
+            approval: Box::new(approval),
+        },
+    )
+    .await;
+    let summary = &s
+        .list(&TaskFilter {
+            instance_id: Some(y.clone()),
+            ..TaskFilter::default()
+        })
+        .await
+        .unwrap()[0];
+    assert_eq!(summary, &copies[&l].summary(), "{kind}: summary");
+    assert_eq!(summary.pending_approvals, 1, "{kind}: paused");
+    assert_eq!(summary.conversation_id.as_deref(), Some("conv_life"));
+    assert_same(kind, &get(s, &l).await, &copies[&l]);
+    // The approver changed the arguments: the command runs with these.
+    let args = json!({ "action": "forward", "timeout": 4321 });
+    let parsed = parse_args(Tool::from_name("browser_navigate").unwrap(), &args).unwrap();
+    let mut modified = serde_json::Map::new();
+    modified.insert("timeout".into(), json!(4321));
+    modified.insert("action".into(), json!("forward"));
+    let decision = ApprovalDecision {
+        approved: true,
+        by: "ann".into(),
+        at: at + 4,
+        message: Some("go ahead".into()),
+        modified_parameters: Some(modified),
+        timed_out: false,
+    };
+    let decided = Change::ApprovalDecided {
+        approval_id: approval_id.clone(),
+        decision: decision.clone(),
+        args: Some(Box::new((args.clone(), parsed.clone()))),
+    };
+    let copy = copies.get_mut(&l).unwrap();
+    change(s, copy, decided.clone()).await;
+    // Decided once; an unknown approval is refused too; neither changes anything.
+    assert!(
+        s.record(&l, decided).await.is_err(),
+        "{kind}: decided twice"
+    );
+    let unknown = Change::ApprovalDecided {
+        approval_id: "appr_nope_1".into(),
+        decision: decision.clone(),
+        args: None,
+    };
+    assert!(
+        s.record(&l, unknown).await.is_err(),
+        "{kind}: unknown approval"
+    );
+    let back = get(s, &l).await;
+    assert_same(kind, &back, &copies[&l]);
+    assert_eq!(back.approvals.len(), 1, "{kind}");
+    assert_eq!(
+        back.approvals[0].decision.as_ref(),
+        Some(&decision),
+        "{kind}"
+    );
+    let keys: Vec<&String> = back.approvals[0]
+        .decision
+        .as_ref()
+        .unwrap()
+        .modified_parameters
+        .as_ref()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(keys, ["timeout", "action"], "{kind}: key order kept");
+    assert_eq!(back.commands[1].args, args, "{kind}: modified args");
+    assert_eq!(
+        back.commands[1].parsed, parsed,
+        "{kind}: modified parsed args"
+    );
+    assert_eq!(back.conversation_id.as_deref(), Some("conv_life"));
+    assert_eq!(back.context, copies[&l].context, "{kind}: context");
+    let keys: Vec<&String> = back.context.as_ref().unwrap().keys().collect();
+    assert_eq!(keys, ["z", "a"], "{kind}: context key order");
+    assert_eq!(back.approval, copies[&l].approval, "{kind}: approval rules");
+    assert_eq!(s.list(&TaskFilter::default()).await.unwrap().len(), 5);
+    let copy = copies.get_mut(&l).unwrap();
+    change(
+        s,
+        copy,
+        Change::CommandStarted {
+            index: 1,
+            at: at + 5,
+        },
+    )
+    .await;
+    let result = Arc::new(ToolResult::text("forward"));
+    change(
+        s,
+        copy,
+        Change::CommandSucceeded {
+            index: 1,
+            result,
+            at: at + 6,
+        },
+    )
+    .await;
+    let end = Change::finish(copy, false, at + 7);
+    change(s, copy, end).await;
+    // An undo, on the finished task.
+    let undo = UndoRecord {
+        id: format!("undo_{}_1", l.trim_start_matches("task_")),
+        at: at + 8,
+        by: "ann".into(),
+        index: 0,
+        restored: vec!["url".into(), "cookies".into()],
+        not_restored: vec!["localStorage".into()],
+        url: Some("about:blank".into()),
+        forced: false,
+    };
+    change(s, copy, Change::Undone { undo: undo.clone() }).await;
+    let back = get(s, &l).await;
+    assert_same(kind, &back, &copies[&l]);
+    assert_eq!(back.undos, [undo], "{kind}: undos");
+    assert_eq!(back.status, TaskStatus::Completed, "{kind}");
+    let whats: Vec<Happened> = s
+        .journal(&l, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.what)
+        .collect();
+    assert_eq!(
+        whats,
+        [
+            Happened::Queued { position: 0 },
+            Happened::Started,
+            Happened::StepStarted { index: 0 },
+            Happened::StepSucceeded { index: 0 },
+            Happened::ApprovalRequested {
+                approval_id: approval_id.clone()
+            },
+            Happened::ApprovalDecided {
+                approval_id: approval_id.clone()
+            },
+            Happened::StepStarted { index: 1 },
+            Happened::StepSucceeded { index: 1 },
+            Happened::Finished {
+                status: TaskStatus::Completed
+            },
+            Happened::Undone {
+                undo_id: back.undos[0].id.clone()
+            },
+        ],
+        "{kind}: the journal of a whole life"
+    );
+    let journal = s.journal(&l, 0).await.unwrap();
+    assert_eq!(
+        journal, copies[&l].journal,
+        "{kind}: numbered as the record"
+    );
+    let seqs: Vec<u64> = journal.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=10).collect::<Vec<u64>>(), "{kind}");
+    assert_eq!(journal[0].at, copies[&l].created_at, "{kind}: queued at");
+    assert_eq!(journal[1].at, at, "{kind}: started at");
+    assert_eq!(journal[9].at, at + 8, "{kind}: undone at");
+    assert_eq!(
+        s.journal(&l, 6).await.unwrap(),
+        journal[6..].to_vec(),
+        "{kind}: after 6"
+    );
+    assert!(s.journal(&l, 10).await.unwrap().is_empty(), "{kind}");
+    assert!(
+        s.journal("task_nope", 0).await.unwrap().is_empty(),
+        "{kind}"
+    );
+    assert_eq!(
+        s.checkpoint(&l, 0).await.unwrap().as_ref(),
+        Some(&*state),
+        "{kind}: checkpoint"
+    );
+    let keys: Vec<String> = s
+        .checkpoint(&l, 0)
+        .await
+        .unwrap()
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        keys,
+        ["url", "cookies", "z", "a"],
+        "{kind}: checkpoint key order"
+    );
+    assert_eq!(s.checkpoint(&l, 1).await.unwrap(), None, "{kind}");
+    assert_eq!(s.checkpoint("task_nope", 0).await.unwrap(), None, "{kind}");
+
+    // Histories: ann's eight and bob's one, created at known times after everything above.
+    let z = s.new_instance_id().await.unwrap();
+    s.add_instance(&instance(&z, &node, true)).await.unwrap();
+    let base = now_ms() + 10_000_000;
+    let mut h = Vec::new();
+    let plan: [(&str, u64, Option<&str>); 8] = [
+        ("ann", 1, Some("c1")),
+        ("ann", 2, Some("c1")),
+        ("ann", 3, Some("c1")),
+        ("ann", 4, Some("c2")),
+        ("ann", 5, None),
+        ("ann", 6, None),
+        ("bob", 7, Some("c1")),
+        ("ann", 6, None),
+    ];
+    for (n, (owner, created, conversation)) in plan.into_iter().enumerate() {
+        let mut t = small_task(&format!("h{n}"));
+        t.owner = owner.into();
+        t.created_at = base + created;
+        t.conversation_id = conversation.map(str::to_string);
+        let e = s
+            .enqueue(t, Placement::Instance(z.clone()), 100)
+            .await
+            .unwrap()
+            .unwrap();
+        h.push(e.task.id.clone());
+        copies.insert(e.task.id.clone(), e.task);
+    }
+    // h0 completed, h1 cancelled, h2 running and paused, h3 running; the rest queued.
+    at += 1000;
+    assert_eq!(claim_copy(s, &z, &node, at, &mut copies).await, h[0]);
+    let copy = copies.get_mut(&h[0]).unwrap();
+    let end = Change::finish(copy, false, at + 1);
+    change(s, copy, end).await;
+    let cancelled = s.cancel_queued(&h[1], at + 2).await.unwrap().unwrap();
+    let copy = copies.get_mut(&h[1]).unwrap();
+    Change::finish(copy, true, at + 2).apply(copy).unwrap();
+    assert_same(kind, &cancelled, copy);
+    assert_eq!(claim_copy(s, &z, &node, at + 3, &mut copies).await, h[2]);
+    let copy = copies.get_mut(&h[2]).unwrap();
+    let approval = approval_for(&h[2], 0, at + 4);
+    change(
+        s,
+        copy,
+        Change::ApprovalRequested {
+            approval: Box::new(approval),
+        },
+    )
+    .await;
+    assert_eq!(claim_copy(s, &z, &node, at + 5, &mut copies).await, h[3]);
+    for id in [&h[1], &h[2], &h[3]] {
+        assert_eq!(
+            s.journal(id, 0).await.unwrap(),
+            copies[id].journal,
+            "{kind}: journal of {id}"
+        );
+    }
+    // h5 and h7 were created at the same time: the larger id first.
+    let (h57, h75) = if h[7] > h[5] {
+        (h[7].clone(), h[5].clone())
+    } else {
+        (h[5].clone(), h[7].clone())
+    };
+    let page = |tasks: &[&String], total: usize| HistoryPage {
+        tasks: tasks.iter().map(|id| copies[*id].summary()).collect(),
+        total,
+    };
+    let read = |q: HistoryQuery| {
+        let store = store.clone();
+        async move { store.history(&q).await.unwrap() }
+    };
+    let anns = history(Some("ann"), 20, 0);
+    assert_eq!(
+        read(anns.clone()).await,
+        page(&[&h57, &h75, &h[4], &h[3], &h[2], &h[1], &h[0]], 7),
+        "{kind}: ann's, newest first"
+    );
+    assert_eq!(
+        read(history(Some("ann"), 2, 2)).await,
+        page(&[&h[4], &h[3]], 7),
+        "{kind}: a page"
+    );
+    assert_eq!(
+        read(history(Some("ann"), 2, 6)).await,
+        page(&[&h[0]], 7),
+        "{kind}: the last page"
+    );
+    assert_eq!(
+        read(history(Some("ann"), 2, 7)).await,
+        page(&[], 7),
+        "{kind}: past the end"
+    );
+    assert_eq!(
+        read(history(Some("ann"), 0, 0)).await,
+        page(&[], 7),
+        "{kind}: only the count"
+    );
+    assert_eq!(
+        read(history(Some("bob"), 20, 0)).await,
+        page(&[&h[6]], 1),
+        "{kind}: bob's"
+    );
+    assert_eq!(
+        read(history(Some("nobody"), 20, 0)).await,
+        page(&[], 0),
+        "{kind}: nobody's"
+    );
+    let everyone = s.list(&TaskFilter::default()).await.unwrap().len();
+    assert_eq!(everyone, 13, "{kind}");
+    assert_eq!(
+        read(history(None, 3, 0)).await,
+        page(&[&h[6], &h57, &h75], everyone),
+        "{kind}: every owner's"
+    );
+    let with_status = |status: HistoryStatus| HistoryQuery {
+        status: Some(status),
+        ..anns.clone()
+    };
+    for (status, want) in [
+        (HistoryStatus::Paused, vec![&h[2]]),
+        (HistoryStatus::Task(TaskStatus::Running), vec![&h[3]]),
+        (
+            HistoryStatus::Task(TaskStatus::Queued),
+            vec![&h57, &h75, &h[4]],
+        ),
+        (HistoryStatus::Task(TaskStatus::Completed), vec![&h[0]]),
+        (HistoryStatus::Task(TaskStatus::Cancelled), vec![&h[1]]),
+        (HistoryStatus::Task(TaskStatus::Failed), vec![]),
+    ] {
+        let n = want.len();
+        assert_eq!(
+            read(with_status(status)).await,
+            page(&want, n),
+            "{kind}: ann's {status:?}"
+        );
+    }
+    let in_conversation = |c: &str| HistoryQuery {
+        conversation_id: Some(c.into()),
+        ..anns.clone()
+    };
+    assert_eq!(
+        read(in_conversation("c1")).await,
+        page(&[&h[2], &h[1], &h[0]], 3),
+        "{kind}: ann's in c1 (not bob's)"
+    );
+    assert_eq!(
+        read(in_conversation("c2")).await,
+        page(&[&h[3]], 1),
+        "{kind}: c2"
+    );
+    assert_eq!(
+        read(HistoryQuery {
+            status: Some(HistoryStatus::Paused),
+            ..in_conversation("c1")
+        })
+        .await,
+        page(&[&h[2]], 1),
+        "{kind}: paused in c1"
+    );
+    assert_eq!(
+        read(HistoryQuery {
+            conversation_id: Some("c1".into()),
+            ..history(None, 20, 0)
+        })
+        .await,
+        page(&[&h[6], &h[2], &h[1], &h[0]], 4),
+        "{kind}: everyone's in c1"
+    );
+    let between = |from: Option<u64>, to: Option<u64>| HistoryQuery {
+        created_from: from.map(|f| base + f),
+        created_to: to.map(|t| base + t),
+        ..anns.clone()
+    };
+    assert_eq!(
+        read(between(Some(2), Some(4))).await,
+        page(&[&h[3], &h[2], &h[1]], 3),
+        "{kind}: created from 2 to 4, both included"
+    );
+    assert_eq!(
+        read(between(Some(5), None)).await,
+        page(&[&h57, &h75, &h[4]], 3),
+        "{kind}: from 5"
+    );
+    assert_eq!(
+        read(between(None, Some(1))).await,
+        page(&[&h[0]], 1),
+        "{kind}: up to 1"
+    );
+    assert_eq!(
+        read(HistoryQuery {
+            limit: 1,
+            offset: 1,
+            ..between(Some(1), Some(3))
+        })
+        .await,
+        page(&[&h[1]], 3),
+        "{kind}: a page of a range"
+    );
+
+    // Retention takes the journal and the checkpoints with their task.
+    for id in [&h[2], &h[3]] {
+        let copy = copies.get_mut(id).unwrap();
+        let end = Change::finish(copy, true, at + 10);
+        change(s, copy, end).await;
+    }
+    let finished = s
+        .list(&TaskFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|t| t.status.is_finished())
+        .count();
+    assert_eq!(finished, 9, "{kind}");
+    let dropped = s
+        .enforce_retention(
+            &Retention {
+                keep_finished: 0,
+                ..Default::default()
+            },
+            at + 11,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dropped, finished, "{kind}: every finished task dropped");
+    let page = |tasks: &[&String], total: usize| HistoryPage {
+        tasks: tasks.iter().map(|id| copies[*id].summary()).collect(),
+        total,
+    };
+    assert!(s.get(&l).await.unwrap().is_none(), "{kind}");
+    assert!(
+        s.journal(&l, 0).await.unwrap().is_empty(),
+        "{kind}: journal dropped"
+    );
+    assert_eq!(
+        s.checkpoint(&l, 0).await.unwrap(),
+        None,
+        "{kind}: checkpoint dropped"
+    );
+    for id in ids.iter().chain(&h[..4]) {
+        assert!(s.journal(id, 0).await.unwrap().is_empty(), "{kind}: {id}");
+    }
+    assert_eq!(
+        read(anns).await,
+        page(&[&h57, &h75, &h[4]], 3),
+        "{kind}: ann's after retention"
+    );
+    assert_eq!(s.journal(&h[4], 0).await.unwrap(), copies[&h[4]].journal);
+    s.leave(&node).await.unwrap();
+}
+
+#[tokio::test]
+async fn memory_store_serves_the_agent_api() {
+    agent_api(open("memory").await).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_serves_the_agent_api() {
+    let dir = TempDir::new();
+    agent_api(open(&format!("sqlite://{}", dir.db().display())).await).await;
+}
+
+#[tokio::test]
+async fn postgres_store_serves_the_agent_api() {
+    let Some(db) = pg::fresh_database() else {
+        return;
+    };
+    agent_api(open(db.url()).await).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // SQLite across runs
 
@@ -907,6 +1610,33 @@ async fn sqlite_recovers_what_a_crashed_run_left() {
     assert_eq!(r.commands[1].status, CommandStatus::Skipped);
     assert_eq!(r.completed_at, Some(now));
     assert_same("sqlite recovered", &recovered.failed[0], &r);
+    assert_eq!(
+        journal_of(&*s, &running.id).await,
+        [
+            Happened::Queued { position: 0 },
+            Happened::Started,
+            Happened::StepStarted { index: 0 },
+            Happened::StepFailed { index: 0 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ],
+        "journals survive a restart, and recovery adds to them"
+    );
+    assert_eq!(
+        journal_of(&*s, &bound.id).await,
+        [
+            Happened::Queued { position: 1 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ]
+    );
+    assert_eq!(
+        journal_of(&*s, &unbound.id).await,
+        [Happened::Queued { position: 0 }],
+        "moved, not changed"
+    );
 
     let b = get(&*s, &bound.id).await;
     assert_eq!(b.status, TaskStatus::Failed);
@@ -1253,6 +1983,28 @@ async fn postgres_recovers_a_lost_runner() {
         ch.apply(&mut running).unwrap();
     }
     assert_same("postgres recovered", &r, &running);
+    // The journal, on any runner: queued, started, the command, then the failure.
+    assert_eq!(
+        journal_of(&*b, &running.id).await,
+        [
+            Happened::Queued { position: 0 },
+            Happened::Started,
+            Happened::StepStarted { index: 0 },
+            Happened::StepFailed { index: 0 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ]
+    );
+    assert_eq!(
+        journal_of(&*c, &bound.id).await,
+        [
+            Happened::Queued { position: 2 },
+            Happened::Finished {
+                status: TaskStatus::Failed
+            }
+        ]
+    );
 
     let bd = get(&*b, &bound.id).await;
     assert_eq!(bd.status, TaskStatus::Failed);
@@ -1357,7 +2109,7 @@ async fn postgres_refuses_a_newer_schema() {
     };
     assert!(err.contains("schema version 9999"), "{err}");
     assert!(
-        err.contains("newer than this browser-control knows (2)"),
+        err.contains("newer than this browser-control knows (3)"),
         "{err}"
     );
 }

@@ -1,8 +1,8 @@
 //! The PostgreSQL store: several runners (`serve` processes, on any machine) share one queue
 //! and one history. Each runner is a node row with a heartbeat; its instances are rows too, so
-//! any runner places tasks on any shared instance, and a runner claims the oldest task queued
-//! on one of its instances with `FOR UPDATE SKIP LOCKED`: a task is claimed once, whoever else
-//! asks at the same moment.
+//! any runner places tasks on any shared instance, and a runner claims the next task queued on
+//! one of its instances (the highest priority, then the oldest) with `FOR UPDATE SKIP LOCKED`: a
+//! task is claimed once, whoever else asks at the same moment.
 //!
 //! As in the SQLite store, the changes of running tasks are taken in order and committed in
 //! batches by a writer task. Every write that other runners must hear of sends a NOTIFY in its
@@ -27,7 +27,7 @@ use anyhow::Context;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
-use sqlx::Connection;
+use sqlx::{Connection, FromRow, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::artifacts::{self, FAILURE_SCREENSHOT};
@@ -35,10 +35,12 @@ use super::rows::{self, ArtifactRow, CommandRow, SummaryRow, TaskRow};
 use super::url::redact_password;
 use super::{
     Accounts, ApiKeyRecord, AuditEntry, AuditFilter, Change, ClusterInfo, EnqueueError, Enqueued,
-    InstanceRecord, Node, Placement, Recovered, Retention, Signal, StoreResult, TaskFilter,
-    TaskReader, TaskStore,
+    HistoryPage, HistoryQuery, HistoryStatus, InstanceRecord, Node, Placement, Recovered,
+    Retention, Signal, StoreResult, TaskFilter, TaskReader, TaskStore,
 };
-use crate::task::{now_ms, CommandError, ErrorCode, Task, TaskStatus, TaskSummary};
+use crate::task::{
+    now_ms, CommandError, ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -301,34 +303,18 @@ async fn check_schema(conn: &mut PgConnection, shown: &str) -> anyhow::Result<()
 }
 
 async fn load_task(conn: &mut PgConnection, id: &str) -> StoreResult<Option<Task>> {
-    type Row = (
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-    );
     // The task row first: the commands and artifacts read after it are at least as new, so a
     // finished task always comes with its final commands.
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<TaskRow> = sqlx::query_as(
         "SELECT id, instance_id, requested_instance, status, name, intention,
                 current_command_index, created_at, started_at, completed_at, metadata, error,
-                owner, door
+                owner, door, priority, conversation_id, context, approval, approvals, undos
          FROM tasks WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(r) = row else { return Ok(None) };
+    let Some(row) = row else { return Ok(None) };
     type Command = (
         i64,
         String,
@@ -357,22 +343,7 @@ async fn load_task(conn: &mut PgConnection, id: &str) -> StoreResult<Option<Task
     .fetch_all(&mut *conn)
     .await?;
     let task = rows::task(
-        TaskRow {
-            id: r.0,
-            instance_id: r.1,
-            requested_instance: r.2,
-            status: r.3,
-            name: r.4,
-            intention: r.5,
-            current_command_index: r.6,
-            created_at: r.7,
-            started_at: r.8,
-            completed_at: r.9,
-            metadata: r.10,
-            error: r.11,
-            owner: r.12,
-            door: r.13,
-        },
+        row,
         commands
             .into_iter()
             .map(|c| CommandRow {
@@ -477,6 +448,64 @@ async fn commit_batch(
     Ok(each)
 }
 
+fn already_finished(task_id: &str) -> anyhow::Error {
+    anyhow::anyhow!("task {task_id} is already finished in the store (or unknown): not ended again")
+}
+
+fn unknown(task_id: &str) -> anyhow::Error {
+    anyhow::anyhow!("no task {task_id} in the store")
+}
+
+/// Adds the task's next journal entry when its status is one of `allowed` (any, when empty),
+/// locking its row until commit; false when it is not (or there is no such task).
+async fn note(
+    conn: &mut PgConnection,
+    task_id: &str,
+    what: &Happened,
+    at: u64,
+    allowed: &[&str],
+) -> StoreResult<bool> {
+    let allowed: Vec<&str> = allowed.to_vec();
+    let done = sqlx::query(
+        "WITH t AS (UPDATE tasks SET journal_seq = journal_seq + 1
+                    WHERE id = $1 AND (cardinality($4::text[]) = 0 OR status = ANY($4))
+                    RETURNING id, journal_seq)
+         INSERT INTO task_journal (task_id, seq, at, what) SELECT id, journal_seq, $2, $3 FROM t",
+    )
+    .bind(task_id)
+    .bind(at as i64)
+    .bind(rows::json(what))
+    .bind(&allowed)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A JSON column of the task (its approvals or undos).
+async fn column_of(conn: &mut PgConnection, task_id: &str, column: &str) -> StoreResult<String> {
+    let row: Option<(String,)> =
+        sqlx::query_as(&format!("SELECT {column} FROM tasks WHERE id = $1"))
+            .bind(task_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.map(|r| r.0).ok_or_else(|| unknown(task_id))
+}
+
+async fn set_approvals(
+    conn: &mut PgConnection,
+    task_id: &str,
+    approvals: &str,
+    pending: i64,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE tasks SET approvals = $1, pending_approvals = $2 WHERE id = $3")
+        .bind(approvals)
+        .bind(pending)
+        .bind(task_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 fn not_running(task_id: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "task {task_id} is not running in the store: it ended elsewhere (was its runner \
@@ -487,14 +516,72 @@ fn not_running(task_id: &str) -> anyhow::Error {
 /// Applies one change. Changes of commands apply only while the task runs, and the end only
 /// to an unfinished task: a runner that was declared lost (and whose tasks were failed by
 /// another) cannot rewrite them afterwards.
+///
+/// A change that the journal notes adds its entry first: numbered by an UPDATE of the task's
+/// row, which also locks it until commit (a runner reaping this one waits, or is waited for)
+/// and checks the status the change needs. An undo is recorded on a finished task: any status
+/// lets it through.
 async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> StoreResult<()> {
+    if let Some((what, at)) = change.happened() {
+        let (allowed, refused): (&[&str], fn(&str) -> anyhow::Error) = match change {
+            Change::Finished { .. } => (&["queued", "running"], already_finished),
+            Change::Undone { .. } => (&[], unknown),
+            _ => (&["running"], not_running),
+        };
+        if !note(conn, task_id, &what, at, allowed).await? {
+            return Err(refused(task_id));
+        }
+    }
     match change {
-        // PLACEHOLDER (branch `store`).
-        Change::ApprovalRequested { .. }
-        | Change::ApprovalDecided { .. }
-        | Change::Checkpoint { .. }
-        | Change::Paused { .. }
-        | Change::Undone { .. } => anyhow::bail!("not implemented for this store yet"),
+        Change::ApprovalRequested { approval } => {
+            let stored = column_of(conn, task_id, "approvals").await?;
+            let (approvals, pending) = rows::with_request(&stored, approval)?;
+            set_approvals(conn, task_id, &approvals, pending).await?;
+        }
+        Change::ApprovalDecided {
+            approval_id,
+            decision,
+            args,
+        } => {
+            let stored = column_of(conn, task_id, "approvals").await?;
+            let (approvals, pending, index) = rows::with_decision(&stored, approval_id, decision)?;
+            set_approvals(conn, task_id, &approvals, pending).await?;
+            if let Some(new) = args {
+                // The parsed arguments are derived from these when read.
+                sqlx::query("UPDATE commands SET args = $1 WHERE task_id = $2 AND idx = $3")
+                    .bind(new.0.to_string())
+                    .bind(task_id)
+                    .bind(index as i64)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Change::Checkpoint { index, state } => {
+            let done = sqlx::query(
+                "INSERT INTO checkpoints (task_id, idx, state)
+                 SELECT id, $2, $3 FROM tasks WHERE id = $1 AND status = 'running'
+                 ON CONFLICT (task_id, idx) DO UPDATE SET state = EXCLUDED.state",
+            )
+            .bind(task_id)
+            .bind(*index as i64)
+            .bind(state.to_string())
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(not_running(task_id));
+            }
+        }
+        Change::Undone { undo } => {
+            let stored = column_of(conn, task_id, "undos").await?;
+            let undos = rows::with_undo(&stored, undo)?;
+            sqlx::query("UPDATE tasks SET undos = $1 WHERE id = $2")
+                .bind(undos)
+                .bind(task_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        // Only its journal entry: the record does not change.
+        Change::Paused { .. } => {}
         Change::CommandStarted { index, at } => {
             let done = sqlx::query(
                 "WITH t AS (UPDATE tasks SET current_command_index = $3
@@ -584,10 +671,7 @@ async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> Store
             .execute(&mut *conn)
             .await?;
             if done.rows_affected() == 0 {
-                return Err(anyhow::anyhow!(
-                    "task {task_id} is already finished in the store (or unknown): not ended \
-                     again as {status}"
-                ));
+                return Err(already_finished(task_id));
             }
             if !skipped.is_empty() {
                 let skipped: Vec<i64> = skipped.iter().map(|&i| i as i64).collect();
@@ -690,19 +774,31 @@ async fn notify_tasks(conn: &mut PgConnection, by: &str, task_ids: &[&str]) -> S
     Ok(())
 }
 
-/// Inserts a task and its commands and tells every runner (`by` queued it), in one statement.
-async fn insert_task(conn: &mut PgConnection, task: &Task, by: &str) -> StoreResult<()> {
+/// Inserts a task, its commands and its first journal entry (`queued`, at its creation) and
+/// tells every runner (`by` queued it), in one statement.
+async fn insert_task(
+    conn: &mut PgConnection,
+    task: &Task,
+    queued: &Happened,
+    by: &str,
+) -> StoreResult<()> {
     let c = &task.commands;
+    let agent = rows::agent_columns(task);
     sqlx::query(
         "WITH t AS (
             INSERT INTO tasks (id, instance_id, requested_instance, status, name, intention,
-                               current_command_index, created_at, metadata, owner, door)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $19, $20)
+                               current_command_index, created_at, metadata, owner, door,
+                               priority, conversation_id, context, approval, approvals, undos,
+                               pending_approvals, journal_seq)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $19, $20,
+                    $21, $22, $23, $24, $25, $26, $27, 1)
             RETURNING id),
          c AS (
             INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
             SELECT t.id, u.* FROM t, unnest($10::bigint[], $11::text[], $12::text[],
-                                            $13::text[], $14::text[], $15::text[]) AS u)
+                                            $13::text[], $14::text[], $15::text[]) AS u),
+         j AS (
+            INSERT INTO task_journal (task_id, seq, at, what) SELECT t.id, 1, $8, $28 FROM t)
          SELECT pg_notify($16, $2), pg_notify($17, $18 || ':' || $1)",
     )
     .bind(&task.id)
@@ -725,6 +821,14 @@ async fn insert_task(conn: &mut PgConnection, task: &Task, by: &str) -> StoreRes
     .bind(by)
     .bind(&task.owner)
     .bind(task.door.as_str())
+    .bind(agent.priority)
+    .bind(agent.conversation_id)
+    .bind(agent.context)
+    .bind(agent.approval)
+    .bind(agent.approvals)
+    .bind(agent.undos)
+    .bind(agent.pending_approvals)
+    .bind(rows::json(queued))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -830,83 +934,188 @@ fn signal_of(channel: &str, payload: &str) -> Option<Signal> {
     })
 }
 
+/// What a listing reads of a task `t`, named as [`SummaryRow`]'s fields.
+const SUMMARY_COLUMNS: &str = "t.id, t.name, t.status, t.instance_id, t.current_command_index,
+    (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id) AS total_commands,
+    t.created_at, t.started_at, t.completed_at, t.owner, t.priority, t.conversation_id,
+    t.pending_approvals";
+
 #[async_trait::async_trait]
 impl TaskReader for PostgresStore {
-    // PLACEHOLDER (being implemented on branch `store`): the agent API's reads.
-    async fn journal(
-        &self,
-        _task_id: &str,
-        _after: u64,
-    ) -> StoreResult<Vec<crate::task::JournalEntry>> {
-        anyhow::bail!("not implemented for this store yet")
+    async fn journal(&self, task_id: &str, after: u64) -> StoreResult<Vec<JournalEntry>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT seq, at, what FROM task_journal WHERE task_id = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(task_id)
+        .bind(after.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(seq, at, what)| rows::journal_entry(*seq, *at, what))
+            .collect()
     }
-    async fn history(&self, _query: &super::HistoryQuery) -> StoreResult<super::HistoryPage> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage> {
+        // Only the filters given, so that each shape of query has its own plan (an owner's
+        // history reads that owner's index, newest first; a generic plan of `$1 IS NULL OR
+        // owner = $1` would read every task).
+        enum Arg {
+            Text(String),
+            Int(i64),
+        }
+        let ms = |t: u64| Arg::Int(t.min(i64::MAX as u64) as i64);
+        let mut args: Vec<Arg> = Vec::new();
+        let mut terms: Vec<String> = Vec::new();
+        let mut term = |sql: &str, arg: Option<Arg>| match arg {
+            Some(arg) => {
+                args.push(arg);
+                terms.push(sql.replace('#', &format!("${}", args.len())));
+            }
+            None => terms.push(sql.to_string()),
+        };
+        if let Some(owner) = &query.owner {
+            term("owner = #", Some(Arg::Text(owner.clone())));
+        }
+        if let Some(conversation) = &query.conversation_id {
+            term("conversation_id = #", Some(Arg::Text(conversation.clone())));
+        }
+        if let Some(from) = query.created_from {
+            term("created_at >= #", Some(ms(from)));
+        }
+        if let Some(to) = query.created_to {
+            term("created_at <= #", Some(ms(to)));
+        }
+        let running = || Some(Arg::Text("running".into()));
+        match query.status {
+            None => {}
+            Some(HistoryStatus::Paused) => {
+                term("status = #", running());
+                term("pending_approvals > 0", None);
+            }
+            Some(HistoryStatus::Task(TaskStatus::Running)) => {
+                term("status = #", running());
+                term("pending_approvals = 0", None);
+            }
+            Some(HistoryStatus::Task(status)) => {
+                term("status = #", Some(Arg::Text(status.as_str().into())));
+            }
+        }
+        let filter = if terms.is_empty() {
+            "TRUE".to_string()
+        } else {
+            terms.join(" AND ")
+        };
+        let n = args.len();
+        args.push(Arg::Int(query.limit.min(i64::MAX as usize) as i64));
+        args.push(Arg::Int(query.offset.min(i64::MAX as usize) as i64));
+        // One round trip: the count of all matching, and the page (none when the page is past
+        // the end: then one row of NULLs).
+        let sql = format!(
+            "SELECT m.total, {SUMMARY_COLUMNS}
+             FROM (SELECT COUNT(*) AS total FROM tasks WHERE {filter}) m
+             LEFT JOIN (SELECT * FROM tasks WHERE {filter}
+                        ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}) t ON TRUE
+             ORDER BY t.created_at DESC, t.id DESC",
+            n + 1,
+            n + 2
+        );
+        let mut q = sqlx::query(&sql);
+        for arg in args {
+            q = match arg {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+            };
+        }
+        let found = q.fetch_all(&self.pool).await?;
+        let mut total = 0;
+        let mut tasks = Vec::new();
+        for r in &found {
+            total = r.try_get::<i64, _>(0)? as usize;
+            if r.try_get::<Option<String>, _>(1)?.is_some() {
+                tasks.push(rows::summary(SummaryRow::from_row(r)?)?);
+            }
+        }
+        Ok(HistoryPage { tasks, total })
     }
-    async fn queue_position(&self, _task_id: &str) -> StoreResult<Option<usize>> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn queue_position(&self, task_id: &str) -> StoreResult<Option<usize>> {
+        let n: Option<(i64,)> = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM tasks r
+                     WHERE r.instance_id = t.instance_id AND r.status = 'running')
+                  + (SELECT COUNT(*) FROM tasks q
+                     WHERE q.instance_id = t.instance_id AND q.status = 'queued'
+                       AND (q.priority > t.priority
+                            OR (q.priority = t.priority AND q.seq < t.seq)))
+             FROM tasks t WHERE t.id = $1 AND t.status = 'queued'",
+        )
+        .bind(task_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(n.map(|(n,)| n as usize))
     }
-    async fn recent_durations(&self, _instance_id: &str, _n: usize) -> StoreResult<Vec<u64>> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn recent_durations(&self, instance_id: &str, n: usize) -> StoreResult<Vec<u64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT completed_at - started_at FROM tasks
+             WHERE instance_id = $1 AND completed_at IS NOT NULL AND started_at IS NOT NULL
+               AND status IN ('completed', 'failed', 'cancelled')
+             ORDER BY completed_at DESC, seq DESC LIMIT $2",
+        )
+        .bind(instance_id)
+        .bind(n.min(i64::MAX as usize) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(d,)| d.max(0) as u64).collect())
     }
+
     async fn checkpoint(
         &self,
-        _task_id: &str,
-        _index: usize,
+        task_id: &str,
+        index: usize,
     ) -> StoreResult<Option<serde_json::Value>> {
-        anyhow::bail!("not implemented for this store yet")
+        let state: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM checkpoints WHERE task_id = $1 AND idx = $2")
+                .bind(task_id)
+                .bind(index as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+        match state {
+            Some((json,)) => Ok(Some(serde_json::from_str(&json).context("checkpoint")?)),
+            None => Ok(None),
+        }
     }
-    async fn last_started_on(&self, _instance_id: &str) -> StoreResult<Option<String>> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn last_started_on(&self, instance_id: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM tasks WHERE instance_id = $1 AND started_at IS NOT NULL
+             ORDER BY started_at DESC, seq DESC LIMIT 1",
+        )
+        .bind(instance_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id,)| id))
     }
+
     async fn get(&self, id: &str) -> StoreResult<Option<Task>> {
         let mut conn = self.pool.acquire().await?;
         load_task(&mut conn, id).await
     }
 
     async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-        )> = sqlx::query_as(
-            "SELECT t.id, t.name, t.status, t.instance_id, t.current_command_index,
-                    (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id),
-                    t.created_at, t.started_at, t.completed_at, t.owner
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "SELECT {SUMMARY_COLUMNS}
              FROM tasks t
              WHERE ($1::text IS NULL OR t.instance_id = $1)
                AND ($2::text IS NULL OR t.status = $2)
                AND ($3::text IS NULL OR t.owner = $3)
-             ORDER BY t.created_at, t.id",
-        )
+             ORDER BY t.created_at, t.id"
+        ))
         .bind(filter.instance_id.as_deref())
         .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.owner.as_deref())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                rows::summary(SummaryRow {
-                    id: r.0,
-                    name: r.1,
-                    status: r.2,
-                    instance_id: r.3,
-                    current_command_index: r.4,
-                    total_commands: r.5,
-                    created_at: r.6,
-                    started_at: r.7,
-                    completed_at: r.8,
-                    owner: r.9,
-                })
-            })
-            .collect()
+        rows.into_iter().map(rows::summary).collect()
     }
 
     async fn count_queued_of(&self, owner: &str) -> StoreResult<usize> {
@@ -1205,43 +1414,52 @@ impl TaskStore for PostgresStore {
                 }
             }
         };
-        let (queued, running): (i64, i64) = sqlx::query_as(
+        // Behind the running one and every queued task of its priority or higher.
+        let (queued, running, ahead): (i64, i64, i64) = sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE status = 'queued'),
-                    COUNT(*) FILTER (WHERE status = 'running')
+                    COUNT(*) FILTER (WHERE status = 'running'),
+                    COUNT(*) FILTER (WHERE status = 'queued' AND priority >= $2)
              FROM tasks WHERE instance_id = $1 AND status IN ('queued', 'running')",
         )
         .bind(&instance)
+        .bind(task.priority as i64)
         .fetch_one(&mut *tx)
         .await?;
         if queued as usize >= limit {
             return Ok(Err(EnqueueError::QueueFull { instance, limit }));
         }
+        let position = (running + ahead) as usize;
         task.instance_id = instance;
-        insert_task(&mut tx, &task, &self.me()).await?;
+        let queued = Happened::Queued { position };
+        insert_task(&mut tx, &task, &queued, &self.me()).await?;
         tx.commit().await?;
-        Ok(Ok(Enqueued {
-            task,
-            position: (queued + running) as usize,
-        }))
+        task.note(queued, task.created_at);
+        Ok(Ok(Enqueued { task, position }))
     }
 
     async fn claim(&self, instance_id: &str, node: &Node, now: u64) -> StoreResult<Option<String>> {
         // SKIP LOCKED: a row another runner is claiming right now is left to it; the status
         // test in the outer UPDATE is checked again on the row as it is once locked. One
         // statement, so the claim and its notification commit together.
+        // Its journal gains `started` in the same statement.
         let claimed: Option<(String,)> = sqlx::query_as(
             "WITH c AS (
-                UPDATE tasks SET status = 'running', started_at = $1, node_id = $2
+                UPDATE tasks SET status = 'running', started_at = $1, node_id = $2,
+                                 journal_seq = journal_seq + 1
                 WHERE seq = (SELECT seq FROM tasks WHERE instance_id = $3 AND status = 'queued'
-                             ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+                             ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
                   AND status = 'queued'
-                RETURNING id)
+                RETURNING id, journal_seq),
+             j AS (
+                INSERT INTO task_journal (task_id, seq, at, what)
+                SELECT id, journal_seq, $1, $5 FROM c)
              SELECT c.id FROM c CROSS JOIN LATERAL pg_notify($4, $2 || ':' || c.id) AS n",
         )
         .bind(now as i64)
         .bind(&node.id)
         .bind(instance_id)
         .bind(TASK_CHANNEL)
+        .bind(rows::json(&Happened::Started))
         .fetch_optional(&self.pool)
         .await?;
         // Only this runner changes it from now on; the scheduler has its record.

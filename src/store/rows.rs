@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 
 use super::artifacts::{self, Artifact, FAILURE_SCREENSHOT};
 use crate::task::action::{parse_args, Action, ParsedArgs, Tool};
+use crate::task::approval::{Approval, ApprovalDecision};
 use crate::task::{
-    CommandError, CommandStatus, Door, NavigateAction, Task, TaskCommand, TaskError, TaskStatus,
-    TaskSummary, User,
+    CommandError, CommandStatus, Door, IllegalTransition, JournalEntry, NavigateAction, Task,
+    TaskCommand, TaskError, TaskStatus, TaskSummary, UndoRecord, User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -28,6 +29,14 @@ pub struct TaskRow {
     pub error: Option<String>,
     pub owner: Option<String>,
     pub door: String,
+    pub priority: i64,
+    pub conversation_id: Option<String>,
+    pub context: Option<String>,
+    pub approval: Option<String>,
+    /// A JSON list of `Approval`s.
+    pub approvals: String,
+    /// A JSON list of `UndoRecord`s.
+    pub undos: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -64,6 +73,9 @@ pub struct SummaryRow {
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
     pub owner: Option<String>,
+    pub priority: i64,
+    pub conversation_id: Option<String>,
+    pub pending_approvals: i64,
 }
 
 pub fn status_of(text: &str) -> anyhow::Result<TaskStatus> {
@@ -94,10 +106,9 @@ pub fn summary(row: SummaryRow) -> anyhow::Result<TaskSummary> {
         started_at: ms(row.started_at),
         completed_at: ms(row.completed_at),
         owner: row.owner.unwrap_or_else(|| User::LOCAL.into()),
-        // PLACEHOLDER (branch `store`).
-        priority: 0,
-        conversation_id: None,
-        pending_approvals: 0,
+        priority: row.priority as i32,
+        conversation_id: row.conversation_id,
+        pending_approvals: row.pending_approvals.max(0) as usize,
     })
 }
 
@@ -178,6 +189,16 @@ pub fn task(
         Some(json) => Some(serde_json::from_str(&json).context("task error")?),
         None => None,
     };
+    let context: Option<Map<String, Value>> = match row.context {
+        Some(json) => Some(serde_json::from_str(&json).context("task context")?),
+        None => None,
+    };
+    let approval: Option<Value> = match row.approval {
+        Some(json) => Some(serde_json::from_str(&json).context("task approval rules")?),
+        None => None,
+    };
+    let approvals = serde_json::from_str(&row.approvals).context("task approvals")?;
+    let undos = serde_json::from_str(&row.undos).context("task undos")?;
     Ok(Task {
         status: status_of(&row.status)?,
         id: row.id,
@@ -194,17 +215,98 @@ pub fn task(
         metadata,
         owner: row.owner.unwrap_or_else(|| User::LOCAL.into()),
         door: Door::parse(&row.door).unwrap_or(Door::Websocket),
-        // PLACEHOLDER (branch `store`).
-        priority: 0,
-        conversation_id: None,
-        context: None,
-        approval: None,
-        approvals: Vec::new(),
-        undos: Vec::new(),
+        priority: row.priority as i32,
+        conversation_id: row.conversation_id,
+        context,
+        approval,
+        approvals,
+        undos,
+        // Read apart (`TaskReader::journal`).
         journal: Vec::new(),
     })
 }
 
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serializes")
+}
+
+/// A journal entry read back.
+pub fn journal_entry(seq: i64, at: i64, what: &str) -> anyhow::Result<JournalEntry> {
+    Ok(JournalEntry {
+        seq: seq as u64,
+        at: at as u64,
+        what: serde_json::from_str(what).context("journal entry")?,
+    })
+}
+
+/// How many of the stored approvals wait for an answer.
+fn pending(approvals: &[Approval]) -> i64 {
+    approvals.iter().filter(|a| a.decision.is_none()).count() as i64
+}
+
+/// The stored approvals (JSON) with `approval` added, and how many then wait.
+pub fn with_request(stored: &str, approval: &Approval) -> anyhow::Result<(String, i64)> {
+    let mut approvals: Vec<Approval> = serde_json::from_str(stored).context("task approvals")?;
+    approvals.push(approval.clone());
+    Ok((json(&approvals), pending(&approvals)))
+}
+
+/// The stored approvals (JSON) with approval `id` answered, how many then wait, and the
+/// command it was asked for. An unknown or already answered approval is refused, as
+/// [`crate::store::Change::apply`] does.
+pub fn with_decision(
+    stored: &str,
+    id: &str,
+    decision: &ApprovalDecision,
+) -> anyhow::Result<(String, i64, usize)> {
+    let mut approvals: Vec<Approval> = serde_json::from_str(stored).context("task approvals")?;
+    let approval = approvals
+        .iter_mut()
+        .find(|a| a.id == id)
+        .ok_or_else(|| IllegalTransition {
+            what: format!("approval {id}"),
+            from: "unknown",
+            to: "decided",
+        })?;
+    if approval.decision.is_some() {
+        return Err(IllegalTransition {
+            what: format!("approval {id}"),
+            from: "decided",
+            to: "decided",
+        }
+        .into());
+    }
+    approval.decision = Some(decision.clone());
+    let index = approval.index;
+    Ok((json(&approvals), pending(&approvals), index))
+}
+
+/// The stored undo records (JSON) with `undo` added.
+pub fn with_undo(stored: &str, undo: &UndoRecord) -> anyhow::Result<String> {
+    let mut undos: Vec<UndoRecord> = serde_json::from_str(stored).context("task undos")?;
+    undos.push(undo.clone());
+    Ok(json(&undos))
+}
+
+/// The columns of a new task's row that the agent API added, as stored.
+pub struct AgentColumns {
+    pub priority: i64,
+    pub conversation_id: Option<String>,
+    pub context: Option<String>,
+    pub approval: Option<String>,
+    pub approvals: String,
+    pub undos: String,
+    pub pending_approvals: i64,
+}
+
+pub fn agent_columns(task: &Task) -> AgentColumns {
+    AgentColumns {
+        priority: task.priority as i64,
+        conversation_id: task.conversation_id.clone(),
+        context: task.context.as_ref().map(json),
+        approval: task.approval.as_ref().map(json),
+        approvals: json(&task.approvals),
+        undos: json(&task.undos),
+        pending_approvals: pending(&task.approvals),
+    }
 }

@@ -20,15 +20,16 @@ use super::artifacts::{self, FAILURE_SCREENSHOT};
 use super::rows::{self, ArtifactRow, CommandRow, SummaryRow, TaskRow};
 use super::{
     Accounts, ApiKeyRecord, AuditEntry, AuditFilter, Change, ClusterInfo, EnqueueError, Enqueued,
-    InstanceRecord, Node, Placement, Recovered, Retention, StoreResult, TaskFilter, TaskReader,
-    TaskStore,
+    HistoryPage, HistoryQuery, HistoryStatus, InstanceRecord, Node, Placement, Recovered,
+    Retention, StoreResult, TaskFilter, TaskReader, TaskStore,
 };
-use crate::task::{CommandError, ErrorCode, Task, TaskStatus, TaskSummary};
+use crate::task::{CommandError, ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary};
 
 /// The schema, one migration per entry; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../migrations/sqlite/0001_tasks.sql"),
     include_str!("../../migrations/sqlite/0002_users.sql"),
+    include_str!("../../migrations/sqlite/0003_agent.sql"),
 ];
 
 /// A write, run by the writer thread inside the batch's transaction; it returns what to do
@@ -216,7 +217,7 @@ fn load_task(conn: &Connection, id: &str) -> StoreResult<Option<Task>> {
         .prepare_cached(
             "SELECT id, instance_id, requested_instance, status, name, intention,
                     current_command_index, created_at, started_at, completed_at, metadata, error,
-                    owner, door
+                    owner, door, priority, conversation_id, context, approval, approvals, undos
              FROM tasks WHERE id = ?",
         )?
         .query_row([id], |r| {
@@ -235,6 +236,12 @@ fn load_task(conn: &Connection, id: &str) -> StoreResult<Option<Task>> {
                 error: r.get(11)?,
                 owner: r.get(12)?,
                 door: r.get(13)?,
+                priority: r.get(14)?,
+                conversation_id: r.get(15)?,
+                context: r.get(16)?,
+                approval: r.get(17)?,
+                approvals: r.get(18)?,
+                undos: r.get(19)?,
             })
         })
         .optional()?;
@@ -295,14 +302,76 @@ fn insert_artifact(
     Ok(())
 }
 
+/// Adds the task's next journal entry (numbered after its last); false when there is no such
+/// task.
+fn note(conn: &Connection, task_id: &str, what: &Happened, at: u64) -> StoreResult<bool> {
+    let seq: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE tasks SET journal_seq = journal_seq + 1 WHERE id = ? RETURNING journal_seq",
+        )?
+        .query_row([task_id], |r| r.get(0))
+        .optional()?;
+    let Some(seq) = seq else { return Ok(false) };
+    conn.prepare_cached("INSERT INTO task_journal (task_id, seq, at, what) VALUES (?, ?, ?, ?)")?
+        .execute(params![task_id, seq, at as i64, rows::json(what)])?;
+    Ok(true)
+}
+
+/// A JSON column of the task (its approvals or undos).
+fn column_of(conn: &Connection, task_id: &str, column: &str) -> StoreResult<String> {
+    conn.prepare_cached(&format!("SELECT {column} FROM tasks WHERE id = ?"))?
+        .query_row([task_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| anyhow::anyhow!("no task {task_id}"))
+}
+
+/// Applies one change and adds its journal entry, in the caller's transaction (a change that
+/// fails changes nothing: the caller's savepoint is rolled back).
 fn apply(conn: &Connection, task_id: &str, change: &Change) -> StoreResult<()> {
+    if let Some((what, at)) = change.happened() {
+        anyhow::ensure!(note(conn, task_id, &what, at)?, "no task {task_id}");
+    }
     match change {
-        // PLACEHOLDER (branch `store`).
-        Change::ApprovalRequested { .. }
-        | Change::ApprovalDecided { .. }
-        | Change::Checkpoint { .. }
-        | Change::Paused { .. }
-        | Change::Undone { .. } => anyhow::bail!("not implemented for this store yet"),
+        Change::ApprovalRequested { approval } => {
+            let stored = column_of(conn, task_id, "approvals")?;
+            let (approvals, pending) = rows::with_request(&stored, approval)?;
+            conn.prepare_cached(
+                "UPDATE tasks SET approvals = ?, pending_approvals = ? WHERE id = ?",
+            )?
+            .execute(params![approvals, pending, task_id])?;
+        }
+        Change::ApprovalDecided {
+            approval_id,
+            decision,
+            args,
+        } => {
+            let stored = column_of(conn, task_id, "approvals")?;
+            let (approvals, pending, index) = rows::with_decision(&stored, approval_id, decision)?;
+            conn.prepare_cached(
+                "UPDATE tasks SET approvals = ?, pending_approvals = ? WHERE id = ?",
+            )?
+            .execute(params![approvals, pending, task_id])?;
+            if let Some(new) = args {
+                // The parsed arguments are derived from these when read.
+                conn.prepare_cached("UPDATE commands SET args = ? WHERE task_id = ? AND idx = ?")?
+                    .execute(params![new.0.to_string(), task_id, index as i64])?;
+            }
+        }
+        Change::Checkpoint { index, state } => {
+            conn.prepare_cached(
+                "INSERT INTO checkpoints (task_id, idx, state) VALUES (?, ?, ?)
+                 ON CONFLICT (task_id, idx) DO UPDATE SET state = excluded.state",
+            )?
+            .execute(params![task_id, *index as i64, state.to_string()])?;
+        }
+        Change::Undone { undo } => {
+            let stored = column_of(conn, task_id, "undos")?;
+            let undos = rows::with_undo(&stored, undo)?;
+            conn.prepare_cached("UPDATE tasks SET undos = ? WHERE id = ?")?
+                .execute(params![undos, task_id])?;
+        }
+        // Only its journal entry: the record does not change.
+        Change::Paused { .. } => {}
         Change::CommandStarted { index, at } => {
             conn.prepare_cached(
                 "UPDATE commands SET status = 'running', started_at = ?
@@ -379,10 +448,13 @@ fn apply_all(conn: &Connection, task_id: &str, changes: &[Change]) -> StoreResul
 }
 
 fn insert_task(conn: &Connection, task: &Task) -> StoreResult<()> {
+    let agent = rows::agent_columns(task);
     conn.prepare_cached(
         "INSERT INTO tasks (id, instance_id, requested_instance, status, name, intention,
-                            current_command_index, created_at, metadata, owner, door)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            current_command_index, created_at, metadata, owner, door, priority,
+                            conversation_id, context, approval, approvals, undos,
+                            pending_approvals)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         task.id,
@@ -396,6 +468,13 @@ fn insert_task(conn: &Connection, task: &Task) -> StoreResult<()> {
         task.metadata.as_ref().map(rows::json),
         task.owner,
         task.door.as_str(),
+        agent.priority,
+        agent.conversation_id,
+        agent.context,
+        agent.approval,
+        agent.approvals,
+        agent.undos,
+        agent.pending_approvals,
     ])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO commands (task_id, idx, id, tool_name, intention, args, status)
@@ -433,35 +512,212 @@ fn lost(task: &Task, message: String, now: u64) -> Vec<Change> {
     Change::lost(task, error, now)
 }
 
+/// The filters of a history, each a condition on a task (`#` its value, if it has one).
+fn history_terms(query: &HistoryQuery) -> Vec<(&'static str, Option<rusqlite::types::Value>)> {
+    let ms = |t: u64| rusqlite::types::Value::from(t.min(i64::MAX as u64) as i64);
+    let mut terms = Vec::new();
+    if let Some(owner) = &query.owner {
+        terms.push(("owner = #", Some(owner.clone().into())));
+    }
+    if let Some(conversation) = &query.conversation_id {
+        terms.push(("conversation_id = #", Some(conversation.clone().into())));
+    }
+    if let Some(from) = query.created_from {
+        terms.push(("created_at >= #", Some(ms(from))));
+    }
+    if let Some(to) = query.created_to {
+        terms.push(("created_at <= #", Some(ms(to))));
+    }
+    let running = || Some(rusqlite::types::Value::from("running".to_string()));
+    match query.status {
+        None => {}
+        Some(HistoryStatus::Paused) => {
+            terms.push(("status = #", running()));
+            terms.push(("pending_approvals > 0", None));
+        }
+        Some(HistoryStatus::Task(TaskStatus::Running)) => {
+            terms.push(("status = #", running()));
+            terms.push(("pending_approvals = 0", None));
+        }
+        Some(HistoryStatus::Task(status)) => {
+            terms.push(("status = #", Some(status.as_str().to_string().into())));
+        }
+    }
+    terms
+}
+
+/// What a listing reads of a task `t` (see [`summary_row`]).
+const SUMMARY_COLUMNS: &str = "t.id, t.name, t.status, t.instance_id, t.current_command_index,
+    (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id),
+    t.created_at, t.started_at, t.completed_at, t.owner, t.priority, t.conversation_id,
+    t.pending_approvals";
+
+/// The [`SUMMARY_COLUMNS`] of a row, from column `at` on.
+fn summary_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<SummaryRow> {
+    Ok(SummaryRow {
+        id: r.get(at)?,
+        name: r.get(at + 1)?,
+        status: r.get(at + 2)?,
+        instance_id: r.get(at + 3)?,
+        current_command_index: r.get(at + 4)?,
+        total_commands: r.get(at + 5)?,
+        created_at: r.get(at + 6)?,
+        started_at: r.get(at + 7)?,
+        completed_at: r.get(at + 8)?,
+        owner: r.get(at + 9)?,
+        priority: r.get(at + 10)?,
+        conversation_id: r.get(at + 11)?,
+        pending_approvals: r.get(at + 12)?,
+    })
+}
+
 #[async_trait::async_trait]
 impl TaskReader for SqliteStore {
-    // PLACEHOLDER (being implemented on branch `store`): the agent API's reads.
-    async fn journal(
-        &self,
-        _task_id: &str,
-        _after: u64,
-    ) -> StoreResult<Vec<crate::task::JournalEntry>> {
-        anyhow::bail!("not implemented for this store yet")
+    async fn journal(&self, task_id: &str, after: u64) -> StoreResult<Vec<JournalEntry>> {
+        let task_id = task_id.to_string();
+        self.read(move |conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT seq, at, what FROM task_journal WHERE task_id = ? AND seq > ?
+                     ORDER BY seq",
+                )?
+                .query_map(params![task_id, after.min(i64::MAX as u64) as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.iter()
+                .map(|(seq, at, what)| rows::journal_entry(*seq, *at, what))
+                .collect()
+        })
+        .await
     }
-    async fn history(&self, _query: &super::HistoryQuery) -> StoreResult<super::HistoryPage> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage> {
+        let query = query.clone();
+        self.read(move |conn| {
+            // Only the filters given, so that each shape of query has its own plan (an
+            // owner's history reads that owner's index, newest first).
+            let mut args: Vec<rusqlite::types::Value> = Vec::new();
+            let mut terms: Vec<String> = Vec::new();
+            for (sql, value) in history_terms(&query) {
+                match value {
+                    Some(value) => {
+                        args.push(value);
+                        terms.push(sql.replace('#', &format!("?{}", args.len())));
+                    }
+                    None => terms.push(sql.to_string()),
+                }
+            }
+            let filter = if terms.is_empty() {
+                "1".to_string()
+            } else {
+                terms.join(" AND ")
+            };
+            let n = args.len();
+            args.push((query.limit.min(i64::MAX as usize) as i64).into());
+            args.push((query.offset.min(i64::MAX as usize) as i64).into());
+            // One statement: the count of all matching, and the page (none when the page is
+            // past the end: then one row of NULLs).
+            let sql = format!(
+                "SELECT m.total, {SUMMARY_COLUMNS}
+                 FROM (SELECT COUNT(*) AS total FROM tasks WHERE {filter}) m
+                 LEFT JOIN (SELECT * FROM tasks WHERE {filter}
+                            ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}) t ON 1
+                 ORDER BY t.created_at DESC, t.id DESC",
+                n + 1,
+                n + 2
+            );
+            let mut total = 0;
+            let mut tasks = Vec::new();
+            let mut statement = conn.prepare_cached(&sql)?;
+            let mut found = statement.query(rusqlite::params_from_iter(args))?;
+            while let Some(r) = found.next()? {
+                total = r.get::<_, i64>(0)? as usize;
+                if r.get::<_, Option<String>>(1)?.is_some() {
+                    tasks.push(rows::summary(summary_row(r, 1)?)?);
+                }
+            }
+            Ok(HistoryPage { tasks, total })
+        })
+        .await
     }
-    async fn queue_position(&self, _task_id: &str) -> StoreResult<Option<usize>> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn queue_position(&self, task_id: &str) -> StoreResult<Option<usize>> {
+        let task_id = task_id.to_string();
+        self.read(move |conn| {
+            let n: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT (SELECT COUNT(*) FROM tasks r
+                             WHERE r.instance_id = t.instance_id AND r.status = 'running')
+                          + (SELECT COUNT(*) FROM tasks q
+                             WHERE q.instance_id = t.instance_id AND q.status = 'queued'
+                               AND (q.priority > t.priority
+                                    OR (q.priority = t.priority AND q.seq < t.seq)))
+                     FROM tasks t WHERE t.id = ? AND t.status = 'queued'",
+                )?
+                .query_row([task_id], |r| r.get(0))
+                .optional()?;
+            Ok(n.map(|n| n as usize))
+        })
+        .await
     }
-    async fn recent_durations(&self, _instance_id: &str, _n: usize) -> StoreResult<Vec<u64>> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn recent_durations(&self, instance_id: &str, n: usize) -> StoreResult<Vec<u64>> {
+        let instance_id = instance_id.to_string();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT completed_at - started_at FROM tasks
+                     WHERE instance_id = ? AND completed_at IS NOT NULL AND started_at IS NOT NULL
+                       AND status IN ('completed', 'failed', 'cancelled')
+                     ORDER BY completed_at DESC, seq DESC LIMIT ?",
+                )?
+                .query_map(params![instance_id, n.min(i64::MAX as usize) as i64], |r| {
+                    r.get::<_, i64>(0)
+                })?
+                .map(|d| d.map(|d| d.max(0) as u64))
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
     }
+
     async fn checkpoint(
         &self,
-        _task_id: &str,
-        _index: usize,
+        task_id: &str,
+        index: usize,
     ) -> StoreResult<Option<serde_json::Value>> {
-        anyhow::bail!("not implemented for this store yet")
+        let task_id = task_id.to_string();
+        self.read(move |conn| {
+            let state: Option<String> = conn
+                .prepare_cached("SELECT state FROM checkpoints WHERE task_id = ? AND idx = ?")?
+                .query_row(params![task_id, index as i64], |r| r.get(0))
+                .optional()?;
+            match state {
+                Some(json) => Ok(Some(serde_json::from_str(&json).context("checkpoint")?)),
+                None => Ok(None),
+            }
+        })
+        .await
     }
-    async fn last_started_on(&self, _instance_id: &str) -> StoreResult<Option<String>> {
-        anyhow::bail!("not implemented for this store yet")
+
+    async fn last_started_on(&self, instance_id: &str) -> StoreResult<Option<String>> {
+        let instance_id = instance_id.to_string();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT id FROM tasks WHERE instance_id = ? AND started_at IS NOT NULL
+                     ORDER BY started_at DESC, seq DESC LIMIT 1",
+                )?
+                .query_row([instance_id], |r| r.get(0))
+                .optional()?)
+        })
+        .await
     }
+
     async fn get(&self, id: &str) -> StoreResult<Option<Task>> {
         let id = id.to_string();
         self.read(move |conn| load_task(conn, &id)).await
@@ -473,29 +729,14 @@ impl TaskReader for SqliteStore {
         let owner = filter.owner.clone();
         self.read(move |conn| {
             let rows = conn
-                .prepare_cached(
-                    "SELECT t.id, t.name, t.status, t.instance_id, t.current_command_index,
-                            (SELECT COUNT(*) FROM commands c WHERE c.task_id = t.id),
-                            t.created_at, t.started_at, t.completed_at, t.owner
+                .prepare_cached(&format!(
+                    "SELECT {SUMMARY_COLUMNS}
                      FROM tasks t
                      WHERE (?1 IS NULL OR t.instance_id = ?1) AND (?2 IS NULL OR t.status = ?2)
                        AND (?3 IS NULL OR t.owner = ?3)
-                     ORDER BY t.created_at, t.id",
-                )?
-                .query_map(params![instance, status, owner], |r| {
-                    Ok(SummaryRow {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        status: r.get(2)?,
-                        instance_id: r.get(3)?,
-                        current_command_index: r.get(4)?,
-                        total_commands: r.get(5)?,
-                        created_at: r.get(6)?,
-                        started_at: r.get(7)?,
-                        completed_at: r.get(8)?,
-                        owner: r.get(9)?,
-                    })
-                })?
+                     ORDER BY t.created_at, t.id"
+                ))?
+                .query_map(params![instance, status, owner], |r| summary_row(r, 0))?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().map(rows::summary).collect()
         })
@@ -860,21 +1101,26 @@ impl TaskStore for SqliteStore {
                     None => return Ok(Err(EnqueueError::NoInstance)),
                 },
             };
-            let (queued, running): (i64, i64) = conn
+            // Behind the running one and every queued task of its priority or higher.
+            let (queued, running, ahead): (i64, i64, i64) = conn
                 .prepare_cached(
-                    "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'running'), 0)
-                     FROM tasks WHERE instance_id = ? AND status IN ('queued', 'running')",
+                    "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'running'), 0),
+                            COALESCE(SUM(status = 'queued' AND priority >= ?2), 0)
+                     FROM tasks WHERE instance_id = ?1 AND status IN ('queued', 'running')",
                 )?
-                .query_row([&instance], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                .query_row(params![&instance, task.priority as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
             if queued as usize >= limit {
                 return Ok(Err(EnqueueError::QueueFull { instance, limit }));
             }
+            let position = (running + ahead) as usize;
             task.instance_id = instance;
             insert_task(conn, &task)?;
-            Ok(Ok(Enqueued {
-                task,
-                position: (queued + running) as usize,
-            }))
+            let queued = Happened::Queued { position };
+            note(conn, &task.id, &queued, task.created_at)?;
+            task.note(queued, task.created_at);
+            Ok(Ok(Enqueued { task, position }))
         })
         .await
     }
@@ -883,15 +1129,19 @@ impl TaskStore for SqliteStore {
         let instance_id = instance_id.to_string();
         let node = node.id.clone();
         self.write(move |conn| {
-            Ok(conn
+            let claimed: Option<String> = conn
                 .prepare_cached(
                     "UPDATE tasks SET status = 'running', started_at = ?, node_id = ?
                      WHERE seq = (SELECT seq FROM tasks WHERE instance_id = ? AND status = 'queued'
-                                  ORDER BY seq LIMIT 1)
+                                  ORDER BY priority DESC, seq LIMIT 1)
                      RETURNING id",
                 )?
                 .query_row(params![now as i64, node, instance_id], |r| r.get(0))
-                .optional()?)
+                .optional()?;
+            if let Some(id) = &claimed {
+                note(conn, id, &Happened::Started, now)?;
+            }
+            Ok(claimed)
         })
         .await
     }

@@ -704,9 +704,10 @@ rules:
             decide(&p, None, &goto, "browser_navigate", Some(&Facts::default())).decision,
             Decision::Deny
         );
+        let file = tempfile::NamedTempFile::new().unwrap();
         let upload = action(
             "browser_interact",
-            json!({"action": "upload", "selector": "#f", "files": ["/tmp/a"]}),
+            json!({"action": "upload", "selector": "#f", "files": [file.path()]}),
         );
         let v = decide(&p, None, &upload, "browser_interact", None);
         assert_eq!((v.decision, v.rule.index), (Decision::Confirm, Some(2)));
