@@ -16,13 +16,22 @@ const PAGE = `<!doctype html>
 <script type="module">
 import { AgentClient, isFinalMessage } from "/dist/index.js";
 window.bc = { messages: [], states: [], final: null, error: null, taskId: null };
-window.startTask = async (baseUrl, commands) => {
-  const client = new AgentClient({ baseUrl });
+window.startTask = async (baseUrl, commands, maxWebSocketFailures) => {
   if (typeof WebSocket !== "function") throw new Error("no native WebSocket");
+  bc.urls = [];
+  // the page's own WebSocket, noting the URLs the SDK opens
+  class Noting extends WebSocket {
+    constructor(url, protocols) {
+      super(url, protocols);
+      bc.urls.push(url);
+    }
+  }
+  const client = new AgentClient({ baseUrl, WebSocket: Noting });
   const r = await client.submit({ task: "Slow steps across a restart", commands });
   bc.taskId = r.taskId;
   const sub = client.updates(r.taskId, {
     lastEventId: 0,
+    maxWebSocketFailures,
     initialBackoffMs: 100,
     maxBackoffMs: 1000,
     pollWaitSeconds: 5,
@@ -88,8 +97,12 @@ test("browser: the built SDK loads as an ES module in headless Chromium; TaskCli
   }
 });
 
-test("browser: the SDK in headless Chromium resumes a task's updates across a server restart (same port, same SQLite store)", async (t) => {
+for (const [how, maxWebSocketFailures] of [["the WebSocket", 1000], ["the long-polling fallback", 3]]) {
+test(`browser: the SDK in headless Chromium resumes a task's updates across a server restart (same port, same SQLite store), through ${how}`, async (t) => {
   if (!(await agentApiPresent(memServer.url))) return t.skip(AGENT_SKIP);
+  await server?.stop();
+  tmp?.cleanup();
+  tmp = tmpFile("tasks.db");
   server = await startServer({ store: `sqlite://${tmp.file}` });
   // The restart needs a store that outlives the process: SQLite must hold agent tasks.
   const probe = await fetch(`${server.url}/api/agent`, {
@@ -116,7 +129,7 @@ test("browser: the SDK in headless Chromium resumes a task's updates across a se
     { toolName: "browser_navigate", intention: "open", args: { action: "goto", url: `${pages.url}/page?title=restart` } },
     ...[1, 2, 3, 4, 5].map((i) => ({ toolName: "browser_navigate", intention: `wait ${i}`, args: { action: "sleep", duration: 1500 } })),
   ];
-  const taskId = await page.evaluate((u, c) => window.startTask(u, c), server.url, commands);
+  const taskId = await page.evaluate((u, c, n) => window.startTask(u, c, n), server.url, commands, maxWebSocketFailures);
   assert.match(taskId, /^task_/);
 
   // while the task runs (its second step has begun), the server dies and comes back
@@ -132,6 +145,7 @@ test("browser: the SDK in headless Chromium resumes a task's updates across a se
   await page.waitForFunction(() => bc.final !== null || bc.error !== null, { timeout: 60_000 }).catch(() => {});
   const bc = await page.evaluate(() => ({ ...window.bc, lastEventId: window.sub.lastEventId }));
   const diag = `states: ${JSON.stringify(bc.states)}\nmessages: ${JSON.stringify(bc.messages.map((m) => [m.id, m.type]))}\nerror: ${bc.error} ${bc.lastError}\nconsole: ${consoleLines.join("\n")}\nserver: ${server.stderr().slice(-2000)}`;
+  t.diagnostic(`killed after ${before} messages; states: ${bc.states.join(" ")}; messages: ${bc.messages.map((m) => `${m.id}:${m.type}`).join(" ")}`);
   assert.equal(bc.error, null, diag);
   assert.ok(bc.final && typeof bc.final === "object", diag);
   assert.ok(bc.messages.length > before, `messages after the restart: ${diag}`);
@@ -144,6 +158,14 @@ test("browser: the SDK in headless Chromium resumes a task's updates across a se
   assert.equal(final.data.step, undefined, diag);
   assert.equal(final.data.error?.code, "INSTANCE_DISCONNECTED", diag);
   assert.equal(Number(final.id), bc.lastEventId);
+  // it resumed from what it had: a URL after the first carries lastEventId=N, N > 0
+  assert.ok(bc.urls.slice(1).some((u) => /[?&]lastEventId=[1-9]/.test(u)), diag + JSON.stringify(bc.urls));
+  if (maxWebSocketFailures > 100) {
+    assert.ok(!bc.states.includes("polling"), diag);
+    assert.equal(bc.states.at(-2), "open", diag);
+  } else {
+    assert.ok(bc.states.includes("polling"), diag);
+  }
 
   // and the store agrees
   const res = await fetch(`${server.url}/api/agent/${taskId}`);
@@ -151,3 +173,4 @@ test("browser: the SDK in headless Chromium resumes a task's updates across a se
   assert.equal(body.data.task.status, "failed");
   await page.close();
 });
+}
