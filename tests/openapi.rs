@@ -162,6 +162,7 @@ fn routed_paths() -> BTreeSet<String> {
     };
     let server = body_of(&source("src/server/mod.rs"), "\nfn router(");
     let sse = body_of(&source("src/mcp/sse.rs"), "pub fn router<S>(");
+    let agent = body_of(&source("src/server/agent/mod.rs"), "pub fn router(");
     // Every router merged in must be one this test reads.
     let merged: Vec<&str> = server
         .match_indices(".merge(")
@@ -173,7 +174,11 @@ fn routed_paths() -> BTreeSet<String> {
         .collect();
     assert_eq!(
         merged,
-        ["crate::mcp::sse::router", "openapi::router"],
+        [
+            "crate::mcp::sse::router",
+            "openapi::router",
+            "agent::router"
+        ],
         "fn router merges a router this test does not read: document its routes and add it here"
     );
     for unknown in [".nest(", ".nest_service(", ".fallback(", ".route_layer("] {
@@ -183,7 +188,7 @@ fn routed_paths() -> BTreeSet<String> {
         );
     }
     let mut paths = BTreeSet::new();
-    for body in [&server, &sse] {
+    for body in [&server, &sse, &agent] {
         paths.extend(literals(body, ".route("));
         paths.extend(literals(body, ".route_service("));
     }

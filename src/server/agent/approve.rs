@@ -25,6 +25,7 @@ const MAX_MESSAGE_CHARS: usize = 2000;
         (status = 400, description = "Invalid fields or modifiedParameters, every one listed", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown task or approval", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 409, description = "Already answered, or the task has ended", body = crate::server::openapi::AgentErrorEnvelope),
+        (status = 503, description = "The task runs on another runner (`TASK_ELSEWHERE`)", body = crate::server::openapi::AgentErrorEnvelope),
     )
 )]
 pub async fn approve(

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 
 use super::error::ApiError;
 use super::AppState;
@@ -32,9 +33,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/agent/{id}/undo", post(undo::undo))
         .route("/api/agent/{id}/updates", get(updates::updates))
         .route("/api/agent/{id}/events", get(updates::events))
-        // Responses are compressed when the client accepts it (gzip); the WebSocket is not
-        // (axum's WebSocket has no per-message deflate).
-        .layer(tower_http::compression::CompressionLayer::new())
+        // Answers that worked are compressed when the client accepts gzip (errors stay plain:
+        // the outer layers still rewrite them); the WebSocket is not (axum's WebSocket has no
+        // per-message deflate).
+        .layer(
+            tower_http::compression::CompressionLayer::new().compress_when(
+                DefaultPredicate::new().and(
+                    |status: StatusCode,
+                     _: axum::http::Version,
+                     _: &axum::http::HeaderMap,
+                     _: &axum::http::Extensions| status.is_success(),
+                ),
+            ),
+        )
 }
 
 /// The scheduler as the request's user sees it, through the agent door.

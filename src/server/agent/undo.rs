@@ -20,6 +20,7 @@ use crate::server::routes::JsonBody;
         (status = 400, description = "Invalid fields", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown task or step", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 409, description = "The task runs, another task used the instance since, no checkpoint, or the instance is busy or gone", body = crate::server::openapi::AgentErrorEnvelope),
+        (status = 502, description = "The browser could not restore the page (`UNDO_FAILED`)", body = crate::server::openapi::AgentErrorEnvelope),
     )
 )]
 pub async fn undo(

@@ -47,6 +47,7 @@ fn number(raw: &Option<String>, name: &str, default: u64, max: u64) -> Result<u6
     ),
     responses(
         (status = 101, description = "WebSocket: update messages `{type, data, timestamp, id}`"),
+        (status = 400, description = "Not a WebSocket upgrade, or an invalid lastEventId", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown task", body = crate::server::openapi::AgentErrorEnvelope),
     )
 )]
@@ -141,6 +142,7 @@ async fn stream(
     ),
     responses(
         (status = 200, description = "`{events, lastEventId, finished}`", body = crate::server::openapi::AgentEnvelope),
+        (status = 400, description = "An invalid or unknown parameter", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown task", body = crate::server::openapi::AgentErrorEnvelope),
     )
 )]
