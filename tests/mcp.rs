@@ -1167,3 +1167,94 @@ fn task_progress_over_stdio_in_shared_mode() {
         wait_until("its Chromium to exit", || process_gone(pid)).await;
     });
 }
+
+/// An MCP client that can elicit, and answers every approval request as it is told.
+#[derive(Clone)]
+struct Approver {
+    approve: bool,
+}
+
+impl ClientHandler for Approver {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let mut info = rmcp::model::ClientConfig::default();
+        info.capabilities.elicitation = Some(rmcp::model::ElicitationCapability::default());
+        info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        let rmcp::model::ElicitRequestParams::FormElicitationParams { message, .. } = request
+        else {
+            panic!("a form is asked for")
+        };
+        assert!(message.contains("Approve step 1"), "{message}");
+        Ok(
+            rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept).with_content(
+                json!({"approved": self.approve, "message": "answered in the MCP client"}),
+            ),
+        )
+    }
+}
+
+#[test]
+fn an_approval_is_asked_through_a_client_that_can_elicit() {
+    block_on(async {
+        let mut config = common::config(1);
+        config.policy = Arc::new(
+            browser_control::task::approval::Policy::parse_file(
+                "rules: [{match: {category: evaluate}, decision: confirm}]",
+            )
+            .unwrap(),
+        );
+        let (scheduler, _permit) = common::private_scheduler_with(config).await;
+        let server = server(
+            &scheduler,
+            McpOptions {
+                shared_instance: true,
+            },
+        )
+        .await;
+        for approve in [true, false] {
+            let client = Approver { approve };
+            let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(format!(
+                "http://{}/mcp",
+                server.local_addr()
+            ));
+            let session = tokio::time::timeout(PATIENCE, client.serve(transport))
+                .await
+                .expect("initialized in time")
+                .expect("initialize");
+            let args = json!({"action": "evaluate", "script": "return 6 * 7"});
+            let Value::Object(args) = args else {
+                unreachable!()
+            };
+            let result = tokio::time::timeout(
+                PATIENCE,
+                session.call_tool(
+                    CallToolRequestParams::new("browser_execute".to_string()).with_arguments(args),
+                ),
+            )
+            .await
+            .expect("answered in time")
+            .expect("a tool result");
+            let said = text(&result);
+            if approve {
+                assert_eq!(result.is_error, Some(false), "{said}");
+                assert!(said.contains("42"), "{said}");
+            } else {
+                assert_eq!(result.is_error, Some(true), "{said}");
+                assert!(
+                    said.contains("APPROVAL_REJECTED") || said.contains("rejected"),
+                    "{said}"
+                );
+                assert!(said.contains("answered in the MCP client"), "{said}");
+            }
+            let _ = session.cancel().await;
+        }
+        server.shutdown().await;
+        scheduler.shutdown().await;
+    });
+}

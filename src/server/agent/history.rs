@@ -114,6 +114,8 @@ fn parse(raw: &str) -> Result<HistoryQuery, Vec<ValidationError>> {
             },
             "conversationId" if !value.is_empty() => q.conversation_id = Some(value),
             "conversationId" => {}
+            // The credential, for clients that cannot send a header: the guard read it.
+            "token" => {}
             _ => {
                 let close = crate::task::strict::did_you_mean(&key, PARAMS.iter().copied())
                     .map(|c| format!("; did you mean {c}?"))
