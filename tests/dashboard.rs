@@ -225,8 +225,23 @@ fn a_browser_gets_the_dashboard_and_other_clients_get_a_description() {
     });
 }
 
+/// A string an evaluate step returned.
+fn string_of(task: &browser_control::task::Task, index: usize) -> String {
+    let text = text_of(task, index);
+    serde_json::from_str(&text).unwrap_or(text)
+}
+
 fn type_into(selector: &str, text: &str) -> Value {
     interact(json!({"action": "type", "selector": selector, "text": text}))
+}
+
+/// As a person replaces a field's text: click into it, select it all, type over it.
+fn replace_text(selector: &str, text: &str) -> Vec<Value> {
+    vec![
+        click(selector),
+        interact(json!({"action": "keyboard", "key": "Control+A"})),
+        type_into(selector, text),
+    ]
 }
 
 fn evaluate_step(script: &str) -> Value {
@@ -360,42 +375,48 @@ fn an_approval_is_given_from_the_dashboard_with_edited_arguments() {
         // Arguments that do not validate: the server's 400 is shown, and it still waits.
         let page = viewer(
             "approve with a bad script",
-            vec![
-                type_into(
+            [
+                replace_text(
                     &format!("{pending} textarea.args"),
                     r#"{"action": "evaluate", "script": 7}"#,
                 ),
-                click(&format!("{pending} button.approve")),
-                wait_for(&format!("{pending} .error .detail")),
-                execute(&format!(
-                    "return document.querySelector('{} .error').textContent",
-                    pending.replace('\'', "\\'")
-                )),
-            ],
+                vec![
+                    click(&format!("{pending} button.approve")),
+                    wait_for(&format!("{pending} .error:not(:empty)")),
+                    execute(&format!(
+                        "return document.querySelector('{} .error').textContent",
+                        pending.replace('\'', "\\'")
+                    )),
+                ],
+            ]
+            .concat(),
         )
         .await;
-        let error = text_of(&page, 3);
+        let error = string_of(&page, 5);
         assert!(error.contains("modifiedParameters.script"), "{error}");
 
         // The edited script is what runs.
         let decided = format!(".approval[data-task-id=\"{id}\"][data-status=approved]");
         let page = viewer(
             "approve with an edited script",
-            vec![
-                type_into(
+            [
+                replace_text(
                     &format!("{pending} textarea.args"),
                     r#"{"action": "evaluate", "script": "return 6 * 7"}"#,
                 ),
-                click(&format!("{pending} button.approve")),
-                wait_for(&format!("{decided} .decision")),
-                execute(&format!(
-                    "return document.querySelector('{} .decision').textContent",
-                    decided.replace('\'', "\\'")
-                )),
-            ],
+                vec![
+                    click(&format!("{pending} button.approve")),
+                    wait_for(&format!("{decided} .decision")),
+                    execute(&format!(
+                        "return document.querySelector('{} .decision').textContent",
+                        decided.replace('\'', "\\'")
+                    )),
+                ],
+            ]
+            .concat(),
         )
         .await;
-        let decision = text_of(&page, 3);
+        let decision = string_of(&page, 5);
         assert!(decision.starts_with("Approved by local"), "{decision}");
         assert!(
             decision.contains(r#"{"script":"return 6 * 7"}"#),
@@ -448,7 +469,7 @@ fn an_approval_is_refused_from_the_dashboard_with_a_message() {
             ],
         )
         .await;
-        let decision = text_of(&page, 6);
+        let decision = string_of(&page, 6);
         assert!(decision.starts_with("Rejected by local"), "{decision}");
         assert!(decision.contains("not today"), "{decision}");
 
