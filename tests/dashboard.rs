@@ -17,6 +17,9 @@ async fn viewer(name: &str, commands: Vec<Value>) -> browser_control::task::Task
     task
 }
 
+/// The viewer is one page in the shared browser: one test at a time drives it.
+static VIEWER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn wait_for(selector: &str) -> Value {
     nav(json!({"action": "wait_for", "selector": selector, "timeout": 60000}))
 }
@@ -28,6 +31,7 @@ fn click(selector: &str) -> Value {
 #[test]
 fn the_dashboard_shows_tasks_live_and_cancels_a_queued_one() {
     block_on(async {
+        let _viewer = VIEWER.lock().await;
         // The server's tasks run on a browser of their own; the viewer is the shared one.
         let (scheduler, _permit) = private_scheduler().await;
         let server = start_server(&scheduler, loopback_config()).await;
@@ -218,6 +222,270 @@ fn a_browser_gets_the_dashboard_and_other_clients_get_a_description() {
             described["panel"],
             "/ws?taskId=TASK_ID (execution-panel-protocol.md)"
         );
+    });
+}
+
+/// A string an evaluate step returned.
+fn string_of(task: &browser_control::task::Task, index: usize) -> String {
+    let text = text_of(task, index);
+    serde_json::from_str(&text).unwrap_or(text)
+}
+
+fn type_into(selector: &str, text: &str) -> Value {
+    interact(json!({"action": "type", "selector": selector, "text": text}))
+}
+
+/// As a person replaces a field's text: click into it, select it all, type over it.
+fn replace_text(selector: &str, text: &str) -> Vec<Value> {
+    vec![
+        click(selector),
+        interact(json!({"action": "keyboard", "key": "Control+A"})),
+        type_into(selector, text),
+    ]
+}
+
+fn evaluate_step(script: &str) -> Value {
+    json!({"toolName": "browser_execute", "intention": "compute the answer",
+           "args": {"action": "evaluate", "script": script}})
+}
+
+/// Submits through the agent API a task whose evaluate steps each wait for a person's yes (its
+/// own approval rule); returns its id.
+async fn submit_needing_approval(
+    addr: std::net::SocketAddr,
+    name: &str,
+    commands: Vec<Value>,
+) -> String {
+    let reply: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/api/agent"))
+        .json(&json!({
+            "task": name,
+            "commands": commands,
+            "approval": {"rules": [{"match": {"category": "evaluate"}, "decision": "confirm",
+                                    "description": "evaluating script needs a yes"}]},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["success"], true, "{reply}");
+    reply["data"]["taskId"].as_str().unwrap().to_string()
+}
+
+/// The task as the agent API renders it, once the scheduler says it has finished.
+async fn finished(
+    scheduler: &browser_control::scheduler::Scheduler,
+    addr: std::net::SocketAddr,
+    id: &str,
+) -> Value {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        scheduler.wait_finished(id),
+    )
+    .await
+    .expect("the task finished in time")
+    .expect("task record kept");
+    let reply: Value = reqwest::Client::new()
+        .get(format!("http://{addr}/api/agent/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["data"]["task"].clone()
+}
+
+#[test]
+fn an_approval_is_given_from_the_dashboard_with_edited_arguments() {
+    block_on(async {
+        let _viewer = VIEWER.lock().await;
+        // The task waits on a browser of its own; the dashboard runs in the shared one.
+        let (scheduler, _permit) = private_scheduler().await;
+        let server = start_server(&scheduler, loopback_config()).await;
+        let addr = server.local_addr();
+        let id = submit_needing_approval(
+            addr,
+            "compute after a yes",
+            vec![
+                json!({"toolName": "browser_navigate", "intention": "open",
+                       "args": {"action": "goto", "url": url("index.html")}}),
+                evaluate_step("return 1 + 1"),
+            ],
+        )
+        .await;
+        let pending = format!(".approval[data-task-id=\"{id}\"][data-status=pending]");
+        let page = viewer(
+            "open the dashboard on a waiting task",
+            vec![
+                nav(json!({"action": "goto", "url": format!("http://{addr}/")})),
+                wait_for("#conn[data-state=online]"),
+                wait_for(&format!("{pending} textarea.args")),
+                execute(&format!(
+                    "const box = document.querySelector('{}');
+                     return {{
+                       head: box.querySelector('.approval-head b').textContent,
+                       intention: box.querySelector('.intention').textContent,
+                       rule: box.querySelector('.rule').textContent,
+                       reason: box.querySelector('.reason').textContent,
+                       img: box.querySelector('img.thumb').src.slice(0, 40),
+                       expires: box.querySelector('.expires').textContent,
+                       args: JSON.parse(box.querySelector('textarea.args').value),
+                     }}",
+                    pending.replace('\'', "\\'")
+                )),
+            ],
+        )
+        .await;
+        let seen: Value = serde_json::from_str(&text_of(&page, 3)).unwrap();
+        assert_eq!(seen["head"], "Step 2: browser_execute evaluate", "{seen}");
+        assert_eq!(seen["intention"], "compute the answer");
+        assert!(
+            seen["rule"]
+                .as_str()
+                .unwrap()
+                .contains("evaluating script needs a yes"),
+            "{seen}"
+        );
+        assert!(
+            seen["reason"]
+                .as_str()
+                .unwrap()
+                .contains("needs a person's approval"),
+            "{seen}"
+        );
+        assert!(
+            seen["img"]
+                .as_str()
+                .unwrap()
+                .starts_with("data:image/png;base64,iVBORw0KGgo"),
+            "{seen}"
+        );
+        assert!(
+            seen["expires"].as_str().unwrap().starts_with("Expires "),
+            "{seen}"
+        );
+        assert_eq!(
+            seen["args"],
+            json!({"action": "evaluate", "script": "return 1 + 1"})
+        );
+
+        // Arguments that do not validate: the server's 400 is shown, and it still waits.
+        let page = viewer(
+            "approve with a bad script",
+            [
+                replace_text(
+                    &format!("{pending} textarea.args"),
+                    r#"{"action": "evaluate", "script": 7}"#,
+                ),
+                vec![
+                    click(&format!("{pending} button.approve")),
+                    wait_for(&format!("{pending} .error:not(:empty)")),
+                    execute(&format!(
+                        "return document.querySelector('{} .error').textContent",
+                        pending.replace('\'', "\\'")
+                    )),
+                ],
+            ]
+            .concat(),
+        )
+        .await;
+        let error = string_of(&page, 5);
+        assert!(error.contains("modifiedParameters.script"), "{error}");
+
+        // The edited script is what runs.
+        let decided = format!(".approval[data-task-id=\"{id}\"][data-status=approved]");
+        let page = viewer(
+            "approve with an edited script",
+            [
+                replace_text(
+                    &format!("{pending} textarea.args"),
+                    r#"{"action": "evaluate", "script": "return 6 * 7"}"#,
+                ),
+                vec![
+                    click(&format!("{pending} button.approve")),
+                    wait_for(&format!("{decided} .decision")),
+                    execute(&format!(
+                        "return document.querySelector('{} .decision').textContent",
+                        decided.replace('\'', "\\'")
+                    )),
+                ],
+            ]
+            .concat(),
+        )
+        .await;
+        let decision = string_of(&page, 5);
+        assert!(decision.starts_with("Approved by local"), "{decision}");
+        assert!(
+            decision.contains(r#"{"script":"return 6 * 7"}"#),
+            "{decision}"
+        );
+
+        let task = finished(&scheduler, addr, &id).await;
+        assert_eq!(task["status"], "completed", "{task:#}");
+        assert_eq!(task["steps"][1]["args"]["script"], "return 6 * 7");
+        assert!(
+            task["steps"][1]["result"].to_string().contains("42"),
+            "{task:#}"
+        );
+        // Only the edited key was sent.
+        assert_eq!(
+            task["approvals"][0]["decision"]["modifiedParameters"],
+            json!({"script": "return 6 * 7"})
+        );
+    });
+}
+
+#[test]
+fn an_approval_is_refused_from_the_dashboard_with_a_message() {
+    block_on(async {
+        let _viewer = VIEWER.lock().await;
+        let (scheduler, _permit) = private_scheduler().await;
+        let server = start_server(&scheduler, loopback_config()).await;
+        let addr = server.local_addr();
+        let id = submit_needing_approval(
+            addr,
+            "refused",
+            vec![evaluate_step("return 1"), evaluate_step("return 2")],
+        )
+        .await;
+        let pending = format!(".approval[data-task-id=\"{id}\"][data-status=pending]");
+        let rejected = format!(".approval[data-task-id=\"{id}\"][data-status=rejected]");
+        let page = viewer(
+            "reject from the dashboard",
+            vec![
+                nav(json!({"action": "goto", "url": format!("http://{addr}/")})),
+                wait_for("#conn[data-state=online]"),
+                wait_for(&format!("{pending} input.message")),
+                type_into(&format!("{pending} input.message"), "not today"),
+                click(&format!("{pending} button.reject")),
+                wait_for(&format!("{rejected} .decision")),
+                execute(&format!(
+                    "return document.querySelector('{} .decision').textContent",
+                    rejected.replace('\'', "\\'")
+                )),
+            ],
+        )
+        .await;
+        let decision = string_of(&page, 6);
+        assert!(decision.starts_with("Rejected by local"), "{decision}");
+        assert!(decision.contains("not today"), "{decision}");
+
+        let task = finished(&scheduler, addr, &id).await;
+        assert_eq!(task["status"], "failed", "{task:#}");
+        assert_eq!(task["error"]["code"], "APPROVAL_REJECTED", "{task:#}");
+        assert!(
+            task["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not today"),
+            "{task:#}"
+        );
+        assert_eq!(task["steps"][1]["status"], "skipped");
+        assert_eq!(task["approvals"][0]["decision"]["approved"], false);
+        assert_eq!(task["approvals"][0]["decision"]["message"], "not today");
     });
 }
 

@@ -102,6 +102,12 @@ function onMessage(msg) {
       if (!msg.success) console.warn('cancel refused', msg.error);
       refreshSoon();
       break;
+    case 'approval_request':
+    case 'approval_decided':
+      // Extra messages to instance subscribers: a step waits for a person, or was answered.
+      watchApprovals(msg.taskId);
+      refreshSoon();
+      break;
     case 'task_progress':
     case 'task_complete':
     case 'task_submit_response':
@@ -123,6 +129,7 @@ function refreshSoon() {
 
 function refresh() {
   send({ type: 'task_list', status: 'all' });
+  findPaused();
   fetch(withToken('/instances'))
     .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
     .then((body) => renderInstances(body.instances))
@@ -297,6 +304,7 @@ function onPanel(msg) {
     case 'status_change':
       panel.status = p.status;
       $('#steps').dataset.taskStatus = p.status;
+      if (p.status === 'paused') watchApprovals(panel.taskId);
       refreshSoon(); // the list and the badge catch up with the panel
       break;
     case 'error':
@@ -356,6 +364,220 @@ $('#steps').addEventListener('click', (e) => {
   $('#zoom').hidden = false;
 });
 $('#zoom').addEventListener('click', () => ($('#zoom').hidden = true));
+
+
+// ---- Approvals: steps waiting for a person's yes ----------------------------------------------
+// Read from the agent API (GET /api/agent/{id}: task.approvals), answered with
+// POST /api/agent/{id}/approve. A task's requests are read again whenever it is heard to wait or
+// to have been answered: an approval_request or approval_decided message, a panel status of
+// paused, or the list of paused tasks read with every refresh (which also finds requests made
+// before the page was opened).
+
+const approvals = {
+  boxes: new Map(), // approvalId -> { el, status, args, task: {id, name, steps} }
+  timers: new Map(), // task id -> refresh timer
+  loading: new Set(), // task ids being read
+};
+
+// The agent API with the page's credential. It goes in a header, the way the agent API reads it
+// from any client (its history route refuses query parameters it does not know, token included).
+function api(method, path, body) {
+  const headers = {};
+  if (token) headers.Authorization = 'Bearer ' + token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    .then((r) => r.json().catch(() => ({ success: false, error: { message: `HTTP ${r.status}` } }))
+      .then((json) => ({ status: r.status, json })));
+}
+
+const when = (v) => (v === null || v === undefined ? null : new Date(typeof v === 'number' ? v : Date.parse(v)));
+
+// Paused tasks the page did not hear about (asked before it was opened, or while it reconnected).
+function findPaused() {
+  api('GET', '/api/agent/history?status=paused&limit=100')
+    .then(({ json }) => {
+      if (json.success) json.data.tasks.forEach((t) => watchApprovals(t.id));
+    })
+    .catch(() => {});
+}
+
+function watchApprovals(taskId) {
+  if (!taskId) return;
+  if (approvals.timers.has(taskId)) return;
+  approvals.timers.set(taskId, setTimeout(() => {
+    approvals.timers.delete(taskId);
+    loadApprovals(taskId);
+  }, 100));
+}
+
+function loadApprovals(taskId) {
+  if (approvals.loading.has(taskId)) {
+    watchApprovals(taskId); // read again once this read is over
+    return;
+  }
+  approvals.loading.add(taskId);
+  api('GET', `/api/agent/${encodeURIComponent(taskId)}`)
+    .then(({ json }) => json.success && renderApprovals(json.data.task))
+    .catch(() => {})
+    .finally(() => approvals.loading.delete(taskId));
+}
+
+// A request is shown once it was seen pending here; after its answer its box shows the
+// decision until dismissed. A pending box is never rebuilt, so an edit in progress stays.
+function renderApprovals(task) {
+  for (const a of task.approvals) {
+    const old = approvals.boxes.get(a.approvalId);
+    if (!old && a.status !== 'pending') continue;
+    // Unchanged, or a read older than the answer given here: the box stays as it is.
+    if (old && (old.status === a.status || a.status === 'pending')) continue;
+    const about = { id: task.id, name: task.name, steps: task.steps };
+    const el = approvalBox(about, a);
+    if (old) old.el.replaceWith(el);
+    else $('#approval-list').append(el);
+    approvals.boxes.set(a.approvalId, { el, status: a.status, args: a.args, task: about });
+  }
+  showApprovalSection();
+}
+
+function showApprovalSection() {
+  const pending = [...approvals.boxes.values()].filter((b) => b.status === 'pending').length;
+  $('#approvals').hidden = approvals.boxes.size === 0;
+  $('#approvals-count').textContent = pending ? `(${pending} waiting)` : '';
+}
+
+function approvalBox(task, a) {
+  const step = (task.steps || [])[a.stepIndex] || {};
+  const expires = when(a.expiresAt);
+  const pending = a.status === 'pending';
+  return h(
+    'div',
+    { class: 'approval', dataset: { approvalId: a.approvalId, taskId: task.id, status: a.status } },
+    h('div', { class: 'approval-head' },
+      h('b', {}, `Step ${a.stepIndex + 1}: ${a.tool} ${a.action}`), ' ',
+      h('span', { class: `badge ${a.status}` }, a.status),
+      pending ? null : h('button', { class: 'dismiss', dataset: { dismiss: a.approvalId } }, 'Dismiss')),
+    h('div', { class: 'muted' }, task.name, ' · ', h('span', { class: 'id' }, task.id)),
+    step.intention ? h('div', { class: 'intention' }, step.intention) : null,
+    h('div', { class: 'rule' }, 'Rule: ', a.rule && a.rule.description),
+    h('div', { class: 'reason' }, a.reason),
+    a.pageUrl ? h('div', { class: 'muted' }, 'Page: ', a.pageUrl) : null,
+    a.screenshot
+      ? h('img', { class: 'thumb', src: 'data:image/png;base64,' + a.screenshot, alt: 'the page when it was asked' })
+      : null,
+    expires && pending
+      ? h('div', { class: 'expires' }, `Expires ${expires.toLocaleString()} (then ${a.onTimeout === 'approve' ? 'approved' : 'rejected'})`)
+      : null,
+    pending
+      ? h('label', {}, 'Arguments (JSON; edits are sent as modifiedParameters)',
+        h('textarea', { class: 'args', rows: 6, spellcheck: 'false' }, JSON.stringify(a.args, null, 2)))
+      : h('pre', { class: 'args' }, JSON.stringify(a.args, null, 2)),
+    pending ? h('input', { class: 'message', type: 'text', placeholder: 'Message (optional)', maxlength: 2000 }) : null,
+    pending
+      ? h('div', { class: 'actions' },
+        h('button', { class: 'approve', dataset: { decide: 'approve' } }, 'Approve'),
+        h('button', { class: 'reject', dataset: { decide: 'reject' } }, 'Reject'),
+        h('span', { class: 'error', role: 'alert' }))
+      : decisionView(a),
+  );
+}
+
+function decisionView(a) {
+  const d = a.decision;
+  if (!d) return h('div', { class: 'decision' }, a.status);
+  const at = when(d.at);
+  const verb = d.timedOut ? `${a.status} (no answer in time)` : `${d.approved ? 'Approved' : 'Rejected'} by ${d.by}`;
+  return h('div', { class: 'decision', dataset: { approved: String(d.approved) } },
+    verb, at ? ` at ${at.toLocaleTimeString()}` : '',
+    d.message ? h('div', { class: 'decision-message' }, 'Message: ', d.message) : null,
+    d.modifiedParameters ? h('div', { class: 'decision-modified' }, 'Modified: ', JSON.stringify(d.modifiedParameters)) : null);
+}
+
+// Approve sends only the top-level keys that were edited (the server merges them into the
+// step's args); nothing edited, no modifiedParameters. A removed key cannot be said that way.
+function changedArgs(original, text) {
+  let edited;
+  try {
+    edited = JSON.parse(text);
+  } catch (e) {
+    throw new Error('The arguments are not valid JSON: ' + e.message);
+  }
+  if (!edited || typeof edited !== 'object' || Array.isArray(edited)) throw new Error('The arguments must be a JSON object');
+  const removed = Object.keys(original || {}).filter((k) => !(k in edited));
+  if (removed.length) throw new Error(`A key cannot be removed, only changed: ${removed.join(', ')}`);
+  const changed = {};
+  for (const [k, v] of Object.entries(edited)) {
+    if (JSON.stringify(v) !== JSON.stringify((original || {})[k])) changed[k] = v;
+  }
+  return Object.keys(changed).length ? changed : null;
+}
+
+function showError(box, error) {
+  const el = box.querySelector('.error');
+  el.replaceChildren(error.message || String(error));
+  for (const d of error.details || []) el.append(h('div', { class: 'detail' }, `${d.field}: ${d.message}`));
+}
+
+function decide(box, approved) {
+  const entry = approvals.boxes.get(box.dataset.approvalId);
+  if (!entry || entry.status !== 'pending') return;
+  const body = { approvalId: box.dataset.approvalId, approved };
+  const message = box.querySelector('input.message').value.trim();
+  if (message) body.message = message;
+  if (approved) {
+    try {
+      const changed = changedArgs(entry.args, box.querySelector('textarea.args').value);
+      if (changed) body.modifiedParameters = changed;
+    } catch (e) {
+      showError(box, e);
+      return;
+    }
+  }
+  const buttons = box.querySelectorAll('.actions button');
+  buttons.forEach((b) => (b.disabled = true));
+  box.querySelector('.error').replaceChildren();
+  box.dataset.sending = '';
+  api('POST', `/api/agent/${encodeURIComponent(entry.task.id)}/approve`, body)
+    .then(({ json }) => {
+      if (!json.success) {
+        showError(box, json.error || {});
+        return;
+      }
+      const decided = (json.data.decisions || [])[0];
+      if (decided && approvals.boxes.get(decided.approvalId)) {
+        const el = approvalBox(entry.task, decided);
+        box.replaceWith(el);
+        approvals.boxes.set(decided.approvalId, { ...entry, el, status: decided.status });
+        showApprovalSection();
+      }
+    })
+    .catch((e) => showError(box, e))
+    .finally(() => {
+      buttons.forEach((b) => (b.disabled = false));
+      delete box.dataset.sending;
+      watchApprovals(entry.task.id);
+      refreshSoon();
+    });
+}
+
+$('#approval-list').addEventListener('click', (e) => {
+  const button = e.target.closest('button[data-decide]');
+  if (button) {
+    decide(button.closest('.approval'), button.dataset.decide === 'approve');
+    return;
+  }
+  const dismiss = e.target.closest('button[data-dismiss]');
+  if (dismiss) {
+    const entry = approvals.boxes.get(dismiss.dataset.dismiss);
+    if (entry) entry.el.remove();
+    approvals.boxes.delete(dismiss.dataset.dismiss);
+    showApprovalSection();
+    return;
+  }
+  if (e.target.matches('img.thumb')) {
+    $('#zoom img').src = e.target.src;
+    $('#zoom').hidden = false;
+  }
+});
 
 // ---- Start ------------------------------------------------------------------------------------
 
