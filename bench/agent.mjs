@@ -96,7 +96,9 @@ async function seed(addr, n) {
       if (waiting && done >= waiting.until) waiting.resolve();
     }
   });
-  const batch = 5000;
+  // Small batches: a long queue makes each submit slower (the per-user count and the
+  // queue position grow with it).
+  const batch = 500;
   for (let sent = 0; sent < n; sent += batch) {
     const k = Math.min(batch, n - sent);
     const until = done + k;
