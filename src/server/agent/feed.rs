@@ -92,15 +92,17 @@ impl Feed {
             self.next_id += render::count(&entries);
         }
         self.after = self.after.max(self.next_id - 1);
-        if let Some(q) = self.queue_report().await {
+        // Only a waiting task has a place in the queue: no store reads for the others.
+        let waiting = task.status == crate::task::TaskStatus::Queued;
+        if let Some(q) = self.queue_report(waiting).await {
             out.push(q);
         }
         out
     }
 
     /// A `queue_update` when the task waits and its place or estimate changed.
-    async fn queue_report(&mut self) -> Option<Value> {
-        if self.done {
+    async fn queue_report(&mut self, waiting: bool) -> Option<Value> {
+        if self.done || (!waiting && self.queue.is_none()) {
             return None;
         }
         let now = self.caller.scheduler().queue_estimate(&self.task_id).await;
