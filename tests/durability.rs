@@ -169,3 +169,176 @@ fn kill_9_loses_nothing_and_the_restart_runs_what_was_queued() {
         assert!(third.terminate().await.success());
     });
 }
+
+/// `POST`s (or `GET`s, without a body) to the agent API; the status and the body.
+async fn agent_call(addr: std::net::SocketAddr, path: &str, body: Option<Value>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}{path}");
+    let request = match body {
+        Some(b) => client.post(url).json(&b),
+        None => client.get(url),
+    };
+    let response = request.send().await.expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls the task's update messages from the start until one satisfies `wanted`; every
+/// message so far.
+async fn agent_until(
+    addr: std::net::SocketAddr,
+    id: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    agent_until_after(addr, id, "0", wanted).await
+}
+
+async fn agent_until_after(
+    addr: std::net::SocketAddr,
+    id: &str,
+    after: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut after: u64 = after.parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while std::time::Instant::now() < deadline {
+        let (status, reply) = agent_call(
+            addr,
+            &format!("/api/agent/{id}/events?after={after}&wait=5"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{reply}");
+        let data = &reply["data"];
+        for m in data["events"].as_array().unwrap() {
+            seen.push(m.clone());
+            if wanted(m) {
+                return seen;
+            }
+        }
+        after = data["lastEventId"].as_str().unwrap().parse().unwrap();
+        let kinds: Vec<String> = seen
+            .iter()
+            .map(|m| format!("{} {} {}", m["id"], m["type"], m["data"]["message"]))
+            .collect();
+        assert_eq!(data["finished"], false, "ended first: {kinds:#?}");
+    }
+    panic!("not within 90 s: {seen:?}");
+}
+
+fn paused(m: &Value) -> bool {
+    m["type"] == "status_change" && m["data"]["status"] == "paused"
+}
+
+/// True from the `n`th `paused` message on (the stream read from its start).
+fn nth_pause(n: usize) -> impl Fn(&Value) -> bool {
+    let seen = std::cell::Cell::new(0);
+    move |m| {
+        if paused(m) {
+            seen.set(seen.get() + 1);
+        }
+        seen.get() == n
+    }
+}
+
+#[test]
+fn an_approval_waits_through_a_restart_and_a_kill_and_the_task_goes_on_where_it_was() {
+    block_on(async {
+        let _permit = env().private_browsers.acquire().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = format!("sqlite://{}", dir.path().join("tasks.db").display());
+        let args = ["--store", store.as_str()];
+        let first = ServeProcess::start(&args).await;
+        // The hover needs a person (a rule on tool and action: asked when the task starts).
+        let (status, reply) = agent_call(
+            first.addr,
+            "/api/agent",
+            Some(json!({
+                "task": "wait for a person through restarts",
+                "approval": {"rules": [{"match": {"tool": "browser_interact", "action": "hover"},
+                                         "decision": "confirm", "timeout": "10m"}]},
+                "commands": [
+                    {"toolName": "browser_navigate", "args": {"action": "goto", "url": url("index.html")}},
+                    execute("localStorage.setItem('k', 'set before'); \
+                             document.cookie = 'c=set-before; path=/'; \
+                             location.hash = 'here'; return 1"),
+                    {"toolName": "browser_interact", "args": {"action": "hover", "selector": "body"}},
+                    execute("return [location.hash, localStorage.getItem('k'), document.cookie].join(' ')"),
+                ],
+            })),
+        )
+        .await;
+        assert_eq!(status, 201, "{reply}");
+        let id = reply["data"]["taskId"].as_str().unwrap().to_string();
+        let before = agent_until(first.addr, &id, paused).await;
+        let ask = before
+            .iter()
+            .find(|m| m["type"] == "approval_request")
+            .expect("an approval request");
+        let approval_id = ask["data"]["approvalRequest"]["approvalId"].clone();
+        assert_eq!(ask["data"]["approvalRequest"]["stepIndex"], 2);
+
+        // SIGTERM while it waits: the task is left waiting, not cancelled.
+        let mut first = first;
+        assert!(first.terminate().await.success());
+        let mut second = ServeProcess::start(&args).await;
+        let (status, reply) = agent_call(second.addr, &format!("/api/agent/{id}"), None).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_ne!(reply["data"]["task"]["status"], "cancelled", "{reply}");
+        assert_ne!(reply["data"]["task"]["status"], "failed", "{reply}");
+        agent_until(second.addr, &id, nth_pause(2)).await;
+        second.kill9().await;
+
+        // kill -9 while it waits again: the same.
+        let third = ServeProcess::start(&args).await;
+        let resumed = agent_until(third.addr, &id, nth_pause(3)).await;
+        let (status, reply) = agent_call(third.addr, &format!("/api/agent/{id}"), None).await;
+        assert_eq!(status, 200, "{reply}");
+        let task = &reply["data"]["task"];
+        assert_eq!(task["status"], "paused", "{reply}");
+        assert_eq!(task["steps"][1]["status"], "completed");
+        assert_eq!(task["steps"][2]["status"], "awaiting_approval");
+
+        let (status, reply) = agent_call(
+            third.addr,
+            &format!("/api/agent/{id}/approve"),
+            Some(json!({"approvalId": approval_id, "approved": true, "message": "after two restarts"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{reply}");
+        let after = resumed.last().unwrap()["id"].as_str().unwrap().to_string();
+        let done = agent_until_after(third.addr, &id, &after, |m| m["type"] == "completed").await;
+        let result = &done.last().unwrap()["data"]["result"];
+        // Steps 0 and 1 ran once, before the restarts; the page came back from the checkpoint
+        // kept while it waited.
+        let last = result["steps"][3]["result"].to_string();
+        assert!(
+            last.contains("#here set before c=set-before"),
+            "the page, its storage and its cookie are back: {last}"
+        );
+        assert_eq!(result["steps"][2]["status"], "completed");
+        // One stream from the start: ids 1..n, the requests once, the restarts said.
+        let ids: Vec<u64> = resumed
+            .iter()
+            .chain(&done)
+            .filter(|m| m["type"] != "queue_update")
+            .map(|m| m["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+        let requeued = resumed
+            .iter()
+            .filter(|m| m["type"] == "status_change" && m["data"]["previousStatus"] == "paused")
+            .count();
+        assert_eq!(requeued, 2, "{resumed:?}");
+        let starts = resumed
+            .iter()
+            .chain(&done)
+            .filter(|m| m["type"] == "step_start")
+            .map(|m| m["data"]["step"]["index"].as_u64().unwrap())
+            .collect::<Vec<_>>();
+        assert_eq!(starts, [0, 1, 2, 3], "no step ran twice");
+        let mut third = third;
+        assert!(third.terminate().await.success());
+    });
+}

@@ -2127,3 +2127,93 @@ async fn postgres_connection_errors_name_the_store_without_its_password() {
     );
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// A task that waited for a person when its runner was lost (past the lease) or left (a
+/// SIGTERM) goes back to a queue with what it did and its request, instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_requeues_what_waited_for_a_person() {
+    let Some(db) = pg::fresh_database() else {
+        return;
+    };
+    let (a, node_a, inst_a) = runner(db.url()).await;
+    let (b, node_b, inst_b) = runner(db.url()).await;
+    let (c, node_c, inst_c) = runner(db.url()).await;
+    let mut waiting = Vec::new();
+    for (s, node, inst) in [(&a, &node_a, &inst_a), (&c, &node_c, &inst_c)] {
+        let mut t = s
+            .enqueue(task("waits", None), Placement::Instance(inst.clone()), 10)
+            .await
+            .unwrap()
+            .unwrap()
+            .task;
+        let at = now_ms();
+        assert_eq!(s.claim(inst, node, at).await.unwrap().unwrap(), t.id);
+        t.start(at).unwrap();
+        t.note(Happened::Started, at);
+        let at = now_ms();
+        change(&**s, &mut t, Change::CommandStarted { index: 0, at }).await;
+        let ok = Arc::new(ToolResult::text("reloaded"));
+        change(
+            &**s,
+            &mut t,
+            Change::CommandSucceeded {
+                index: 0,
+                result: ok,
+                at,
+            },
+        )
+        .await;
+        let approval = approval_for(&t.id, 1, at);
+        change(
+            &**s,
+            &mut t,
+            Change::ApprovalRequested {
+                approval: Box::new(approval.clone()),
+            },
+        )
+        .await;
+        let approval_id = approval.id;
+        change(&**s, &mut t, Change::Paused { approval_id, at }).await;
+        assert_eq!(t.resume_point(), Some(1));
+        waiting.push(t);
+    }
+    // A is lost (no heartbeat within the lease); C leaves as a SIGTERM does.
+    c.leave(&node_c).await.unwrap();
+    let lease = Duration::from_millis(300);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.heartbeat(&node_b).await.unwrap();
+    let recovered = b.recover(&node_b, lease, now_ms()).await.unwrap();
+    assert!(recovered.failed.is_empty(), "{:?}", recovered.failed);
+    let mut requeued: Vec<&str> = recovered.requeued.iter().map(|t| t.id.as_str()).collect();
+    requeued.sort();
+    let mut want: Vec<&str> = waiting.iter().map(|t| t.id.as_str()).collect();
+    want.sort();
+    assert_eq!(requeued, want, "both back in a queue, once");
+    for t in &waiting {
+        let back = get(&*b, &t.id).await;
+        assert_eq!(back.status, TaskStatus::Queued);
+        assert_eq!(back.instance_id, inst_b, "on an instance that is there");
+        assert_eq!(
+            back.commands[0].status,
+            CommandStatus::Success,
+            "what it did is kept"
+        );
+        assert!(
+            back.approvals[0].decision.is_none(),
+            "its request still waits"
+        );
+        assert_eq!(
+            journal_of(&*b, &t.id).await.last(),
+            Some(&Happened::Requeued)
+        );
+    }
+    // B takes them; each goes on where it was, started when it first started.
+    for _ in 0..2 {
+        let id = b.claim(&inst_b, &node_b, now_ms()).await.unwrap().unwrap();
+        let t = get(&*b, &id).await;
+        let first = waiting.iter().find(|w| w.id == id).unwrap();
+        assert_eq!(t.status, TaskStatus::Running);
+        assert_eq!(t.started_at, first.started_at);
+        assert_eq!(t.resume_point(), Some(1));
+    }
+}

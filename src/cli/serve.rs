@@ -249,7 +249,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     let _ = std::io::stdout().flush();
 
     let signal = shutdown_signal().await;
-    eprintln!("{signal}: shutting down (cancelling tasks, closing browsers)");
+    eprintln!("{signal}: shutting down (cancelling tasks, except those waiting for an approval, which go on after a restart; closing browsers)");
     server.shutdown().await;
     ExitCode::SUCCESS
 }

@@ -24,6 +24,8 @@ pub(super) enum Gate {
     Fail(CommandError),
     /// The task was cancelled while it waited.
     Cancelled,
+    /// The server stops while the task waits: it is left waiting in the store.
+    Suspended,
 }
 
 /// One answer, as a door parsed it.
@@ -113,6 +115,10 @@ pub(super) async fn ask_in_advance(
     }
     let mut screenshot: Option<Option<String>> = None;
     for (index, command) in task.commands.iter().enumerate() {
+        // Asked before a restart already.
+        if task.approval_for(index).is_some() {
+            continue;
+        }
         let verdict = approval::decide(
             &policy,
             rules.as_ref(),
@@ -190,19 +196,27 @@ pub(super) async fn gate(
     cancel: &CancellationToken,
 ) -> Gate {
     // Only what the gate needs is copied (the record holds the results so far).
-    let (command, asked, rules) = {
+    let (command, asked, rules, checkpoint) = {
         let live = scheduler.inner.live.lock().unwrap();
         let Some(task) = live.get(task_id) else {
             return Gate::Cancelled;
         };
+        let command = task.commands[index].clone();
+        let checkpoint = scheduler.keeps_checkpoints(task);
         (
-            task.commands[index].clone(),
+            command,
             task.approval_for(index).cloned(),
             task_rules(task),
+            checkpoint,
         )
     };
     let policy = scheduler.inner.policy.clone();
-    if policy.rules.is_empty() && policy.default == Decision::Allow && rules.is_none() {
+    // (A request made before a restart is waited for whatever the policy is now.)
+    if asked.is_none()
+        && policy.rules.is_empty()
+        && policy.default == Decision::Allow
+        && rules.is_none()
+    {
         return Gate::Run;
     }
     let (action, tool) = (&command.parsed.action, command.tool_name.as_str());
@@ -249,6 +263,13 @@ pub(super) async fn gate(
             request(scheduler, instance_id, task_id, index, &verdict, url, png)
         }
     };
+    // The page as it is while the task waits: what a restart puts back before going on.
+    if let (None, true, Some(instance)) = (&approval.decision, checkpoint, instance) {
+        let tab = command.parsed.tab_id.as_deref();
+        scheduler
+            .take_checkpoint(instance, task_id, index, tab, cancel)
+            .await;
+    }
     wait(scheduler, instance_id, task_id, &approval, cancel).await
 }
 
@@ -297,7 +318,11 @@ async fn wait(
         }
         let left = Duration::from_millis(approval.expires_at.saturating_sub(now_ms()));
         tokio::select! {
-            _ = cancel.cancelled() => return Gate::Cancelled,
+            // A shutdown cancels the task after it is itself cancelled.
+            _ = cancel.cancelled() => return match scheduler.inner.shutdown.is_cancelled() {
+                true => Gate::Suspended,
+                false => Gate::Cancelled,
+            },
             _ = &mut decided => {}
             _ = tokio::time::sleep(left) => {
                 let approved = approval.on_timeout == OnTimeout::Approve;
@@ -382,100 +407,167 @@ fn apply(
 }
 
 impl Scheduler {
-    /// Answers requests of a task running here, all or none: every answer is checked first
-    /// (modified parameters are merged into the command's arguments and validated again).
+    /// Answers requests of a task running here (or back in this runner's queue after a
+    /// restart), all or none: every answer is checked first (modified parameters are merged
+    /// into the command's arguments and validated again).
     pub(super) async fn decide(
         &self,
         task_id: &str,
         by: &str,
         inputs: &[DecisionInput],
     ) -> Result<Vec<Approval>, DecideError> {
-        let task = self.inner.live.lock().unwrap().get(task_id).cloned();
-        let Some(task) = task else {
-            return Err(match self.inner.store.get(task_id).await {
-                Ok(Some(t)) if t.status.is_finished() => DecideError::TaskFinished,
-                Ok(Some(t)) if t.status == crate::task::TaskStatus::Running => {
-                    DecideError::Elsewhere(t.instance_id)
-                }
-                Ok(Some(_)) => DecideError::ApprovalNotFound(
-                    inputs
-                        .first()
-                        .map(|i| i.approval_id.clone())
-                        .unwrap_or_default(),
-                ),
-                _ => DecideError::TaskNotFound,
-            });
-        };
-        let mut checked = Vec::new();
-        let mut invalid = Vec::new();
-        for (i, input) in inputs.iter().enumerate() {
-            let approval = task
-                .approvals
-                .iter()
-                .find(|a| a.id == input.approval_id)
-                .ok_or_else(|| DecideError::ApprovalNotFound(input.approval_id.clone()))?;
-            if approval.decision.is_some()
-                || inputs[..i]
-                    .iter()
-                    .any(|o| o.approval_id == input.approval_id)
-            {
-                return Err(DecideError::AlreadyDecided(input.approval_id.clone()));
+        let live = self.inner.live.lock().unwrap().get(task_id).cloned();
+        if let Some(task) = live {
+            return self.decide_live(&task, by, inputs).await;
+        }
+        // No worker takes a task from the store meanwhile (see `Inner::claims`).
+        let _claims = self.inner.claims.write().await;
+        let live = self.inner.live.lock().unwrap().get(task_id).cloned();
+        if let Some(task) = live {
+            drop(_claims);
+            return self.decide_live(&task, by, inputs).await;
+        }
+        match self.inner.store.get(task_id).await {
+            Ok(Some(t)) if t.status.is_finished() => Err(DecideError::TaskFinished),
+            Ok(Some(t)) if t.status == crate::task::TaskStatus::Running => {
+                Err(DecideError::Elsewhere(t.instance_id))
             }
-            let args = match (&input.modified_parameters, input.approved) {
-                (Some(changes), true) => {
-                    let command = &task.commands[approval.index];
-                    let mut merged = command.args.clone();
-                    if let Value::Object(map) = &mut merged {
-                        for (k, v) in changes {
-                            map.insert(k.clone(), v.clone());
-                        }
-                    }
-                    match crate::task::validate::reparse_command(&command.tool_name, &merged) {
-                        Ok(parsed) => Some((merged, parsed)),
-                        Err(e) => {
-                            let prefix = if inputs.len() > 1 {
-                                format!("decisions[{i}].modifiedParameters")
-                            } else {
-                                "modifiedParameters".to_string()
-                            };
-                            invalid.push(ValidationError {
-                                field: if e.field.is_empty() {
-                                    prefix
-                                } else {
-                                    format!("{prefix}.{}", e.field)
-                                },
-                                message: e.message,
-                            });
-                            None
-                        }
-                    }
-                }
-                _ => None,
-            };
-            checked.push((approval.id.clone(), args));
+            Ok(Some(t)) => self.decide_queued(t, by, inputs).await,
+            _ => Err(DecideError::TaskNotFound),
         }
-        if !invalid.is_empty() {
-            return Err(DecideError::Invalid(invalid));
-        }
+    }
+
+    async fn decide_live(
+        &self,
+        task: &Task,
+        by: &str,
+        inputs: &[DecisionInput],
+    ) -> Result<Vec<Approval>, DecideError> {
+        let checked = check(task, inputs)?;
         let mut decided = Vec::new();
         for ((approval_id, args), input) in checked.into_iter().zip(inputs) {
-            let answer = ApprovalDecision {
-                approved: input.approved,
-                by: by.into(),
-                at: now_ms(),
-                message: input.message.clone(),
-                modified_parameters: input.modified_parameters.clone(),
-                timed_out: false,
-            };
-            if let Some((a, durable)) =
-                apply(self, &task.instance_id, task_id, &approval_id, answer, args)
-            {
+            let answer = answer_of(input, by);
+            if let Some((a, durable)) = apply(
+                self,
+                &task.instance_id,
+                &task.id,
+                &approval_id,
+                answer,
+                args,
+            ) {
                 if let Err(e) = durable.await {
-                    tracing::error!(task = %task_id, "task store: an answer was not recorded: {e:#}");
+                    tracing::error!(task = %task.id, "task store: an answer was not recorded: {e:#}");
                 }
                 decided.push(a);
             }
         }
         Ok(decided)
     }
+
+    /// A task queued again after a restart, waiting for its instance: answered in the store,
+    /// where its worker reads the answer when it takes the task.
+    async fn decide_queued(
+        &self,
+        mut task: Task,
+        by: &str,
+        inputs: &[DecisionInput],
+    ) -> Result<Vec<Approval>, DecideError> {
+        let checked = check(&task, inputs)?;
+        let mut decided = Vec::new();
+        for ((approval_id, args), input) in checked.into_iter().zip(inputs) {
+            let change = Change::ApprovalDecided {
+                approval_id: approval_id.clone(),
+                decision: answer_of(input, by),
+                args: args.map(Box::new),
+            };
+            if let Err(e) = self.inner.store.record(&task.id, change.clone()).await {
+                tracing::error!(task = %task.id, "task store: an answer was not recorded: {e:#}");
+                continue;
+            }
+            let _ = change.apply(&mut task);
+            if let Some(a) = task.approvals.iter().find(|a| a.id == approval_id) {
+                self.events().emit(
+                    &task.instance_id,
+                    EventKind::ApprovalDecided {
+                        task_id: task.id.clone(),
+                        approval: Arc::new(a.clone()),
+                    },
+                );
+                decided.push(a.clone());
+            }
+        }
+        Ok(decided)
+    }
+}
+
+fn answer_of(input: &DecisionInput, by: &str) -> ApprovalDecision {
+    ApprovalDecision {
+        approved: input.approved,
+        by: by.into(),
+        at: now_ms(),
+        message: input.message.clone(),
+        modified_parameters: input.modified_parameters.clone(),
+        timed_out: false,
+    }
+}
+
+/// Every answer of a batch checked against the task: the approval, its id and each
+/// modified parameter (a list of every invalid one).
+#[allow(clippy::type_complexity)]
+fn check(
+    task: &Task,
+    inputs: &[DecisionInput],
+) -> Result<Vec<(String, Option<(Value, ParsedArgs)>)>, DecideError> {
+    let mut checked = Vec::new();
+    let mut invalid = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let approval = task
+            .approvals
+            .iter()
+            .find(|a| a.id == input.approval_id)
+            .ok_or_else(|| DecideError::ApprovalNotFound(input.approval_id.clone()))?;
+        if approval.decision.is_some()
+            || inputs[..i]
+                .iter()
+                .any(|o| o.approval_id == input.approval_id)
+        {
+            return Err(DecideError::AlreadyDecided(input.approval_id.clone()));
+        }
+        let args = match (&input.modified_parameters, input.approved) {
+            (Some(changes), true) => {
+                let command = &task.commands[approval.index];
+                let mut merged = command.args.clone();
+                if let Value::Object(map) = &mut merged {
+                    for (k, v) in changes {
+                        map.insert(k.clone(), v.clone());
+                    }
+                }
+                match crate::task::validate::reparse_command(&command.tool_name, &merged) {
+                    Ok(parsed) => Some((merged, parsed)),
+                    Err(e) => {
+                        let prefix = if inputs.len() > 1 {
+                            format!("decisions[{i}].modifiedParameters")
+                        } else {
+                            "modifiedParameters".to_string()
+                        };
+                        invalid.push(ValidationError {
+                            field: if e.field.is_empty() {
+                                prefix
+                            } else {
+                                format!("{prefix}.{}", e.field)
+                            },
+                            message: e.message,
+                        });
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        checked.push((approval.id.clone(), args));
+    }
+    if !invalid.is_empty() {
+        return Err(DecideError::Invalid(invalid));
+    }
+    Ok(checked)
 }

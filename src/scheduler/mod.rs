@@ -238,6 +238,10 @@ struct Inner {
     checkpoints: Checkpoints,
     /// Woken whenever an approval is answered: waiting workers look at their record again.
     decided: Notify,
+    /// Held (shared) by a worker from its claim until the task is live; exclusively by an
+    /// answer to a task still in the store's queue, so the worker reads the answer or the
+    /// answer finds the task live, never neither.
+    claims: tokio::sync::RwLock<()>,
     /// What `browser_instance create` starts from (the Chromium binary, flags).
     launch_defaults: LaunchOptions,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
@@ -289,6 +293,7 @@ impl Scheduler {
                 policy: config.policy,
                 checkpoints: config.checkpoints,
                 decided: Notify::new(),
+                claims: tokio::sync::RwLock::new(()),
                 launch_defaults,
                 slots: Mutex::new(BTreeMap::new()),
                 live: Mutex::new(HashMap::new()),

@@ -51,12 +51,17 @@ impl UndoError {
 impl Scheduler {
     /// Whether the worker keeps a checkpoint before this command of this task.
     pub(super) fn keeps_checkpoint(&self, task: &Task, command: &TaskCommand) -> bool {
-        let wanted = match self.inner.checkpoints {
+        self.keeps_checkpoints(task) && command.parsed.action.changes_state()
+    }
+
+    /// Whether checkpoints are kept for this task at all (also the one taken while it waits
+    /// for a person, which a restart puts back).
+    pub(super) fn keeps_checkpoints(&self, task: &Task) -> bool {
+        match self.inner.checkpoints {
             Checkpoints::Off => false,
             Checkpoints::All => true,
             Checkpoints::Agent => task.door == Door::Agent,
-        };
-        wanted && command.parsed.action.changes_state()
+        }
     }
 
     /// Takes and records the checkpoint before command `index` (best effort: a page that
@@ -82,6 +87,54 @@ impl Scheduler {
                 );
             }
             Err(e) => tracing::debug!(task = %task_id, index, "no checkpoint: {e}"),
+        }
+    }
+
+    /// Puts back the page a task waited on when the server stopped, before it goes on at
+    /// step `index`: the checkpoint kept while it waited (URL, cookies, storage), else the URL
+    /// its approval request noted. Best effort: what cannot be put back is logged, and the
+    /// approval's screenshot shows the person what the page was.
+    pub(super) async fn resume_page(
+        &self,
+        instance: &BrowserInstance,
+        task: &Task,
+        index: usize,
+        cancel: &CancellationToken,
+    ) {
+        let kept = match self.inner.store.checkpoint(&task.id, index).await {
+            Ok(Some(state)) => serde_json::from_value::<Checkpoint>(state).ok(),
+            _ => None,
+        };
+        let noted = || {
+            let url = task.approval_for(index)?.page_url.clone()?;
+            Some(Checkpoint {
+                url,
+                origin: None,
+                cookies: Vec::new(),
+                local_storage: Vec::new(),
+                session_storage: Vec::new(),
+                taken_at: now_ms(),
+                tab_id: None,
+            })
+        };
+        let Some(mut checkpoint) = kept.or_else(noted) else {
+            return;
+        };
+        // The tabs of the browser it waited in are gone.
+        checkpoint.tab_id = None;
+        match self
+            .inner
+            .executor
+            .restore(instance, &checkpoint, cancel)
+            .await
+        {
+            Ok(report) => {
+                tracing::info!(task = %task.id, url = %report.url, restored = ?report.restored,
+                "a task that waited through a restart has its page back")
+            }
+            Err(e) => {
+                tracing::warn!(task = %task.id, "its page could not be put back: {}", e.message)
+            }
         }
     }
 

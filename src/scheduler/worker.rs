@@ -15,7 +15,9 @@ use super::{Scheduler, Slot};
 use crate::browser::{BrowserInstance, BrowserSource, Health};
 use crate::events::{EventBus, EventKind};
 use crate::store::Change;
-use crate::task::{now_ms, Action, CommandError, ContentAction, ErrorCode, ParsedArgs, Task};
+use crate::task::{
+    now_ms, Action, CommandError, CommandStatus, ContentAction, ErrorCode, ParsedArgs, Task,
+};
 
 /// How often an idle worker of a shared store looks for work without being told (a missed
 /// notification costs at most this).
@@ -33,10 +35,12 @@ pub(super) async fn run(scheduler: Scheduler, slot: Arc<Slot>) {
         // An undo restoring this instance's page finishes first.
         let busy = slot.busy.lock().await;
         let now = now_ms();
+        let claiming = inner.claims.read().await;
         let claimed = match inner.store.claim(&slot.id, &inner.node, now).await {
             Ok(Some(id)) => start(&scheduler, &slot, id, now).await.map(Some),
             other => other.map(|_| None),
         };
+        drop(claiming);
         let (task, cancel) = match claimed {
             Ok(Some(claimed)) => claimed,
             Ok(None) => {
@@ -254,15 +258,29 @@ async fn run_task(
         instance.begin_task(task.metadata.as_ref()).await;
     }
     let browser = instance.as_ref().ok().map(|i| &**i);
+    // Back after a restart, before the step it waited at: its page first.
+    if let (Some(index), Some(browser)) = (task.resume_point(), browser) {
+        scheduler.resume_page(browser, &task, index, cancel).await;
+    }
     approvals::ask_in_advance(scheduler, &slot.id, browser, &task, cancel).await;
     for (index, command) in task.commands.iter().enumerate() {
         if cancel.is_cancelled() {
             break;
         }
+        // Done before a restart.
+        if command.status == CommandStatus::Success {
+            continue;
+        }
         let refused =
             match approvals::gate(scheduler, &slot.id, browser, task_id, index, cancel).await {
                 Gate::Run => None,
                 Gate::Cancelled => break,
+                Gate::Suspended => {
+                    // The server stops while the task waits: it stays as it is in the store,
+                    // to go on after the restart (see `Change::recovered`).
+                    scheduler.inner.live.lock().unwrap().remove(task_id);
+                    return;
+                }
                 Gate::Fail(error) => Some(error),
             };
         // An approver may have changed the command's arguments.

@@ -65,6 +65,11 @@ pub enum Change {
     Undone {
         undo: UndoRecord,
     },
+    /// Its runner stopped while it waited for a person: back in its queue, what it did kept
+    /// (see [`Task::resume_point`]).
+    Requeued {
+        at: u64,
+    },
 }
 
 impl Change {
@@ -108,6 +113,7 @@ impl Change {
                 },
                 undo.at,
             ),
+            Change::Requeued { at } => (Happened::Requeued, *at),
             Change::FailureScreenshot { .. } | Change::Checkpoint { .. } => return None,
         })
     }
@@ -191,6 +197,7 @@ impl Change {
                 task.undos.push(undo.clone());
                 Ok(())
             }
+            Change::Requeued { .. } => task.requeue(),
         }
     }
 
@@ -206,6 +213,15 @@ impl Change {
             error: end.error,
             skipped,
             at,
+        }
+    }
+
+    /// What a task that lost its runner becomes: back in its queue when it was waiting for a
+    /// person (it goes on at that step), else [`Change::lost`].
+    pub fn recovered(task: &Task, error: CommandError, at: u64) -> Vec<Change> {
+        match task.resume_point() {
+            Some(_) => vec![Change::Requeued { at }],
+            None => Change::lost(task, error, at),
         }
     }
 

@@ -176,7 +176,8 @@ impl PostgresStore {
                 ErrorCode::InstanceDisconnected,
                 format!("runner {lost} was lost"),
             );
-            failed.extend(fail(&mut tx, &id, error, now).await?);
+            // One that waited for a person is queued again, and placed with the others below.
+            failed.extend(fail_or_requeue(&mut tx, &id, error, now).await?);
         }
         let queued: Vec<(String, Option<String>, String)> = sqlx::query_as(
             "SELECT id, requested_instance, instance_id FROM tasks
@@ -255,18 +256,57 @@ impl PostgresStore {
             return Ok(());
         }
         let mut failed = Vec::new();
+        let mut requeued = Vec::new();
+        let mut queues = BTreeSet::new();
         for (id, node) in orphans {
             let node = node.as_deref().unwrap_or("(unknown)");
             let error = CommandError::new(
                 ErrorCode::InstanceDisconnected,
                 format!("runner {node} was lost"),
             );
-            failed.extend(fail(&mut tx, &id, error, now).await?);
+            let Some(task) = load_task(&mut tx, &id).await? else {
+                continue;
+            };
+            if task.resume_point().is_none() {
+                failed.extend(fail(&mut tx, &id, error, now).await?);
+                continue;
+            }
+            // It waited for a person: queued again, on an instance that is still there.
+            let placed = match (
+                &task.requested_instance,
+                instance_known(&mut tx, &task.instance_id).await?,
+            ) {
+                (_, true) => Some(task.instance_id.clone()),
+                // Any runner still in the table is alive enough: this one is.
+                (None, false) => live_instance(&mut tx, "", &me.id, 0).await?,
+                (Some(_), false) => None,
+            };
+            match placed {
+                Some(target) => {
+                    apply(&mut tx, &id, &Change::Requeued { at: now }).await?;
+                    sqlx::query("UPDATE tasks SET instance_id = $1 WHERE id = $2")
+                        .bind(&target)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    requeued.extend(load_task(&mut tx, &id).await?);
+                    queues.insert(target);
+                }
+                None => failed.extend(fail(&mut tx, &id, error, now).await?),
+            }
         }
-        let touched: Vec<&str> = failed.iter().map(|t| t.id.as_str()).collect();
+        let touched: Vec<&str> = failed
+            .iter()
+            .chain(&requeued)
+            .map(|t: &Task| t.id.as_str())
+            .collect();
         notify_tasks(&mut tx, &me.id, &touched).await?;
+        for queue in &queues {
+            notify(&mut tx, QUEUE_CHANNEL, queue).await?;
+        }
         tx.commit().await?;
         out.failed.extend(failed);
+        out.requeued.extend(requeued);
         Ok(())
     }
 }
@@ -526,6 +566,8 @@ async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> Store
         let (allowed, refused): (&[&str], fn(&str) -> anyhow::Error) = match change {
             Change::Finished { .. } => (&["queued", "running"], already_finished),
             Change::Undone { .. } => (&[], unknown),
+            // A task requeued while it waited can be answered before it is back on its instance.
+            Change::ApprovalDecided { .. } => (&["queued", "running"], not_running),
             _ => (&["running"], not_running),
         };
         if !note(conn, task_id, &what, at, allowed).await? {
@@ -582,6 +624,12 @@ async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> Store
         }
         // Only its journal entry: the record does not change.
         Change::Paused { .. } => {}
+        Change::Requeued { .. } => {
+            sqlx::query("UPDATE tasks SET status = 'queued', node_id = NULL WHERE id = $1")
+                .bind(task_id)
+                .execute(&mut *conn)
+                .await?;
+        }
         Change::CommandStarted { index, at } => {
             let done = sqlx::query(
                 "WITH t AS (UPDATE tasks SET current_command_index = $3
@@ -741,6 +789,31 @@ async fn fail(
         apply(conn, task_id, &change).await?;
     }
     load_task(conn, task_id).await
+}
+
+/// [`fail`], or back to its queue when it waited for a person (see [`Change::recovered`]).
+async fn fail_or_requeue(
+    conn: &mut PgConnection,
+    task_id: &str,
+    error: CommandError,
+    now: u64,
+) -> StoreResult<Option<Task>> {
+    let Some(task) = load_task(conn, task_id).await? else {
+        return Ok(None);
+    };
+    if task.resume_point().is_none() {
+        return fail(conn, task_id, error, now).await;
+    }
+    apply(conn, task_id, &Change::Requeued { at: now }).await?;
+    Ok(None)
+}
+
+async fn instance_known(conn: &mut PgConnection, id: &str) -> StoreResult<bool> {
+    let (known,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM instances WHERE id = $1)")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(known)
 }
 
 async fn notify(conn: &mut PgConnection, channel: &str, payload: &str) -> StoreResult<()> {
@@ -1444,7 +1517,7 @@ impl TaskStore for PostgresStore {
         // Its journal gains `started` in the same statement.
         let claimed: Option<(String,)> = sqlx::query_as(
             "WITH c AS (
-                UPDATE tasks SET status = 'running', started_at = $1, node_id = $2,
+                UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, $1), node_id = $2,
                                  journal_seq = journal_seq + 1
                 WHERE seq = (SELECT seq FROM tasks WHERE instance_id = $3 AND status = 'queued'
                              ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)

@@ -372,6 +372,10 @@ fn apply(conn: &Connection, task_id: &str, change: &Change) -> StoreResult<()> {
         }
         // Only its journal entry: the record does not change.
         Change::Paused { .. } => {}
+        Change::Requeued { .. } => {
+            conn.prepare_cached("UPDATE tasks SET status = 'queued', node_id = NULL WHERE id = ?")?
+                .execute([task_id])?;
+        }
         Change::CommandStarted { index, at } => {
             conn.prepare_cached(
                 "UPDATE commands SET status = 'running', started_at = ?
@@ -1131,7 +1135,7 @@ impl TaskStore for SqliteStore {
         self.write(move |conn| {
             let claimed: Option<String> = conn
                 .prepare_cached(
-                    "UPDATE tasks SET status = 'running', started_at = ?, node_id = ?
+                    "UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, ?), node_id = ?
                      WHERE seq = (SELECT seq FROM tasks WHERE instance_id = ? AND status = 'queued'
                                   ORDER BY priority DESC, seq LIMIT 1)
                      RETURNING id",
@@ -1169,6 +1173,8 @@ impl TaskStore for SqliteStore {
     async fn recover(&self, _me: &Node, _lease: Duration, now: u64) -> StoreResult<Recovered> {
         self.write(move |conn| {
             let mut recovered = Recovered::default();
+            // A task that waited for a person goes back to its queue (and is placed with the
+            // queued ones below); the others fail.
             let running: Vec<String> = conn
                 .prepare("SELECT id FROM tasks WHERE status = 'running' ORDER BY seq")?
                 .query_map([], |r| r.get(0))?
@@ -1178,8 +1184,12 @@ impl TaskStore for SqliteStore {
                     continue;
                 };
                 let why = "the server stopped while this task ran".to_string();
-                apply_all(conn, &id, &lost(&task, why, now))?;
-                recovered.failed.extend(load_task(conn, &id)?);
+                let error = CommandError::new(ErrorCode::InstanceDisconnected, why);
+                let changes = Change::recovered(&task, error, now);
+                apply_all(conn, &id, &changes)?;
+                if !matches!(changes[..], [Change::Requeued { .. }]) {
+                    recovered.failed.extend(load_task(conn, &id)?);
+                }
             }
             // Queued for an instance of the earlier run that is not back: moved if it named
             // none, failed if it did.

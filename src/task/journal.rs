@@ -46,6 +46,8 @@ pub enum Happened {
     Undone {
         undo_id: String,
     },
+    /// Its runner stopped while it waited for an answer: back in its queue, to go on there.
+    Requeued,
     Finished {
         status: TaskStatus,
     },

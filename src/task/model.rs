@@ -30,12 +30,15 @@ impl TaskStatus {
 
     /// The transitions drawn in task-format.md, plus queued → cancelled (the protocol
     /// document cancels "a running or queued task", which the diagram does not draw) and
-    /// queued → failed (a task queued on an instance whose runner was lost).
+    /// queued → failed (a task queued on an instance whose runner was lost), and running →
+    /// queued (a task that waited for a person when its runner stopped goes back to its
+    /// queue, to go on at that step: see [`Task::resume_point`]).
     pub fn can_become(self, next: TaskStatus) -> bool {
         use TaskStatus::*;
         matches!(
             (self, next),
             (Queued, Running)
+                | (Running, Queued)
                 | (Queued, Cancelled)
                 | (Queued, Failed)
                 | (Running, Completed)
@@ -494,8 +497,29 @@ impl Task {
 
     pub fn start(&mut self, now: u64) -> Result<(), IllegalTransition> {
         self.set_status(TaskStatus::Running)?;
-        self.started_at = Some(now);
+        // A resumed task started when it first did.
+        self.started_at.get_or_insert(now);
         Ok(())
+    }
+
+    /// Back to the queue, keeping what it did (see [`Task::resume_point`]).
+    pub fn requeue(&mut self) -> Result<(), IllegalTransition> {
+        self.set_status(TaskStatus::Queued)
+    }
+
+    /// Where a running task can go on after its runner stopped: the step it was waiting
+    /// before for a person's answer (nothing in flight, everything before it done). A task
+    /// stopped anywhere else cannot go on without running a command twice or guessing.
+    pub fn resume_point(&self) -> Option<usize> {
+        if self.status != TaskStatus::Running {
+            return None;
+        }
+        let next = self
+            .commands
+            .iter()
+            .position(|c| c.status != CommandStatus::Success)?;
+        (self.commands[next].status == CommandStatus::Pending && self.approval_for(next).is_some())
+            .then_some(next)
     }
 
     pub fn start_command(&mut self, index: usize, now: u64) -> Result<(), IllegalTransition> {
@@ -609,6 +633,8 @@ mod tests {
             (Running, Completed),
             (Running, Failed),
             (Running, Cancelled),
+            // Back to its queue when its runner stopped while it waited for a person.
+            (Running, Queued),
         ];
         for from in TaskStatus::ALL {
             for to in TaskStatus::ALL {

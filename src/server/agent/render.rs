@@ -421,6 +421,13 @@ fn render(task: &Task, entry: &JournalEntry) -> Vec<Message> {
                 json!({"undo": u.map(|u| undo(task, u))}),
             )]
         }
+        Happened::Requeued => vec![Message::new(
+            "status_change",
+            task,
+            at,
+            json!({"status": "pending", "previousStatus": "paused",
+                   "message": format!("the server stopped while the task waited for an answer: it waits on {} again, and goes on at the same step", task.instance_id)}),
+        )],
         Happened::Finished { status } => match status {
             TaskStatus::Completed => vec![Message::new(
                 "completed",
