@@ -196,8 +196,12 @@ async function main() {
     });
   }));
   await Promise.all(watchers);
-  const expected = received[0].length;
+  const expected = Math.max(...received.map((ids) => ids.length));
   const inOrder = received.every((ids) => ids.length === expected && ids.every((id, i) => id === i + 1));
+  if (!inOrder) {
+    const bad = received.map((ids, w) => [w, ids]).filter(([, ids]) => ids.length !== expected || ids.some((id, i) => id !== i + 1));
+    console.error(`${bad.length} of ${WATCHERS} watchers missed or reordered messages (expected 1..${expected}); the first: watcher ${bad[0][0]}: ${bad[0][1].join(',')}`);
+  }
   const report = {
     at: new Date().toISOString(),
     seed: SEED, seeded_s, clients: CLIENTS, requests: REQUESTS,

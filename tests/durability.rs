@@ -231,14 +231,15 @@ fn paused(m: &Value) -> bool {
     m["type"] == "status_change" && m["data"]["status"] == "paused"
 }
 
-/// True from the `n`th `paused` message on (the stream read from its start).
-fn nth_pause(n: usize) -> impl Fn(&Value) -> bool {
-    let seen = std::cell::Cell::new(0);
+/// True at the first `paused` message after the `n`th requeue (the stream read from its start).
+/// (Not the nth pause: a `kill -9` may come before the pause it follows was written.)
+fn paused_after_requeue(n: usize) -> impl Fn(&Value) -> bool {
+    let requeued = std::cell::Cell::new(0);
     move |m| {
-        if paused(m) {
-            seen.set(seen.get() + 1);
+        if m["type"] == "status_change" && m["data"]["previousStatus"] == "paused" {
+            requeued.set(requeued.get() + 1);
         }
-        seen.get() == n
+        requeued.get() == n && paused(m)
     }
 }
 
@@ -287,12 +288,12 @@ fn an_approval_waits_through_a_restart_and_a_kill_and_the_task_goes_on_where_it_
         assert_eq!(status, 200, "{reply}");
         assert_ne!(reply["data"]["task"]["status"], "cancelled", "{reply}");
         assert_ne!(reply["data"]["task"]["status"], "failed", "{reply}");
-        agent_until(second.addr, &id, nth_pause(2)).await;
+        agent_until(second.addr, &id, paused_after_requeue(1)).await;
         second.kill9().await;
 
         // kill -9 while it waits again: the same.
         let third = ServeProcess::start(&args).await;
-        let resumed = agent_until(third.addr, &id, nth_pause(3)).await;
+        let resumed = agent_until(third.addr, &id, paused_after_requeue(2)).await;
         let (status, reply) = agent_call(third.addr, &format!("/api/agent/{id}"), None).await;
         assert_eq!(status, 200, "{reply}");
         let task = &reply["data"]["task"];

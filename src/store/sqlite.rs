@@ -26,10 +26,11 @@ use super::{
 use crate::task::{CommandError, ErrorCode, Happened, JournalEntry, Task, TaskStatus, TaskSummary};
 
 /// The schema, one migration per entry; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../../migrations/sqlite/0001_tasks.sql"),
     include_str!("../../migrations/sqlite/0002_users.sql"),
     include_str!("../../migrations/sqlite/0003_agent.sql"),
+    include_str!("../../migrations/sqlite/0004_history_by_status.sql"),
 ];
 
 /// A write, run by the writer thread inside the batch's transaction; it returns what to do
