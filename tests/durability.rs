@@ -288,12 +288,33 @@ fn an_approval_waits_through_a_restart_and_a_kill_and_the_task_goes_on_where_it_
         assert_eq!(status, 200, "{reply}");
         assert_ne!(reply["data"]["task"]["status"], "cancelled", "{reply}");
         assert_ne!(reply["data"]["task"]["status"], "failed", "{reply}");
-        agent_until(second.addr, &id, paused_after_requeue(1)).await;
+        let seen = agent_until(second.addr, &id, paused_after_requeue(1)).await;
         second.kill9().await;
 
         // kill -9 while it waits again: the same.
         let third = ServeProcess::start(&args).await;
         let resumed = agent_until(third.addr, &id, paused_after_requeue(2)).await;
+        // What a client was sent before the kill is in the store, with the same ids: a
+        // message is sent once it is written.
+        let key = |m: &Value| {
+            (
+                m["id"].clone(),
+                m["type"].clone(),
+                m["data"]["status"].clone(),
+            )
+        };
+        let sent: Vec<_> = seen
+            .iter()
+            .filter(|m| m["type"] != "queue_update")
+            .map(key)
+            .collect();
+        let kept: Vec<_> = resumed
+            .iter()
+            .filter(|m| m["type"] != "queue_update")
+            .take(sent.len())
+            .map(key)
+            .collect();
+        assert_eq!(kept, sent, "the messages sent before the kill, as stored");
         let (status, reply) = agent_call(third.addr, &format!("/api/agent/{id}"), None).await;
         assert_eq!(status, 200, "{reply}");
         let task = &reply["data"]["task"];

@@ -2109,7 +2109,7 @@ async fn postgres_refuses_a_newer_schema() {
     };
     assert!(err.contains("schema version 9999"), "{err}");
     assert!(
-        err.contains("newer than this browser-control knows (3)"),
+        err.contains("newer than this browser-control knows (4)"),
         "{err}"
     );
 }

@@ -242,6 +242,12 @@ struct Inner {
     /// answer to a task still in the store's queue, so the worker reads the answer or the
     /// answer finds the task live, never neither.
     claims: tokio::sync::RwLock<()>,
+    /// Of each live task, the last journal entry the store holds: what the update streams
+    /// may send (a message once sent keeps its id, even through a `kill -9`).
+    stored: Mutex<HashMap<String, u64>>,
+    /// Bumped whenever an entry of [`Inner::stored`] grows: a stream waiting for its task's
+    /// news to be written hears it.
+    settled: tokio::sync::watch::Sender<u64>,
     /// What `browser_instance create` starts from (the Chromium binary, flags).
     launch_defaults: LaunchOptions,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
@@ -294,6 +300,8 @@ impl Scheduler {
                 checkpoints: config.checkpoints,
                 decided: Notify::new(),
                 claims: tokio::sync::RwLock::new(()),
+                stored: Mutex::new(HashMap::new()),
+                settled: tokio::sync::watch::Sender::new(0),
                 launch_defaults,
                 slots: Mutex::new(BTreeMap::new()),
                 live: Mutex::new(HashMap::new()),
@@ -536,6 +544,31 @@ impl Scheduler {
     }
 
     /// Tasks, read-only: what every door may see of them.
+    /// Hears when more of a live task's journal is stored (see [`Tasks::journal`]).
+    pub fn settled(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.settled.subscribe()
+    }
+
+    /// Takes a task out of the live records (it ended, or waits in the store).
+    fn forget_live(&self, task_id: &str) -> Option<Task> {
+        self.inner.stored.lock().unwrap().remove(task_id);
+        self.inner.live.lock().unwrap().remove(task_id)
+    }
+
+    /// Entry `seq` of the live task's journal is in the store.
+    fn stored_through(&self, task_id: &str, seq: u64) {
+        let grew = match self.inner.stored.lock().unwrap().get_mut(task_id) {
+            Some(stored) if *stored < seq => {
+                *stored = seq;
+                true
+            }
+            _ => false,
+        };
+        if grew {
+            self.inner.settled.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
     pub fn tasks(&self) -> Tasks<'_> {
         Tasks::new(&self.inner)
     }

@@ -55,15 +55,21 @@ impl<'a> Tasks<'a> {
         Ok(tasks)
     }
 
-    /// The task's journal after entry `after` (a live task's from its record).
+    /// The task's journal after entry `after`, as far as the store holds it (a live task's
+    /// from its record, up to what is written: its record may be a few writes ahead).
     pub async fn journal(&self, id: &str, after: u64) -> StoreResult<Vec<JournalEntry>> {
-        if let Some(task) = self.inner.live.lock().unwrap().get(id) {
-            return Ok(task
-                .journal
-                .iter()
-                .filter(|e| e.seq > after)
-                .cloned()
-                .collect());
+        {
+            let live = self.inner.live.lock().unwrap();
+            if let Some(task) = live.get(id) {
+                let stored = self.inner.stored.lock().unwrap().get(id).copied();
+                let stored = stored.unwrap_or(u64::MAX);
+                return Ok(task
+                    .journal
+                    .iter()
+                    .filter(|e| e.seq > after && e.seq <= stored)
+                    .cloned()
+                    .collect());
+            }
         }
         self.inner.store.journal(id, after).await
     }

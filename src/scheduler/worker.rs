@@ -139,6 +139,8 @@ async fn start(
     task.journal = inner.store.journal(&id, 0).await?;
     let cancel = CancellationToken::new();
     *slot.running.lock().unwrap() = Some((task.id.clone(), cancel.clone()));
+    let stored = task.journal.last().map_or(0, |e| e.seq);
+    inner.stored.lock().unwrap().insert(task.id.clone(), stored);
     inner
         .live
         .lock()
@@ -172,7 +174,7 @@ async fn end_abruptly(scheduler: &Scheduler, task_id: &str, error: CommandError)
             }
         }
     }
-    let finished = scheduler.inner.live.lock().unwrap().remove(task_id);
+    let finished = scheduler.forget_live(task_id);
     if let Some(task) = finished {
         scheduler.emit_finished(task);
     }
@@ -185,15 +187,46 @@ pub(super) fn record(
     task_id: &str,
     change: Change,
 ) -> Option<futures::future::BoxFuture<'static, crate::store::StoreResult<()>>> {
-    {
+    let noted = change.happened().is_some();
+    let (seq, written) = {
         let mut live = scheduler.inner.live.lock().unwrap();
         let task = live.get_mut(task_id)?;
         if let Err(e) = change.apply(task) {
             tracing::error!(task = %task_id, "{e}");
             return None;
         }
+        let seq = task.journal.last().map(|e| e.seq).filter(|_| noted);
+        // Handed to the store's ordered queue before anyone can read the change here.
+        (seq, scheduler.inner.store.record(task_id, change))
+    };
+    let Some(seq) = seq else {
+        return Some(written);
+    };
+    // Once written, the update streams may send the entry.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (scheduler, task_id) = (scheduler.clone(), task_id.to_string());
+    tokio::spawn(async move {
+        let result = written.await;
+        if result.is_ok() {
+            scheduler.stored_through(&task_id, seq);
+        }
+        let _ = tx.send(result);
+    });
+    Some(Box::pin(async move {
+        rx.await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the task store is closed")))
+    }))
+}
+
+/// [`record`], then waits until the store holds it: a step's start and end are written
+/// before anyone hears of them, so what a client was told survives a `kill -9` (a store write
+/// that fails is logged, and the task goes on from its own record).
+async fn recorded(scheduler: &Scheduler, task_id: &str, change: Change) {
+    if let Some(written) = record(scheduler, task_id, change) {
+        if let Err(e) = written.await {
+            tracing::error!(task = %task_id, "task store: a step was not recorded: {e:#}");
+        }
     }
-    Some(scheduler.inner.store.record(task_id, change))
 }
 
 /// The slot's live instance, relaunching (or re-attaching) a lost one first.
@@ -278,7 +311,7 @@ async fn run_task(
                 Gate::Suspended => {
                     // The server stops while the task waits: it stays as it is in the store,
                     // to go on after the restart (see `Change::recovered`).
-                    scheduler.inner.live.lock().unwrap().remove(task_id);
+                    scheduler.forget_live(task_id);
                     return;
                 }
                 Gate::Fail(error) => Some(error),
@@ -303,14 +336,15 @@ async fn run_task(
                     .await;
             }
         }
-        record(
+        recorded(
             scheduler,
             task_id,
             Change::CommandStarted {
                 index,
                 at: now_ms(),
             },
-        );
+        )
+        .await;
         events.emit(
             &slot.id,
             EventKind::CommandStarted {
@@ -363,7 +397,7 @@ async fn run_task(
                     result.push_text(dialog.describe());
                 }
                 let result = Arc::new(result);
-                record(
+                recorded(
                     scheduler,
                     task_id,
                     Change::CommandSucceeded {
@@ -371,7 +405,8 @@ async fn run_task(
                         result: result.clone(),
                         at: now_ms(),
                     },
-                );
+                )
+                .await;
                 events.emit(
                     &slot.id,
                     EventKind::CommandSucceeded {
@@ -390,7 +425,7 @@ async fn run_task(
                     let said: Vec<String> = dialogs.iter().map(|d| d.describe()).collect();
                     error.message = format!("{} (meanwhile: {})", error.message, said.join("; "));
                 }
-                record(
+                recorded(
                     scheduler,
                     task_id,
                     Change::CommandFailed {
@@ -398,7 +433,8 @@ async fn run_task(
                         error: error.clone(),
                         at: now_ms(),
                     },
-                );
+                )
+                .await;
                 let capture = scheduler.inner.capture_on_failure
                     && !matches!(
                         error.code,
@@ -443,7 +479,7 @@ async fn run_task(
                 tracing::error!(task = %task_id, "task store: the end was not recorded: {e:#}");
             }
         }
-        let finished = scheduler.inner.live.lock().unwrap().remove(task_id);
+        let finished = scheduler.forget_live(task_id);
         // Not cancellable any more: whoever hears it finished may not cancel it.
         *slot.running.lock().unwrap() = None;
         if let Some(finished) = finished {

@@ -25,12 +25,16 @@ pub struct Feed {
     /// The last queue report sent (position, estimate).
     queue: Option<(usize, u64)>,
     instance_id: String,
+    /// The live record has news the store has not written yet.
+    behind: bool,
+    settled: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Feed {
     /// `None` for a task this user may not see (or that does not exist).
     pub async fn open(caller: Caller, task_id: &str, after: u64) -> Option<Feed> {
         let task = caller.get(task_id).await?;
+        let settled = caller.scheduler().settled();
         Some(Feed {
             caller,
             task_id: task_id.to_string(),
@@ -40,6 +44,8 @@ impl Feed {
             done: false,
             queue: None,
             instance_id: task.instance_id,
+            behind: false,
+            settled,
         })
     }
 
@@ -56,27 +62,19 @@ impl Feed {
     /// The messages the client has not seen yet (none when nothing happened since).
     pub async fn poll(&mut self) -> Vec<Value> {
         let scheduler = self.caller.scheduler();
-        let Some(mut task) = self.caller.get(&self.task_id).await else {
+        self.settled.borrow_and_update();
+        // What the store holds of the journal, then the record (at least as new).
+        let entries = scheduler
+            .tasks()
+            .journal(&self.task_id, self.seq)
+            .await
+            .unwrap_or_default();
+        let Some(task) = self.caller.get(&self.task_id).await else {
             return Vec::new();
         };
-        let entries = if task.journal.is_empty() {
-            // Not live here: the store's journal, then the record again (at least as new).
-            let entries = scheduler
-                .tasks()
-                .journal(&self.task_id, self.seq)
-                .await
-                .unwrap_or_default();
-            if let Some(fresh) = self.caller.get(&self.task_id).await {
-                task = fresh;
-            }
-            entries
-        } else {
-            task.journal
-                .iter()
-                .filter(|e| e.seq > self.seq)
-                .cloned()
-                .collect()
-        };
+        let last = entries.last().map_or(self.seq, |e| e.seq);
+        // A live record ahead of the store: the rest is sent once it is written.
+        self.behind = task.journal.last().is_some_and(|e| e.seq > last);
         self.instance_id = task.instance_id.clone();
         let mut out = Vec::new();
         for (id, m) in render::messages(&task, &entries, self.next_id) {
@@ -123,14 +121,17 @@ impl Feed {
     /// instance), at most `limit`. Events of another runner's task are not heard here: the
     /// bound is what catches those.
     pub async fn changed(
-        &self,
+        &mut self,
         events: &mut tokio::sync::broadcast::Receiver<crate::events::Event>,
         limit: Duration,
     ) {
         let deadline = tokio::time::Instant::now() + limit;
+        let behind = self.behind;
         loop {
             let event = tokio::select! {
                 e = events.recv() => e,
+                // More is written (of some task; this one's, if it was behind).
+                Ok(()) = self.settled.changed(), if behind => return,
                 _ = tokio::time::sleep_until(deadline) => return,
             };
             match event {
