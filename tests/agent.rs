@@ -770,3 +770,177 @@ fn a_cut_stream_resumes_without_loss_or_repeats_and_cancel_works() {
         );
     });
 }
+
+/// Where `value` departs from `schema` of the OpenAPI document `doc` (empty when it conforms):
+/// a field the document does not describe, a required one missing, a wrong JSON type.
+fn departures(doc: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    if let Some(name) = schema["$ref"].as_str() {
+        let name = name.trim_start_matches("#/components/schemas/");
+        return departures(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let each: Vec<Vec<String>> = options
+                .iter()
+                .map(|o| departures(doc, o, value, at))
+                .collect();
+            return match each.iter().any(Vec::is_empty) {
+                true => Vec::new(),
+                false => each.concat(),
+            };
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let fits = |t: &str| t == kind || (t == "number" && kind == "integer");
+    if !types.is_empty() && !types.iter().any(|t| fits(t)) {
+        return vec![format!("{at}: a {kind}, the document says {types:?}")];
+    }
+    let mut out = Vec::new();
+    match value {
+        Value::Object(obj) => {
+            let described = schema["properties"].as_object();
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let name = required.as_str().unwrap();
+                if !obj.contains_key(name) {
+                    out.push(format!("{at}.{name}: required, missing"));
+                }
+            }
+            if let Some(properties) = described {
+                for (k, v) in obj {
+                    match properties.get(k) {
+                        Some(s) => out.extend(departures(doc, s, v, &format!("{at}.{k}"))),
+                        None => out.push(format!("{at}.{k}: not in the document")),
+                    }
+                }
+            }
+        }
+        Value::Array(items) if schema.get("items").is_some() => {
+            for (i, item) in items.iter().enumerate() {
+                out.extend(departures(
+                    doc,
+                    &schema["items"],
+                    item,
+                    &format!("{at}[{i}]"),
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The body of `status` that the document gives `method path` (a path template).
+fn response_schema(doc: &Value, method: &str, path: &str, status: u16) -> Value {
+    let op = &doc["paths"][path][method];
+    assert!(op.is_object(), "{method} {path} is not in the document");
+    op["responses"][status.to_string()]["content"]["application/json"]["schema"].clone()
+}
+
+#[test]
+fn every_answer_is_the_shape_the_openapi_document_gives() {
+    block_on(async {
+        let a = agent().await;
+        let _turn = TURN.lock().await;
+        let doc: Value = reqwest::get(format!("http://{}/api/openapi.json", a.addr))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut checked = 0;
+        let mut check = |method: &str, path: &str, status: u16, body: &Value| {
+            let schema = response_schema(&doc, method, path, status);
+            assert!(schema.is_object(), "{method} {path} {status}: no schema");
+            let wrong = departures(&doc, &schema, body, "body");
+            assert!(wrong.is_empty(), "{method} {path}: {wrong:#?}\n{body:#}");
+            checked += 1;
+        };
+        let (status, submitted) = call(
+            "POST",
+            a.addr,
+            "/api/agent",
+            Some(json!({
+                "task": "every shape", "conversationId": "shapes", "context": {"k": 1},
+                "commands": [goto_page("index.html"), evaluate("return 2 + 2")],
+                "instanceId": "inst_1", "approval": confirm_evaluate(None),
+            })),
+        )
+        .await;
+        check("post", "/api/agent", status, &submitted);
+        let id = submitted["data"]["taskId"].as_str().unwrap().to_string();
+        let request = wait_for(a.addr, &id, "approval_request").await;
+        let approval_id = request["data"]["approvalRequest"]["approvalId"].clone();
+        let (status, read) = call("GET", a.addr, &format!("/api/agent/{id}"), None).await;
+        check("get", "/api/agent/{id}", status, &read);
+        let (status, decided) = call(
+            "POST",
+            a.addr,
+            &format!("/api/agent/{id}/approve"),
+            Some(json!({"approvalId": approval_id, "approved": true, "modifiedParameters": {"script": "return 5"}})),
+        )
+        .await;
+        check("post", "/api/agent/{id}/approve", status, &decided);
+        let messages = stream(a.addr, &id, None).await;
+        assert_eq!(messages.last().unwrap()["type"], "completed");
+        let (status, events) = call(
+            "GET",
+            a.addr,
+            &format!("/api/agent/{id}/events?after=0&wait=0"),
+            None,
+        )
+        .await;
+        check("get", "/api/agent/{id}/events", status, &events);
+        let (status, read) = call("GET", a.addr, &format!("/api/agent/{id}"), None).await;
+        check("get", "/api/agent/{id}", status, &read);
+        let (status, undone) = call(
+            "POST",
+            a.addr,
+            &format!("/api/agent/{id}/undo"),
+            Some(json!({})),
+        )
+        .await;
+        check("post", "/api/agent/{id}/undo", status, &undone);
+        let (status, history) = call(
+            "GET",
+            a.addr,
+            "/api/agent/history?conversationId=shapes",
+            None,
+        )
+        .await;
+        check("get", "/api/agent/history", status, &history);
+        let long = submit(
+            a,
+            json!({"task": "to cancel", "instanceId": "inst_1",
+                   "commands": [evaluate("await new Promise(r => setTimeout(r, 30000)); return 1")]}),
+        )
+        .await;
+        let (status, cancelled) = call("DELETE", a.addr, &format!("/api/agent/{long}"), None).await;
+        check("delete", "/api/agent/{id}", status, &cancelled);
+        let (status, missing) = call("GET", a.addr, "/api/agent/task_0_nope", None).await;
+        check("get", "/api/agent/{id}", status, &missing);
+        assert_eq!(checked, 9);
+        // The check can fail: an unknown field, a missing one, a wrong type.
+        let schema = response_schema(&doc, "delete", "/api/agent/{id}", 200);
+        let wrong = departures(
+            &doc,
+            &schema,
+            &json!({"success": true, "data": {"taskId": 7, "extra": 1}}),
+            "body",
+        );
+        assert_eq!(wrong.len(), 3, "{wrong:?}");
+        stream(a.addr, &long, None).await;
+    });
+}

@@ -102,7 +102,6 @@ pub const UI_POLICY: &str = "default-src 'none'; script-src 'self'; \
     ),
     components(schemas(
         AgentSubmission,
-        AgentEnvelope,
         AgentErrorEnvelope,
         AgentErrorDetail,
         AgentFieldError,
@@ -520,16 +519,6 @@ pub struct AgentSubmission {
     pub instance_id: Option<String>,
     /// The task's own approval rules (stricter than the server's only).
     pub approval: Option<serde_json::Value>,
-}
-
-/// Every answer of the agent API that worked: `{"success": true, "data": …}` (docs/agent-api.md
-/// gives each route's `data`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct AgentEnvelope {
-    /// Always true.
-    pub success: bool,
-    pub data: serde_json::Value,
 }
 
 /// Every error of the agent API: `{"success": false, "error": {code, message, details?}}`.

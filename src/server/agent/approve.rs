@@ -21,7 +21,7 @@ const MAX_MESSAGE_CHARS: usize = 2000;
     params(("id" = String, Path, description = "The task id")),
     request_body = crate::server::openapi::AgentApproval,
     responses(
-        (status = 200, description = "Decided", body = crate::server::openapi::AgentEnvelope),
+        (status = 200, description = "Decided", body = super::schema::AgentDecidedEnvelope),
         (status = 400, description = "Invalid fields or modifiedParameters, every one listed", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown task or approval", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 409, description = "Already answered, or the task has ended", body = crate::server::openapi::AgentErrorEnvelope),

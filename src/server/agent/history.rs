@@ -33,7 +33,7 @@ const MAX_OFFSET: usize = 1_000_000;
         ("conversationId" = Option<String>, Query, description = "only this conversation's tasks"),
     ),
     responses(
-        (status = 200, description = "A page of tasks", body = crate::server::openapi::AgentEnvelope),
+        (status = 200, description = "A page of tasks", body = super::schema::AgentHistoryEnvelope),
         (status = 400, description = "An invalid or unknown parameter, every one listed", body = crate::server::openapi::AgentErrorEnvelope),
     )
 )]

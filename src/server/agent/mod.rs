@@ -6,6 +6,7 @@ pub mod approve;
 mod feed;
 pub mod history;
 pub mod render;
+pub mod schema;
 pub mod submit;
 pub mod task;
 pub mod undo;

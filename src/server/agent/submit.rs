@@ -27,7 +27,7 @@ const MAX_CONTEXT_BYTES: usize = 64 << 10;
     post, path = "/api/agent", tag = "agent", operation_id = "agentSubmit",
     request_body = crate::server::openapi::AgentSubmission,
     responses(
-        (status = 201, description = "Queued", body = crate::server::openapi::AgentEnvelope),
+        (status = 201, description = "Queued", body = super::schema::AgentSubmittedEnvelope),
         (status = 400, description = "Invalid fields, every one listed in `details`", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 403, description = "A command the approval policy denies (`POLICY_DENIED`)", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown instance", body = crate::server::openapi::AgentErrorEnvelope),

@@ -13,7 +13,7 @@ use crate::server::error::ApiError;
     get, path = "/api/agent/{id}", tag = "agent", operation_id = "agentGet",
     params(("id" = String, Path, description = "The task id")),
     responses(
-        (status = 200, description = "The task", body = crate::server::openapi::AgentEnvelope),
+        (status = 200, description = "The task", body = super::schema::AgentTaskEnvelope),
         (status = 404, description = "Unknown task (or another user's)", body = crate::server::openapi::AgentErrorEnvelope),
     )
 )]
@@ -51,7 +51,7 @@ pub async fn get(
     delete, path = "/api/agent/{id}", tag = "agent", operation_id = "agentCancel",
     params(("id" = String, Path, description = "The task id")),
     responses(
-        (status = 200, description = "Cancelled", body = crate::server::openapi::AgentEnvelope),
+        (status = 200, description = "Cancelled", body = super::schema::AgentCancelledEnvelope),
         (status = 404, description = "Unknown task", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 409, description = "The task has finished (`TASK_FINISHED`)", body = crate::server::openapi::AgentErrorEnvelope),
     )

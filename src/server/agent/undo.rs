@@ -16,7 +16,7 @@ use crate::server::routes::JsonBody;
     params(("id" = String, Path, description = "The task id")),
     request_body = crate::server::openapi::AgentUndo,
     responses(
-        (status = 200, description = "Restored: what was, and what cannot be", body = crate::server::openapi::AgentEnvelope),
+        (status = 200, description = "Restored: what was, and what cannot be", body = super::schema::AgentUndoneEnvelope),
         (status = 400, description = "Invalid fields", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown task or step", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 409, description = "The task runs, another task used the instance since, no checkpoint, or the instance is busy or gone", body = crate::server::openapi::AgentErrorEnvelope),

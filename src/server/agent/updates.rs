@@ -141,7 +141,7 @@ async fn stream(
         ("wait" = Option<u64>, Query, description = "Seconds to wait for news when there is none (0 to 60, default 25)"),
     ),
     responses(
-        (status = 200, description = "`{events, lastEventId, finished}`", body = crate::server::openapi::AgentEnvelope),
+        (status = 200, description = "`{events, lastEventId, finished}`", body = super::schema::AgentEventsEnvelope),
         (status = 400, description = "An invalid or unknown parameter", body = crate::server::openapi::AgentErrorEnvelope),
         (status = 404, description = "Unknown task", body = crate::server::openapi::AgentErrorEnvelope),
     )
