@@ -126,15 +126,19 @@ export interface ApprovalRequest {
   /** base64 PNG */
   screenshot?: string;
   requestedAt: number;
-  expiresAt?: number;
+  expiresAt: number;
   onTimeout: "reject" | "approve";
   status: "pending" | "approved" | "rejected" | "expired";
   decision?: ApprovalDecisionRecord;
 }
 
 export interface Undo {
+  /** `undo_<task>_<n>` */
+  id: string;
   at: number;
   by: string;
+  /** The step whose before-state was put back, and its place. */
+  index: number;
   stepId: string;
   restored: string[];
   notRestored: string[];
@@ -152,6 +156,8 @@ export interface Task {
   context?: JsonObject;
   instanceId: string;
   owner: string;
+  /** The door it came through: `agent`, `websocket`, `rest`, `mcp`, … */
+  door: string;
   createdAt: number;
   startedAt?: number;
   completedAt?: number;
@@ -168,6 +174,7 @@ export interface TaskSummary {
   priority: number;
   conversationId?: string;
   instanceId: string;
+  owner: string;
   createdAt: number;
   startedAt?: number;
   completedAt?: number;
@@ -179,6 +186,8 @@ export interface TaskLog {
   timestamp: number;
   level: "info" | "warn" | "error";
   message: string;
+  /** The update message it comes from. */
+  type: UpdateMessageType;
   stepId?: string;
 }
 

@@ -82,9 +82,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
 // ---- the records' fields: src/types.ts against the document's component schemas ----
 
 /**
- * The SDK's interfaces and the component schema names they may have in the document. The
- * request bodies and the error envelope are described there; the records (Task, …) only when
- * the document has a schema of that name (it describes `data` as any JSON today).
+ * The SDK's interfaces and the component schema names they have in the document (the server's
+ * src/server/openapi.rs and src/server/agent/schema.rs): every field on both sides, each
+ * required on both or optional on both.
  */
 export const SDK_RECORDS = {
   SubmitRequest: ["AgentSubmission"],
@@ -95,7 +95,7 @@ export const SDK_RECORDS = {
   Task: ["AgentTask"],
   TaskStep: ["AgentTaskStep", "AgentStep"],
   TaskSummary: ["AgentTaskSummary"],
-  TaskLog: ["AgentTaskLog"],
+  TaskLog: ["AgentTaskLog", "AgentLog"],
   ApprovalRequest: ["AgentApprovalRequest"],
   Undo: ["AgentUndoRecord"],
 };

@@ -130,7 +130,7 @@ pub struct AgentUndoRecord {
     pub by: String,
     /// The step whose before-state was put back.
     pub index: usize,
-    pub step_id: Option<String>,
+    pub step_id: String,
     /// Of `url`, `cookies`, `localStorage`, `sessionStorage`: what is verified back.
     pub restored: Vec<String>,
     /// What is not, and why.
@@ -241,7 +241,7 @@ pub struct AgentUndone {
     pub at: u64,
     pub by: String,
     pub index: usize,
-    pub step_id: Option<String>,
+    pub step_id: String,
     pub restored: Vec<String>,
     pub not_restored: Vec<String>,
     pub url: Option<String>,
