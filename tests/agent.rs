@@ -131,12 +131,22 @@ async fn poll(addr: SocketAddr, id: &str, after: u64, wait: u64) -> Value {
 
 /// Polls until a message of `kind` arrives; returns it.
 async fn wait_for(addr: SocketAddr, id: &str, kind: &str) -> Value {
+    wait_until(addr, id, |m| m["type"] == kind, kind).await
+}
+
+/// Polls (long-polling, no sleeps) until a message satisfies `wanted`; returns it.
+async fn wait_until(
+    addr: SocketAddr,
+    id: &str,
+    wanted: impl Fn(&Value) -> bool,
+    kind: &str,
+) -> Value {
     let mut after = 0;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while tokio::time::Instant::now() < deadline {
         let data = poll(addr, id, after, 5).await;
         for m in data["events"].as_array().unwrap() {
-            if m["type"] == kind {
+            if wanted(m) {
                 return m.clone();
             }
         }
@@ -349,22 +359,12 @@ fn an_approved_step_runs_with_its_modified_parameters() {
             "a screenshot"
         );
         let approval_id = ask["approvalId"].as_str().unwrap().to_string();
-        wait_for(a.addr, &id, "status_change").await;
         // It waits: paused, the step awaiting approval.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let data = get_task(a, &id).await;
-            if data["task"]["status"] == "paused" {
-                assert_eq!(data["currentExecution"]["status"], "paused");
-                assert_eq!(data["task"]["steps"][1]["status"], "awaiting_approval");
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never paused: {data}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(a.addr, &id, |m| m["data"]["status"] == "paused", "paused").await;
+        let data = get_task(a, &id).await;
+        assert_eq!(data["task"]["status"], "paused", "{data}");
+        assert_eq!(data["currentExecution"]["status"], "paused");
+        assert_eq!(data["task"]["steps"][1]["status"], "awaiting_approval");
         // Parameters that do not validate are refused, and the request stays pending.
         let (status, reply) = call(
             "POST",
@@ -510,17 +510,11 @@ fn several_requests_are_answered_in_one_call_and_a_page_rule_asks_at_its_step() 
             }),
         )
         .await;
-        // Both evaluate steps were asked when the task started.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        let asked = loop {
-            let data = get_task(a, &id).await;
-            let approvals = data["task"]["approvals"].as_array().unwrap().clone();
-            if approvals.len() >= 2 {
-                break approvals;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{data}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        // Both evaluate steps were asked when the task started (before it paused at the first).
+        wait_until(a.addr, &id, |m| m["data"]["status"] == "paused", "paused").await;
+        let data = get_task(a, &id).await;
+        let asked = data["task"]["approvals"].as_array().unwrap().clone();
+        assert_eq!(asked.len(), 2, "{data}");
         let decisions: Vec<Value> = asked
             .iter()
             .map(|a| json!({"approvalId": a["approvalId"], "approved": true}))
