@@ -6,7 +6,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use browser_control::scheduler::{Checkpoints, Scheduler};
 use browser_control::server::Server;
