@@ -146,20 +146,28 @@ async function main() {
   const seeded_s = (performance.now() - t0) / 1000;
   const pick = (i) => ids[(i * 7919) % ids.length];
   const results = {};
+  // Every route is timed on an idle server: no seeded or submitted task still running.
+  const drain = async () => {
+    for (;;) {
+      const total = async (status) => (await (await fetch(`${base}/api/agent/history?status=${status}&limit=1`)).json()).data.total;
+      if ((await total('pending')) === 0 && (await total('running')) === 0) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
   // Interleaved twice, so that a slow spell of the machine hits every route.
   for (let round = 0; round < 2; round += 1) {
     const r = {
-      health: await timed(CLIENTS, REQUESTS, async () => expectOk(await fetch(`${base}/health`), 'health')),
-      get: await timed(CLIENTS, REQUESTS, async (i) => expectOk(await fetch(`${base}/api/agent/${pick(i)}`), 'get')),
-      history: await timed(CLIENTS, REQUESTS, async (i) => expectOk(
+      health: await drain().then(() => timed(CLIENTS, REQUESTS, async () => expectOk(await fetch(`${base}/health`), 'health'))),
+      get: await drain().then(() => timed(CLIENTS, REQUESTS, async (i) => expectOk(await fetch(`${base}/api/agent/${pick(i)}`), 'get'))),
+      history: await drain().then(() => timed(CLIENTS, REQUESTS, async (i) => expectOk(
         await fetch(`${base}/api/agent/history?status=completed&limit=20&offset=${(i * 37) % 5000}&dateFrom=2020-01-01T00:00:00Z`),
-        'history')),
-      submit: await timed(CLIENTS, Math.min(REQUESTS, 2000), async (i) => expectOk(
+        'history'))),
+      submit: await drain().then(() => timed(CLIENTS, Math.min(REQUESTS, 2000), async (i) => expectOk(
         await fetch(`${base}/api/agent`, {
           method: 'POST', headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ task: `bench ${round}.${i}`, conversationId: 'bench',
             commands: [{ toolName: 'browser_execute', args: { action: 'evaluate', script: 'return 1' } }] }),
-        }), 'submit')),
+        }), 'submit'))),
     };
     for (const [k, v] of Object.entries(r)) (results[k] ??= []).push(v);
   }
@@ -181,10 +189,13 @@ async function main() {
   });
   const latencies = [];
   const received = [];
-  const watchers = await Promise.all(Array.from({ length: WATCHERS }, async (_, w) => {
-    const ws = await socket(`ws://${addr}/api/agent/${watched}/updates`);
+  // The listener is attached when the socket is made: the server sends what the task did so
+  // far at once, often in the same packet as the upgrade's answer, before an awaited 'open'
+  // would let a later listener in (the earlier runs' "not in order" was this: message 1 missed).
+  const watchers = await Promise.all(Array.from({ length: WATCHERS }, (_, w) => {
     received[w] = [];
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://${addr}/api/agent/${watched}/updates`, { perMessageDeflate: false });
       ws.on('message', (raw) => {
         const m = JSON.parse(raw);
         if (m.type !== 'queue_update') {
@@ -192,6 +203,7 @@ async function main() {
           latencies.push(Date.now() - m.timestamp);
         }
       });
+      ws.once('error', reject);
       ws.on('close', resolve);
     });
   }));

@@ -1175,19 +1175,34 @@ impl TaskReader for PostgresStore {
     }
 
     async fn list(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
-        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
-            "SELECT {SUMMARY_COLUMNS}
-             FROM tasks t
-             WHERE ($1::text IS NULL OR t.instance_id = $1)
-               AND ($2::text IS NULL OR t.status = $2)
-               AND ($3::text IS NULL OR t.owner = $3)
-             ORDER BY t.created_at, t.id"
-        ))
-        .bind(filter.instance_id.as_deref())
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.owner.as_deref())
-        .fetch_all(&self.pool)
-        .await?;
+        // Only the filters given (as in `history`): a generic plan of `$1 IS NULL OR …` reads
+        // every task.
+        let given = [
+            ("instance_id", filter.instance_id.as_deref()),
+            ("status", filter.status.map(|s| s.as_str())),
+            ("owner", filter.owner.as_deref()),
+        ];
+        let mut terms = Vec::new();
+        let mut args = Vec::new();
+        for (column, value) in given {
+            if let Some(value) = value {
+                args.push(value);
+                terms.push(format!("t.{column} = ${}", args.len()));
+            }
+        }
+        let filter = if terms.is_empty() {
+            "TRUE".to_string()
+        } else {
+            terms.join(" AND ")
+        };
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM tasks t WHERE {filter} ORDER BY t.created_at, t.id"
+        );
+        let mut query = sqlx::query_as::<_, SummaryRow>(&sql);
+        for arg in args {
+            query = query.bind(arg);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.into_iter().map(rows::summary).collect()
     }
 
