@@ -5,6 +5,7 @@
 //! after its commit: a finished task is durable before anyone hears it finished. Reads use
 //! their own connections on tokio's blocking threads (WAL lets them read while it writes).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +46,10 @@ pub struct SqliteStore {
     /// Held while the store is open: a second runner on the same file is refused.
     _lock: nix::fcntl::Flock<File>,
     next_instance: AtomicU64,
+    /// Counts the writer's commits: a history's `total` read at one count stays right until
+    /// the next (a count of 100,000 matches is most of a history's cost).
+    commits: Arc<AtomicU64>,
+    totals: Arc<Mutex<HashMap<String, (u64, usize)>>>,
 }
 
 impl SqliteStore {
@@ -69,15 +74,21 @@ impl SqliteStore {
         writer.busy_timeout(Duration::from_secs(10))?;
         migrate(&mut writer, path)?;
         let (jobs, queue) = mpsc::channel();
+        let commits = Arc::new(AtomicU64::new(0));
         std::thread::Builder::new()
             .name("task-store-writer".into())
-            .spawn(move || write_loop(writer, queue))?;
+            .spawn({
+                let commits = commits.clone();
+                move || write_loop(writer, queue, &commits)
+            })?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             jobs,
             readers: Arc::new(Mutex::new(Vec::new())),
             _lock: lock,
             next_instance: AtomicU64::new(1),
+            commits,
+            totals: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -140,7 +151,7 @@ impl SqliteStore {
     }
 }
 
-fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>, commits: &AtomicU64) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -170,6 +181,8 @@ fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
         if let Err(e) = &committed {
             tracing::error!("task store: cannot commit: {e}");
         }
+        // Before anyone hears of the commit: a read that sees the new count sees the data.
+        commits.fetch_add(1, Ordering::Release);
         for reply in replies {
             reply(committed.clone());
         }
@@ -603,6 +616,7 @@ impl TaskReader for SqliteStore {
 
     async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage> {
         let query = query.clone();
+        let (commits, totals) = (self.commits.clone(), self.totals.clone());
         self.read(move |conn| {
             // Only the filters given, so that each shape of query has its own plan (an
             // owner's history reads that owner's index, newest first).
@@ -622,30 +636,40 @@ impl TaskReader for SqliteStore {
             } else {
                 terms.join(" AND ")
             };
+            // The total, unless it was counted since the last commit; then the page.
+            let key = format!("{filter} {args:?}");
+            let seen = commits.load(Ordering::Acquire);
+            let known = totals.lock().unwrap().get(&key).copied();
+            let total = match known {
+                Some((at, total)) if at == seen => total,
+                _ => {
+                    let total: i64 = conn
+                        .prepare_cached(&format!("SELECT COUNT(*) FROM tasks WHERE {filter}"))?
+                        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+                    let mut totals = totals.lock().unwrap();
+                    if totals.len() >= 256 {
+                        totals.clear();
+                    }
+                    totals.insert(key, (seen, total as usize));
+                    total as usize
+                }
+            };
             let n = args.len();
             args.push((query.limit.min(i64::MAX as usize) as i64).into());
             args.push((query.offset.min(i64::MAX as usize) as i64).into());
-            // One statement: the count of all matching, and the page (none when the page is
-            // past the end: then one row of NULLs).
             let sql = format!(
-                "SELECT m.total, {SUMMARY_COLUMNS}
-                 FROM (SELECT COUNT(*) AS total FROM tasks WHERE {filter}) m
-                 LEFT JOIN (SELECT * FROM tasks WHERE {filter}
-                            ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}) t ON 1
-                 ORDER BY t.created_at DESC, t.id DESC",
+                "SELECT {SUMMARY_COLUMNS} FROM tasks t WHERE {filter}
+                 ORDER BY t.created_at DESC, t.id DESC LIMIT ?{} OFFSET ?{}",
                 n + 1,
                 n + 2
             );
-            let mut total = 0;
-            let mut tasks = Vec::new();
             let mut statement = conn.prepare_cached(&sql)?;
-            let mut found = statement.query(rusqlite::params_from_iter(args))?;
-            while let Some(r) = found.next()? {
-                total = r.get::<_, i64>(0)? as usize;
-                if r.get::<_, Option<String>>(1)?.is_some() {
-                    tasks.push(rows::summary(summary_row(r, 1)?)?);
-                }
-            }
+            let tasks = statement
+                .query_map(rusqlite::params_from_iter(args), |r| summary_row(r, 0))?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .map(rows::summary)
+                .collect::<StoreResult<Vec<_>>>()?;
             Ok(HistoryPage { tasks, total })
         })
         .await
