@@ -543,7 +543,6 @@ impl Scheduler {
         &self.inner.events
     }
 
-    /// Tasks, read-only: what every door may see of them.
     /// Hears when more of a live task's journal is stored (see [`Tasks::journal`]).
     pub fn settled(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.settled.subscribe()
@@ -569,6 +568,7 @@ impl Scheduler {
         }
     }
 
+    /// Tasks, read-only: what every door may see of them.
     pub fn tasks(&self) -> Tasks<'_> {
         Tasks::new(&self.inner)
     }

@@ -193,12 +193,7 @@ impl PostgresStore {
             };
             match target {
                 Some(target) => {
-                    sqlx::query("UPDATE tasks SET instance_id = $1 WHERE id = $2")
-                        .bind(&target)
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
-                    requeued.extend(load_task(&mut tx, &id).await?);
+                    requeued.extend(move_to(&mut tx, &id, &target).await?);
                     queues.insert(target);
                 }
                 None => {
@@ -284,12 +279,7 @@ impl PostgresStore {
             match placed {
                 Some(target) => {
                     apply(&mut tx, &id, &Change::Requeued { at: now }).await?;
-                    sqlx::query("UPDATE tasks SET instance_id = $1 WHERE id = $2")
-                        .bind(&target)
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
-                    requeued.extend(load_task(&mut tx, &id).await?);
+                    requeued.extend(move_to(&mut tx, &id, &target).await?);
                     queues.insert(target);
                 }
                 None => failed.extend(fail(&mut tx, &id, error, now).await?),
@@ -806,6 +796,20 @@ async fn fail_or_requeue(
     }
     apply(conn, task_id, &Change::Requeued { at: now }).await?;
     Ok(None)
+}
+
+/// Puts a queued task on instance `target`; its record afterwards.
+async fn move_to(
+    conn: &mut PgConnection,
+    task_id: &str,
+    target: &str,
+) -> StoreResult<Option<Task>> {
+    sqlx::query("UPDATE tasks SET instance_id = $1 WHERE id = $2")
+        .bind(target)
+        .bind(task_id)
+        .execute(&mut *conn)
+        .await?;
+    load_task(conn, task_id).await
 }
 
 async fn instance_known(conn: &mut PgConnection, id: &str) -> StoreResult<bool> {

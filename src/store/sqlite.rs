@@ -761,17 +761,28 @@ impl TaskReader for SqliteStore {
             // OR status = ?2` reads every row: /health's queue count on 100,000 tasks).
             let mut terms = Vec::new();
             let mut args: Vec<String> = Vec::new();
-            for (column, value) in [("instance_id", instance), ("status", status.map(String::from)), ("owner", owner)] {
+            let given = [
+                ("instance_id", instance),
+                ("status", status.map(String::from)),
+                ("owner", owner),
+            ];
+            for (column, value) in given {
                 if let Some(value) = value {
                     args.push(value);
                     terms.push(format!("t.{column} = ?{}", args.len()));
                 }
             }
-            let filter = if terms.is_empty() { "1".to_string() } else { terms.join(" AND ") };
+            let filter = if terms.is_empty() {
+                "1".to_string()
+            } else {
+                terms.join(" AND ")
+            };
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS} FROM tasks t WHERE {filter}
+                 ORDER BY t.created_at, t.id"
+            );
             let rows = conn
-                .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS} FROM tasks t WHERE {filter} ORDER BY t.created_at, t.id"
-                ))?
+                .prepare_cached(&sql)?
                 .query_map(rusqlite::params_from_iter(args), |r| summary_row(r, 0))?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().map(rows::summary).collect()
