@@ -119,6 +119,15 @@ pub enum EventKind {
         instance_id: String,
         undo: Arc<UndoRecord>,
     },
+    /// Something an external step's channel heard or said (external-task.md). A standalone
+    /// channel has no task: only its owner hears it.
+    External {
+        task_id: Option<String>,
+        index: Option<usize>,
+        owner: String,
+        token: String,
+        update: ExternalUpdate,
+    },
     /// The page as it was when command `index` failed (with `capture_on_failure`); also kept
     /// with the record.
     FailureScreenshot {
@@ -127,6 +136,105 @@ pub enum EventKind {
         /// Base64 PNG of the viewport.
         png: Arc<String>,
     },
+}
+
+/// What happened on an external step's channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExternalUpdate {
+    /// The app's window was opened with a new token (attempt 1, or a retry).
+    Opened {
+        ws_url: String,
+        attempt: u32,
+    },
+    /// The app connected and sent `ready`.
+    Connected,
+    Disconnected,
+    Progress {
+        progress: f64,
+        step: Option<String>,
+    },
+    Log {
+        event_type: String,
+        data: serde_json::Value,
+    },
+    Completed {
+        data: serde_json::Value,
+    },
+    /// A person marked the step done (`manual`) or went on without it (`optional`).
+    MarkedDone {
+        by: String,
+        completed: bool,
+    },
+    /// A command sent to the app.
+    Command {
+        command: String,
+        action: Option<String>,
+        data: Option<serde_json::Value>,
+    },
+    Ack {
+        command: String,
+        success: bool,
+    },
+    TimedOut {
+        attempt: u32,
+    },
+    /// The token died (the attempt ended).
+    Ended,
+}
+
+impl ExternalUpdate {
+    /// The update's name, as the doors' messages say it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExternalUpdate::Opened { .. } => "opened",
+            ExternalUpdate::Connected => "connected",
+            ExternalUpdate::Disconnected => "disconnected",
+            ExternalUpdate::Progress { .. } => "progress",
+            ExternalUpdate::Log { .. } => "log",
+            ExternalUpdate::Completed { .. } => "completed",
+            ExternalUpdate::MarkedDone { .. } => "marked_done",
+            ExternalUpdate::Command { .. } => "command",
+            ExternalUpdate::Ack { .. } => "command_ack",
+            ExternalUpdate::TimedOut { .. } => "timeout",
+            ExternalUpdate::Ended => "ended",
+        }
+    }
+
+    /// `{"event": name, ...fields}`. The token's `ws_url` only `with_url` (its owner's doors):
+    /// it is a credential, kept out of logs and reports.
+    pub fn to_json(&self, with_url: bool) -> serde_json::Value {
+        use serde_json::json;
+        let mut v = match self {
+            ExternalUpdate::Opened { ws_url, attempt } => match with_url {
+                true => json!({"attempt": attempt, "ws_url": ws_url}),
+                false => json!({"attempt": attempt}),
+            },
+            ExternalUpdate::Progress { progress, step } => {
+                json!({"progress": progress, "step": step})
+            }
+            ExternalUpdate::Log { event_type, data } => {
+                json!({"event_type": event_type, "data": data})
+            }
+            ExternalUpdate::Completed { data } => json!({"data": data}),
+            ExternalUpdate::MarkedDone { by, completed } => {
+                json!({"by": by, "completed": completed})
+            }
+            ExternalUpdate::Command {
+                command,
+                action,
+                data,
+            } => json!({"command": command, "action": action, "data": data}),
+            ExternalUpdate::Ack { command, success } => {
+                json!({"command": command, "success": success})
+            }
+            ExternalUpdate::TimedOut { attempt } => json!({"attempt": attempt}),
+            ExternalUpdate::Connected | ExternalUpdate::Disconnected | ExternalUpdate::Ended => {
+                json!({})
+            }
+        };
+        v["event"] = json!(self.name());
+        v
+    }
 }
 
 /// The command a command event is about: what every renderer shows for all four alike.
@@ -186,6 +294,7 @@ impl EventKind {
             | EventKind::CommandFailed { task_id, .. }
             | EventKind::CommandSkipped { task_id, .. } => Some(task_id),
             EventKind::DialogHandled { task_id, .. } => task_id.as_deref(),
+            EventKind::External { task_id, .. } => task_id.as_deref(),
             EventKind::TaskFinished { task } => Some(&task.id),
             EventKind::FailureScreenshot { task_id, .. }
             | EventKind::ApprovalRequested { task_id, .. }

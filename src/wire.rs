@@ -71,6 +71,10 @@ fn command_detail(command: &TaskCommand) -> Value {
     if let Some(error) = &command.error {
         map.insert("error".into(), json!(error));
     }
+    // A running external step: its token and ws_url (the record reaches its owner only).
+    if let Some(external) = &command.external {
+        map.insert("externalTask".into(), external.clone());
+    }
     put_time(&mut map, "startedAt", command.started_at);
     put_time(&mut map, "completedAt", command.completed_at);
     Value::Object(map)
@@ -106,6 +110,15 @@ pub fn task_complete(task: &Task) -> Value {
 
 /// The `task_progress` message for a command event; `None` for other events.
 pub fn task_progress(kind: &EventKind) -> Option<Value> {
+    if let EventKind::External {
+        task_id: Some(task_id),
+        index: Some(index),
+        update,
+        ..
+    } = kind
+    {
+        return external_progress(task_id, *index, update);
+    }
     let command = kind.command()?;
     let mut message = json!({
         "type": "task_progress",
@@ -127,6 +140,40 @@ pub fn task_progress(kind: &EventKind) -> Option<Value> {
         }
         EventKind::CommandSkipped { .. } => message["status"] = "skipped".into(),
         _ => {}
+    }
+    Some(message)
+}
+
+/// An external step's news as an extra `task_progress` (status `running`, with an
+/// `externalTask` object): the token and `ws_url` when its window opens, then the app's
+/// connection, progress, logs, result, acks and timeouts. Spec clients see a running command.
+fn external_progress(
+    task_id: &str,
+    index: usize,
+    update: &crate::events::ExternalUpdate,
+) -> Option<Value> {
+    use crate::events::ExternalUpdate;
+    if matches!(
+        update,
+        ExternalUpdate::Ended | ExternalUpdate::Command { .. }
+    ) {
+        return None;
+    }
+    let mut external = update.to_json(true);
+    if let ExternalUpdate::Opened { ws_url, .. } = update {
+        let token = ws_url.rsplit('/').next().unwrap_or_default();
+        external["task_token"] = token.into();
+    }
+    let mut message = json!({
+        "type": "task_progress",
+        "taskId": task_id,
+        "commandIndex": index,
+        "status": "running",
+        "tool_name": "external_task",
+        "externalTask": external,
+    });
+    if let ExternalUpdate::Progress { progress, .. } = update {
+        message["progress"] = json!(progress);
     }
     Some(message)
 }

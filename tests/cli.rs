@@ -40,6 +40,9 @@ fn every_fixture_task_meets_its_expectation() {
     let run = browser_control(&[
         "run",
         "fixtures/tasks",
+        // For the external task template's ${PUBLIC.STUDY_NAME}.
+        "--public",
+        "STUDY_NAME=template-study",
         "--out",
         out.path().to_str().unwrap(),
         "--junit",

@@ -163,6 +163,7 @@ fn routed_paths() -> BTreeSet<String> {
     let server = body_of(&source("src/server/mod.rs"), "\nfn router(");
     let sse = body_of(&source("src/mcp/sse.rs"), "pub fn router<S>(");
     let agent = body_of(&source("src/server/agent/mod.rs"), "pub fn router(");
+    let external = body_of(&source("src/server/external/mod.rs"), "pub fn router(");
     // Every router merged in must be one this test reads.
     let merged: Vec<&str> = server
         .match_indices(".merge(")
@@ -177,7 +178,8 @@ fn routed_paths() -> BTreeSet<String> {
         [
             "crate::mcp::sse::router",
             "openapi::router",
-            "agent::router"
+            "agent::router",
+            "external::router"
         ],
         "fn router merges a router this test does not read: document its routes and add it here"
     );
@@ -188,7 +190,7 @@ fn routed_paths() -> BTreeSet<String> {
         );
     }
     let mut paths = BTreeSet::new();
-    for body in [&server, &sse, &agent] {
+    for body in [&server, &sse, &agent, &external] {
         paths.extend(literals(body, ".route("));
         paths.extend(literals(body, ".route_service("));
     }

@@ -734,6 +734,8 @@ fn approval_for(task_id: &str, index: usize, at: u64) -> Approval {
         expires_at: at + 60_000,
         on_timeout: OnTimeout::Reject,
         decision: None,
+        choices: None,
+        message: None,
     }
 }
 
@@ -956,6 +958,7 @@ async fn agent_api(store: Arc<dyn TaskStore>) {
         message: Some("go ahead".into()),
         modified_parameters: Some(modified),
         timed_out: false,
+        choice: None,
     };
     let decided = Change::ApprovalDecided {
         approval_id: approval_id.clone(),

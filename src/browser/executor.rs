@@ -340,6 +340,9 @@ async fn dispatch(
         Action::Instance(_) => Err(CommandError::execution(
             "browser_instance actions are answered by the scheduler, not a page",
         )),
+        Action::External(_) => Err(CommandError::execution(
+            "external_task steps are run by the scheduler, which waits for the app",
+        )),
     }
 }
 

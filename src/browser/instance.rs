@@ -845,6 +845,27 @@ impl BrowserInstance {
             .map_err(|e| CommandError::execution(format!("cannot open a tab: {e:#}")))
     }
 
+    /// Opens `params` (a new window or tab at a URL) as a new tab, which becomes the active one;
+    /// returns its id. For the external step's window.
+    pub async fn open_target(
+        &self,
+        params: chromiumoxide::cdp::browser_protocol::target::CreateTargetParams,
+    ) -> Result<String, CommandError> {
+        let page = timeout(HOUSEKEEPING, self.browser.new_page(params))
+            .await
+            .map_err(|_| CommandError::execution("Chromium did not open a window within 10 s"))?
+            .map_err(|e| CommandError::execution(format!("cannot open a window: {e}")))?;
+        let tab_id = self.tabs.lock().unwrap().next_id();
+        let slot = self
+            .watch_page(page, tab_id.clone())
+            .await
+            .map_err(|e| CommandError::execution(format!("cannot watch the window: {e:#}")))?;
+        let mut tabs = self.tabs.lock().unwrap();
+        tabs.slots.push(slot);
+        tabs.active = tab_id.clone();
+        Ok(tab_id)
+    }
+
     /// Makes `tab` the one commands act on by default.
     pub async fn activate_tab(&self, tab: &str) -> Result<Page, CommandError> {
         let (page, _, _) = self.page_with_state(Some(tab)).await?;

@@ -8,6 +8,7 @@ pub mod debug;
 pub mod emulate;
 pub mod execute;
 pub mod executor;
+pub mod external;
 pub mod frames;
 pub mod inspect;
 pub mod instance;

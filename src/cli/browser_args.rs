@@ -42,6 +42,26 @@ pub struct BrowserArgs {
     /// refuse every upload, and `run` (whose task files are the user's own) takes any file.
     #[arg(long = "upload-root", value_name = "DIR", value_parser = parse_upload_root)]
     pub upload_roots: Vec<PathBuf>,
+    /// A value external steps may pass to their app as ${PUBLIC.NAME} (repeatable), e.g.
+    /// --public STUDY_NAME=memory. Public: it ends up in the app's URL.
+    #[arg(long = "public", value_name = "NAME=VALUE", value_parser = parse_public)]
+    pub public: Vec<(String, String)>,
+}
+
+/// One `--public NAME=VALUE`.
+fn parse_public(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| "expected NAME=VALUE".to_string())?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!("'{name}' is not a name (letters, digits, _ and -)"));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// One `--allowed-origins` / `--blocked-origins` value.
@@ -97,6 +117,11 @@ impl BrowserArgs {
                 Uploads::Under(self.upload_roots.clone())
             },
         }
+    }
+
+    /// The `--public` values, by name (the last one given wins).
+    pub fn public_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.public.iter().cloned().collect()
     }
 
     pub fn executor(&self) -> Executor {

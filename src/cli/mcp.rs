@@ -32,6 +32,7 @@ pub async fn mcp(mut args: McpArgs) -> ExitCode {
         },
         source: args.browser.source(),
         executor: args.browser.executor(),
+        public_values: args.browser.public_values(),
         ..SchedulerConfig::default()
     };
     let scheduler = match Scheduler::start(config).await {
@@ -39,6 +40,14 @@ pub async fn mcp(mut args: McpArgs) -> ExitCode {
         Err(e) => {
             eprintln!("error: {}: {e:#}", args.browser.start_failure());
             return ExitCode::from(2);
+        }
+    };
+    // External steps' apps report to a loopback server of their own.
+    let channels = match crate::server::Server::for_external_apps(scheduler.clone()).await {
+        Ok(server) => Some(server),
+        Err(e) => {
+            tracing::warn!("external_task will not work: cannot serve its channels: {e:#}");
+            None
         }
     };
     let options = McpOptions {
@@ -65,7 +74,10 @@ pub async fn mcp(mut args: McpArgs) -> ExitCode {
         }
     };
     session.close().await;
-    scheduler.shutdown().await;
+    match channels {
+        Some(server) => server.shutdown().await,
+        None => scheduler.shutdown().await,
+    }
     code
 }
 

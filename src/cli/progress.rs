@@ -193,7 +193,33 @@ impl Progress {
                     approval.status()
                 ));
             }
-            EventKind::TaskQueued { .. }
+            EventKind::External {
+                index: Some(index),
+                update,
+                ..
+            } => match update {
+                crate::events::ExternalUpdate::Progress { progress, step } => {
+                    let step = step
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default();
+                    self.line(format!("  … {index} external task at {progress}%{step}"));
+                }
+                crate::events::ExternalUpdate::Log { event_type, data } => {
+                    self.line(format!(
+                        "  … {index} external task log {event_type}: {}",
+                        clip(&data.to_string(), 100)
+                    ));
+                }
+                crate::events::ExternalUpdate::TimedOut { attempt } => {
+                    self.line(format!(
+                        "  ⏱ {index} external task attempt {attempt} timed out"
+                    ));
+                }
+                _ => {}
+            },
+            EventKind::External { .. }
+            | EventKind::TaskQueued { .. }
             | EventKind::InstanceAdded
             | EventKind::InstanceClosed
             | EventKind::ApprovalRequested { .. }
@@ -281,6 +307,15 @@ pub fn event_json(event: &Event) -> Value {
         }),
         EventKind::Undone { task_id, undo, .. } => json!({
             "type": "undone", "taskId": task_id, "undo": undo,
+        }),
+        EventKind::External {
+            task_id,
+            index,
+            update,
+            ..
+        } => json!({
+            "type": "external_task", "taskId": task_id, "commandIndex": index,
+            "update": update.to_json(false),
         }),
     };
     v["at"] = json!(event.at);

@@ -102,6 +102,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         // Nobody answers approvals in a run, and nobody undoes.
         policy: Default::default(),
         checkpoints: crate::scheduler::Checkpoints::Off,
+        public_values: args.browser.public_values(),
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,
@@ -111,8 +112,30 @@ pub async fn run(args: RunArgs) -> ExitCode {
         }
     };
 
+    // External steps' apps report to a server of their own.
+    let external = cases.iter().any(|c| {
+        c.submission["commands"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["tool_name"] == "external_task"))
+    });
+    let channels = match external {
+        true => match crate::server::Server::for_external_apps(scheduler.clone()).await {
+            Ok(server) => Some(server),
+            Err(e) => {
+                scheduler.shutdown().await;
+                return unusable(
+                    &progress,
+                    &format!("cannot serve the external tasks: {e:#}"),
+                );
+            }
+        },
+        false => None,
+    };
     let finished = drive(&scheduler, &cases, &mut progress).await;
-    scheduler.shutdown().await;
+    match channels {
+        Some(server) => server.shutdown().await,
+        None => scheduler.shutdown().await,
+    }
     progress.finish();
 
     let verdicts: Vec<Verdict> = finished

@@ -200,6 +200,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         capture_on_failure: true,
         panic_on_intention: None,
         user_limits: args.auth.user_limits(),
+        public_values: args.browser.public_values(),
     };
     let scheduler = match Scheduler::start(config).await {
         Ok(s) => s,

@@ -259,6 +259,7 @@ pub fn load_file(file: &Path, base_url: &str) -> Result<Vec<TaskCase>, InputErro
             };
             substitute(&mut task, "{{base_url}}", base_url.trim_end_matches('/'));
             substitute(&mut task, "{{task_dir}}", &task_dir);
+            stages_as_commands(&mut task).map_err(|e| error(line, format!("{label}: {e}")))?;
             let spec =
                 validate_submission(&task).map_err(|e| error(line, format!("{label}: {e}")))?;
             if let Some(i) = expect.failed_command {
@@ -295,6 +296,47 @@ pub fn load_file(file: &Path, base_url: &str) -> Result<Vec<TaskCase>, InputErro
             })
         })
         .collect()
+}
+
+/// Steps written in the external-task spec's YAML stage form (`id`, `type: external_task`,
+/// `label`, `title`, `description`, `mandatory`, `target_url`, `config`) become commands of the
+/// `external_task` tool: the stage's fields are its arguments, its title (or label) its
+/// intention.
+fn stages_as_commands(task: &mut Value) -> Result<(), String> {
+    let Some(commands) = task.get_mut("commands").and_then(Value::as_array_mut) else {
+        return Ok(());
+    };
+    for (i, command) in commands.iter_mut().enumerate() {
+        let Some(stage) = command.as_object_mut() else {
+            continue;
+        };
+        let Some(kind) = stage.remove("type") else {
+            continue;
+        };
+        if kind != "external_task" {
+            return Err(format!(
+                "commands[{i}].type: '{}' is not a stage type this runner knows (external_task); a command is {{tool_name, intention?, args}}",
+                kind.as_str().unwrap_or_default()
+            ));
+        }
+        if stage.contains_key("tool_name") || stage.contains_key("args") {
+            return Err(format!(
+                "commands[{i}]: a stage (type: external_task) has its fields at the top level, not tool_name and args"
+            ));
+        }
+        let intention = ["title", "label"]
+            .iter()
+            .find_map(|k| stage.get(*k).and_then(Value::as_str))
+            .unwrap_or("External task")
+            .to_string();
+        let args = Value::Object(std::mem::take(stage));
+        *command = serde_json::json!({
+            "tool_name": "external_task",
+            "intention": intention,
+            "args": args,
+        });
+    }
+    Ok(())
 }
 
 /// The 1-based line where `name` next appears (tasks are found in order), or 1.

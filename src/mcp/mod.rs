@@ -503,6 +503,7 @@ fn ask_through_client(
             approved,
             message: said,
             modified_parameters: None,
+            choice: None,
         };
         if let Err(e) = caller.decide(&task_id, &[input]).await {
             tracing::debug!(approval = %approval_id, "elicited answer not taken: {e}");

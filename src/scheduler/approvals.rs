@@ -35,6 +35,8 @@ pub struct DecisionInput {
     pub approved: bool,
     pub message: Option<String>,
     pub modified_parameters: Option<Map<String, Value>>,
+    /// For a request with choices (an external step's timeout): which.
+    pub choice: Option<String>,
 }
 
 /// Why answers were refused (none of a batch is applied then).
@@ -52,6 +54,8 @@ pub enum DecideError {
     AlreadyDecided(String),
     #[error("Invalid modifiedParameters")]
     Invalid(Vec<ValidationError>),
+    #[error("Invalid choice")]
+    InvalidChoice(Vec<ValidationError>),
 }
 
 impl DecideError {
@@ -62,7 +66,7 @@ impl DecideError {
             DecideError::Elsewhere(_) => "TASK_ELSEWHERE",
             DecideError::ApprovalNotFound(_) => "APPROVAL_NOT_FOUND",
             DecideError::AlreadyDecided(_) => "APPROVAL_DECIDED",
-            DecideError::Invalid(_) => "VALIDATION_ERROR",
+            DecideError::Invalid(_) | DecideError::InvalidChoice(_) => "VALIDATION_ERROR",
         }
     }
 }
@@ -168,6 +172,8 @@ fn request(
         expires_at: now + verdict.timeout.as_millis() as u64,
         on_timeout: verdict.on_timeout,
         decision: None,
+        choices: None,
+        message: None,
     });
     worker::record(
         scheduler,
@@ -273,6 +279,76 @@ pub(super) async fn gate(
     wait(scheduler, instance_id, task_id, &approval, cancel).await
 }
 
+/// Asks a person to choose among `choices` for command `index` of the live task (an external
+/// step that timed out), through the same requests, events and answers as approvals. `None`
+/// when the task is cancelled (or the server stops) meanwhile. Unanswered within the policy's
+/// timeout, the answer is `fail`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn prompt(
+    scheduler: &Scheduler,
+    instance_id: &str,
+    task_id: &str,
+    index: usize,
+    attempt: u32,
+    choices: &[&str],
+    message: &str,
+    cancel: &CancellationToken,
+) -> Option<super::external::Choice> {
+    let now = now_ms();
+    let timeout = scheduler
+        .inner
+        .policy
+        .timeout
+        .unwrap_or(approval::DEFAULT_TIMEOUT);
+    let approval = Arc::new(Approval {
+        id: format!("{}_t{attempt}", Approval::id_for(task_id, index)),
+        index,
+        rule: approval::RuleRef {
+            source: approval::RuleSource::ExternalTask,
+            index: None,
+            decision: Decision::Confirm,
+            description: format!("the external task timed out (attempt {attempt})"),
+        },
+        page_url: None,
+        screenshot: None,
+        requested_at: now,
+        expires_at: now + timeout.as_millis() as u64,
+        on_timeout: OnTimeout::Reject,
+        decision: None,
+        choices: Some(choices.iter().map(|c| c.to_string()).collect()),
+        message: Some(message.to_string()),
+    });
+    worker::record(
+        scheduler,
+        task_id,
+        Change::ApprovalRequested {
+            approval: Box::new(Approval::clone(&approval)),
+        },
+    );
+    scheduler.events().emit(
+        instance_id,
+        EventKind::ApprovalRequested {
+            task_id: task_id.into(),
+            approval: approval.clone(),
+        },
+    );
+    match wait(scheduler, instance_id, task_id, &approval, cancel).await {
+        Gate::Cancelled | Gate::Suspended => return None,
+        Gate::Run | Gate::Fail(_) => {}
+    }
+    let chosen = scheduler
+        .inner
+        .live
+        .lock()
+        .unwrap()
+        .get(task_id)
+        .and_then(|t| t.approvals.iter().find(|a| a.id == approval.id).cloned())
+        .and_then(|a| a.decision)
+        .and_then(|d| d.choice)
+        .unwrap_or_else(|| "fail".into());
+    super::external::Choice::parse(&chosen).or(Some(super::external::Choice::Fail))
+}
+
 /// Waits for the answer to `approval` (or its timeout, or the task's cancellation).
 async fn wait(
     scheduler: &Scheduler,
@@ -334,6 +410,7 @@ async fn wait(
                     message: Some(format!("no answer within {secs} s")),
                     modified_parameters: None,
                     timed_out: true,
+                    choice: None,
                 };
                 // Taken in order at once; the worker need not wait for it to be durable.
                 let _ = apply(scheduler, instance_id, task_id, &approval.id, answer, None);
@@ -446,7 +523,12 @@ impl Scheduler {
         let checked = check(task, inputs)?;
         let mut decided = Vec::new();
         for ((approval_id, args), input) in checked.into_iter().zip(inputs) {
-            let answer = answer_of(input, by);
+            let choices = task
+                .approvals
+                .iter()
+                .find(|a| a.id == approval_id)
+                .and_then(|a| a.choices.as_ref());
+            let answer = answer_of(input, by, choices);
             if let Some((a, durable)) = apply(
                 self,
                 &task.instance_id,
@@ -475,9 +557,14 @@ impl Scheduler {
         let checked = check(&task, inputs)?;
         let mut decided = Vec::new();
         for ((approval_id, args), input) in checked.into_iter().zip(inputs) {
+            let choices = task
+                .approvals
+                .iter()
+                .find(|a| a.id == approval_id)
+                .and_then(|a| a.choices.clone());
             let change = Change::ApprovalDecided {
                 approval_id: approval_id.clone(),
-                decision: answer_of(input, by),
+                decision: answer_of(input, by, choices.as_ref()),
                 args: args.map(Box::new),
             };
             if let Err(e) = self.inner.store.record(&task.id, change.clone()).await {
@@ -500,7 +587,21 @@ impl Scheduler {
     }
 }
 
-fn answer_of(input: &DecisionInput, by: &str) -> ApprovalDecision {
+/// A yes or no to a request with choices: its first choice (retry) or `fail`.
+fn default_choice(choices: Option<&Vec<String>>, approved: bool) -> Option<String> {
+    let choices = choices?;
+    if approved {
+        choices.first().cloned()
+    } else {
+        Some("fail".into())
+    }
+}
+
+fn answer_of(
+    input: &DecisionInput,
+    by: &str,
+    task_choices: Option<&Vec<String>>,
+) -> ApprovalDecision {
     ApprovalDecision {
         approved: input.approved,
         by: by.into(),
@@ -508,6 +609,10 @@ fn answer_of(input: &DecisionInput, by: &str) -> ApprovalDecision {
         message: input.message.clone(),
         modified_parameters: input.modified_parameters.clone(),
         timed_out: false,
+        choice: input
+            .choice
+            .clone()
+            .or_else(|| default_choice(task_choices, input.approved)),
     }
 }
 
@@ -532,6 +637,25 @@ fn check(
                 .any(|o| o.approval_id == input.approval_id)
         {
             return Err(DecideError::AlreadyDecided(input.approval_id.clone()));
+        }
+        let field = || match inputs.len() {
+            1 => "choice".to_string(),
+            _ => format!("decisions[{i}].choice"),
+        };
+        match (&approval.choices, &input.choice) {
+            (Some(choices), Some(choice)) if !choices.contains(choice) => {
+                return Err(DecideError::InvalidChoice(vec![ValidationError {
+                    field: field(),
+                    message: format!("'{choice}' is not one of {}", choices.join(", ")),
+                }]))
+            }
+            (None, Some(_)) => {
+                return Err(DecideError::InvalidChoice(vec![ValidationError {
+                    field: field(),
+                    message: "this request takes approved true or false, not a choice".into(),
+                }]))
+            }
+            _ => {}
         }
         let args = match (&input.modified_parameters, input.approved) {
             (Some(changes), true) => {

@@ -226,6 +226,10 @@ impl Caller {
     /// Whether this user may hear of an event: instance news, and their own tasks' events.
     /// `known` remembers task ids already decided (the caller keeps it per connection).
     pub async fn may_hear(&self, event: &Event, known: &mut Visible) -> bool {
+        if let EventKind::External { owner, .. } = &event.kind {
+            // A channel's token reaches its owner (and admins) only.
+            return self.user.may_see(owner);
+        }
         let Some(task_id) = event.kind.task_id() else {
             return true;
         };
@@ -244,6 +248,35 @@ impl Caller {
         }
         known.decided.insert(task_id.to_string(), visible);
         visible
+    }
+
+    /// The live external channel of `token`, if this user may control it (another user's
+    /// answers as an unknown token would).
+    pub fn external_channel(
+        &self,
+        token: &str,
+    ) -> Option<std::sync::Arc<super::external::Channel>> {
+        self.scheduler
+            .external()
+            .get(token)
+            .filter(|c| self.user.may_see(&c.owner))
+    }
+
+    /// A standalone external task owned by this user.
+    pub fn open_standalone(
+        &self,
+        session_id: &str,
+        stage_id: &str,
+        config: crate::task::ExternalConfig,
+        participant_number: serde_json::Value,
+    ) -> Option<std::sync::Arc<super::external::Channel>> {
+        self.scheduler.open_standalone(
+            &self.user.name,
+            session_id,
+            stage_id,
+            config,
+            participant_number,
+        )
     }
 
     /// The instances this user may see: the shared pool, their own, and (an admin) all.

@@ -5,6 +5,7 @@
 mod approvals;
 mod caller;
 mod cluster;
+pub mod external;
 mod replay;
 mod tasks;
 mod undo;
@@ -61,6 +62,8 @@ pub struct SchedulerConfig {
     pub policy: Arc<Policy>,
     /// Which tasks keep an undo checkpoint before each command that changes state.
     pub checkpoints: Checkpoints,
+    /// `--public NAME=VALUE`: what external steps' `${PUBLIC.NAME}` placeholders stand for.
+    pub public_values: BTreeMap<String, String>,
 }
 
 /// Which tasks keep undo checkpoints (a few CDP calls before each command that can change
@@ -90,6 +93,7 @@ impl Default for SchedulerConfig {
             user_limits: UserLimits::default(),
             policy: Arc::new(Policy::default()),
             checkpoints: Checkpoints::default(),
+            public_values: BTreeMap::new(),
         }
     }
 }
@@ -112,6 +116,9 @@ pub enum SubmitError {
     /// A command the approval policy denies outright.
     #[error("Refused: {0}")]
     PolicyDenied(String),
+    /// An argument only the server can check (an external step's `${PUBLIC.NAME}`).
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
 }
 
 impl SubmitError {
@@ -125,6 +132,7 @@ impl SubmitError {
             SubmitError::Store(_) => "STORE_UNAVAILABLE",
             SubmitError::UserQueueFull { .. } => "QUEUE_FULL",
             SubmitError::PolicyDenied(_) => "POLICY_DENIED",
+            SubmitError::Invalid { .. } => "INVALID_ARGUMENTS",
         }
     }
 }
@@ -236,6 +244,8 @@ struct Inner {
     user_limits: UserLimits,
     policy: Arc<Policy>,
     checkpoints: Checkpoints,
+    /// External steps' token channels.
+    external: external::ExternalTasks,
     /// Woken whenever an approval is answered: waiting workers look at their record again.
     decided: Notify,
     /// Held (shared) by a worker from its claim until the task is live; exclusively by an
@@ -298,6 +308,7 @@ impl Scheduler {
                 user_limits: config.user_limits,
                 policy: config.policy,
                 checkpoints: config.checkpoints,
+                external: external::ExternalTasks::new(config.public_values),
                 decided: Notify::new(),
                 claims: tokio::sync::RwLock::new(()),
                 stored: Mutex::new(HashMap::new()),
@@ -659,6 +670,9 @@ impl Scheduler {
         task.door = door;
         if let Some(why) = approvals::refused_at_submit(&self.inner.policy, &task) {
             return Err(SubmitError::PolicyDenied(why));
+        }
+        if let Some((field, message)) = external::unfilled(self, &task) {
+            return Err(SubmitError::Invalid { field, message });
         }
         let task_id = task.id.clone();
         self.inner.queued_here.lock().unwrap().insert(

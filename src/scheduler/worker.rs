@@ -371,6 +371,13 @@ async fn run_task(
                 (done, Vec::new())
             }
             (_, Err(e)) => (Some(Err(e.clone())), Vec::new()),
+            // Waits for an outside app: the scheduler's, with the browser opening its window.
+            (Action::External(step), Ok(instance)) => {
+                let done =
+                    super::external::run_step(scheduler, instance, task_id, index, step, cancel)
+                        .await;
+                (done, instance.take_dialogs())
+            }
             (_, Ok(instance)) => {
                 let outcome = scheduler
                     .inner

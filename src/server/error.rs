@@ -81,6 +81,7 @@ impl From<SubmitError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             SubmitError::PolicyDenied(_) => StatusCode::FORBIDDEN,
+            SubmitError::Invalid { .. } => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod error;
+pub mod external;
 pub mod http_errors;
 pub mod metrics;
 pub mod openapi;
@@ -135,6 +136,13 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
+        // External apps reach their channel here (loopback binds are named as such; a wildcard
+        // bind by its loopback address, which is the one the instances' pages can reach).
+        let app_host = match addr.ip() {
+            ip if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+            _ => addr,
+        };
+        scheduler.external().set_base(format!("ws://{app_host}"));
         let closing = CancellationToken::new();
         let metrics = Arc::new(Metrics::new());
         let mcp_sessions =
@@ -206,6 +214,21 @@ impl Server {
             mcp_closing,
             auth: auth_description,
         })
+    }
+
+    /// A server on a free loopback port for the external steps' channels of a process that
+    /// serves nothing else (`run`, MCP over stdio): every other route needs a random token
+    /// nobody is given.
+    pub async fn for_external_apps(scheduler: Scheduler) -> anyhow::Result<Server> {
+        let mut secret = [0u8; 16];
+        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+        let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let config = ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: Some(token),
+            ..ServerConfig::default()
+        };
+        Server::start(config, scheduler).await
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -315,6 +338,7 @@ fn router(
         .route("/api/audit", get(audit::list))
         .merge(openapi::router())
         .merge(agent::router())
+        .merge(external::router())
         .layer(axum::Extension(access.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(

@@ -91,6 +91,13 @@ pub const UI_POLICY: &str = "default-src 'none'; script-src 'self'; \
         crate::server::agent::undo::undo,
         crate::server::agent::updates::updates,
         crate::server::agent::updates::events,
+        crate::server::external::app::socket,
+        crate::server::external::rest::client_js,
+        crate::server::external::rest::react_hook,
+        crate::server::external::rest::state,
+        crate::server::external::rest::command,
+        crate::server::external::rest::done,
+        crate::server::external::rest::init,
         mcp_post,
         mcp_get,
         mcp_delete,
@@ -561,6 +568,9 @@ pub struct AgentApproval {
     /// Merged into the step's `args` and validated again.
     #[serde(rename = "modifiedParameters")]
     pub modified_parameters: Option<serde_json::Map<String, serde_json::Value>>,
+    /// For a request with `choices` (an external step's timeout): `retry`, `skip` or `fail`
+    /// (then `approved` may be left out).
+    pub choice: Option<String>,
     /// Several answers at once.
     pub decisions: Option<Vec<AgentDecision>>,
 }
@@ -571,10 +581,11 @@ pub struct AgentApproval {
 pub struct AgentDecision {
     #[serde(rename = "approvalId")]
     pub approval_id: String,
-    pub approved: bool,
+    pub approved: Option<bool>,
     pub message: Option<String>,
     #[serde(rename = "modifiedParameters")]
     pub modified_parameters: Option<serde_json::Map<String, serde_json::Value>>,
+    pub choice: Option<String>,
 }
 
 /// `POST /api/agent/{id}/undo`.

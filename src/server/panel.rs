@@ -34,9 +34,80 @@ pub struct PanelView {
     /// Screenshots of the page when a command failed: not in the record, only on the stream.
     failure_shots: std::collections::HashMap<usize, String>,
     error_sent: bool,
+    /// A running external step's progress, shown in its details.
+    external: std::collections::HashMap<usize, String>,
+    /// External apps' log entries sent (their message ids).
+    external_logs: u64,
 }
 
 impl PanelView {
+    /// An external step's news: its progress in the step's details, its app's logs (and its
+    /// connection and timeouts) as messages.
+    pub fn external(
+        &mut self,
+        task: &Task,
+        index: usize,
+        update: &crate::events::ExternalUpdate,
+        at: u64,
+    ) -> Vec<Value> {
+        use crate::events::ExternalUpdate;
+        let said = match update {
+            ExternalUpdate::Progress { progress, step } => {
+                let step = step
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
+                self.external
+                    .insert(index, format!("External task: {progress}%{step}"));
+                None
+            }
+            ExternalUpdate::Opened { attempt, .. } => {
+                self.external.insert(
+                    index,
+                    format!("External task: waiting for the app (attempt {attempt})"),
+                );
+                None
+            }
+            ExternalUpdate::Log { event_type, data } => Some((
+                "observation",
+                format!(
+                    "External app: {event_type} {}",
+                    crate::task::clip(&data.to_string(), 300)
+                ),
+            )),
+            ExternalUpdate::Connected => {
+                Some(("observation", "External app connected".to_string()))
+            }
+            ExternalUpdate::Disconnected => {
+                Some(("observation", "External app disconnected".to_string()))
+            }
+            ExternalUpdate::TimedOut { attempt } => Some((
+                "error",
+                format!("External task attempt {attempt} timed out"),
+            )),
+            ExternalUpdate::MarkedDone { by, completed } => Some((
+                "user",
+                match completed {
+                    true => format!("{by} marked the external task done"),
+                    false => format!("{by} went on without the external task"),
+                },
+            )),
+            _ => None,
+        };
+        let mut out = self.update(task);
+        if let Some((kind, content)) = said {
+            self.external_logs += 1;
+            let payload = json!({
+                "id": format!("{}-ext-{}", task.commands[index].id, self.external_logs),
+                "type": kind,
+                "content": content,
+                "timestamp": iso(at),
+            });
+            out.push(envelope(task, "message", payload));
+        }
+        out
+    }
+
     /// The messages that bring this panel up to date with `task`.
     pub fn update(&mut self, task: &Task) -> Vec<Value> {
         let mut out = Vec::new();
@@ -118,7 +189,10 @@ impl PanelView {
         if let Some(at) = command.completed_at {
             step["completedAt"] = iso(at).into();
         }
-        step["details"] = details(command).into();
+        step["details"] = match self.external.get(&index) {
+            Some(progress) if command.status == CommandStatus::Running => progress.clone().into(),
+            _ => details(command).into(),
+        };
         let screenshot = command
             .result
             .iter()

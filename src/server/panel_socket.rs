@@ -126,6 +126,19 @@ impl Panel<'_> {
                 let messages = self.view.update(task);
                 self.send_all(messages)
             }
+            EventKind::External {
+                index: Some(index),
+                update,
+                ..
+            } => {
+                let messages = match self.caller.get(self.task_id).await {
+                    Some(task) if *index < task.commands.len() => {
+                        self.view.external(&task, *index, update, event.at)
+                    }
+                    _ => Vec::new(),
+                };
+                self.send_all(messages)
+            }
             EventKind::FailureScreenshot { index, png, .. } => {
                 let messages = match self.caller.get(self.task_id).await {
                     Some(task) => self.view.failure_screenshot(&task, *index, png),

@@ -53,6 +53,15 @@ pub async fn guard(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let uri = request.uri();
+    // The external app's socket and client library: another origin, no credential, a live
+    // token (checked by the route). The Host check still applies.
+    if super::external::is_app_request(request.method(), uri.path(), uri.query()) {
+        return match access.check_host(request.headers()) {
+            Ok(()) => next.run(request).await,
+            Err(refusal) => refusal.into_response(),
+        };
+    }
     let checked = match access.check(request.headers()) {
         Ok(()) if is_public_asset(request.method(), request.uri().path()) => {
             return next.run(request).await;
@@ -117,6 +126,11 @@ impl Access {
                 ));
             }
         }
+        self.check_host(headers)
+    }
+
+    /// On a loopback bind, the Host must be a loopback name (DNS rebinding).
+    pub fn check_host(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if self.loopback {
             let host = headers
                 .get(header::HOST)

@@ -70,6 +70,16 @@ pub enum Change {
     Requeued {
         at: u64,
     },
+    /// An external step's app reported progress or a log (the journal notes it; the record
+    /// does not change).
+    ExternalProgress {
+        index: usize,
+        progress: Option<f64>,
+        step: Option<String>,
+        event_type: Option<String>,
+        data: Option<serde_json::Value>,
+        at: u64,
+    },
 }
 
 impl Change {
@@ -114,6 +124,23 @@ impl Change {
                 undo.at,
             ),
             Change::Requeued { at } => (Happened::Requeued, *at),
+            Change::ExternalProgress {
+                index,
+                progress,
+                step,
+                event_type,
+                data,
+                at,
+            } => (
+                Happened::ExternalProgress {
+                    index: *index,
+                    progress: *progress,
+                    step: step.clone(),
+                    event_type: event_type.clone(),
+                    data: data.clone(),
+                },
+                *at,
+            ),
             Change::FailureScreenshot { .. } | Change::Checkpoint { .. } => return None,
         })
     }
@@ -192,7 +219,9 @@ impl Change {
                 }
                 Ok(())
             }
-            Change::Checkpoint { .. } | Change::Paused { .. } => Ok(()),
+            Change::Checkpoint { .. } | Change::Paused { .. } | Change::ExternalProgress { .. } => {
+                Ok(())
+            }
             Change::Undone { undo } => {
                 task.undos.push(undo.clone());
                 Ok(())

@@ -613,7 +613,7 @@ async fn apply(conn: &mut PgConnection, task_id: &str, change: &Change) -> Store
                 .await?;
         }
         // Only its journal entry: the record does not change.
-        Change::Paused { .. } => {}
+        Change::Paused { .. } | Change::ExternalProgress { .. } => {}
         Change::Requeued { .. } => {
             sqlx::query("UPDATE tasks SET status = 'queued', node_id = NULL WHERE id = $1")
                 .bind(task_id)

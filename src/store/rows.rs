@@ -178,6 +178,7 @@ pub fn task(
                 result,
                 error,
                 failure_screenshot: failure_shots[idx].take(),
+                external: None,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -385,7 +385,7 @@ fn apply(conn: &Connection, task_id: &str, change: &Change) -> StoreResult<()> {
                 .execute(params![undos, task_id])?;
         }
         // Only its journal entry: the record does not change.
-        Change::Paused { .. } => {}
+        Change::Paused { .. } | Change::ExternalProgress { .. } => {}
         Change::Requeued { .. } => {
             conn.prepare_cached("UPDATE tasks SET status = 'queued', node_id = NULL WHERE id = ?")?
                 .execute([task_id])?;

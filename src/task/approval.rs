@@ -110,6 +110,9 @@ pub struct Facts {
 pub enum RuleSource {
     Policy,
     Task,
+    /// An external step that timed out with `timeout_action: prompt`.
+    #[serde(rename = "external_task")]
+    ExternalTask,
 }
 
 /// The rule that decided a command, as a request shows it.
@@ -151,6 +154,13 @@ pub struct Approval {
     pub on_timeout: OnTimeout,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<ApprovalDecision>,
+    /// A question with answers of its own rather than yes or no (an external step's timeout:
+    /// `retry`, `skip`, `fail`); the answer's `choice` is one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<String>>,
+    /// What the person is asked (an external step's `timeout_message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,6 +175,9 @@ pub struct ApprovalDecision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modified_parameters: Option<Map<String, Value>>,
     pub timed_out: bool,
+    /// For a request with `choices`: the one chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<String>,
 }
 
 impl Approval {

@@ -1318,7 +1318,100 @@ pub const TOOLS: &[ToolDoc] = &[
             description: "Milliseconds to wait",
         }],
     },
+    ToolDoc {
+        tool: Tool::External,
+        description: "Hand a step to an outside web app (a survey, a game, a payment page): it is \
+                      opened with a task_token, reports progress, logs and its result over \
+                      WS /api/ws/external-task/{task_token}, and can be sent restart, close, \
+                      pause, resume and custom commands. The spec's stage configuration \
+                      (external-task.md); the command succeeds with the app's complete data.",
+        default_action: Some("external_task"),
+        actions: &[ActionDoc {
+            name: "external_task",
+            description: "Open target_url in a tab, a popup or a screen-sized window and wait \
+                          for the app as config says",
+            required: &["target_url", "config"],
+            optional: &["id", "label", "title", "description", "mandatory"],
+            example: r#"{"target_url":"https://survey.example.com/task","config":{"completion_mode":"required","timeout_ms":600000,"timeout_action":"retry","max_retries":2}}"#,
+        }],
+        fields: &[
+            FieldDoc {
+                name: "target_url",
+                schema: non_empty_string,
+                description: "The app's URL; task_token, ws_url, session_id, stage_id and the \
+                              custom params are added to its query",
+            },
+            FieldDoc {
+                name: "config",
+                schema: external_config_schema,
+                description: "The stage's configuration (external-task.md)",
+            },
+            FieldDoc {
+                name: "id",
+                schema: non_empty_string,
+                description: "The stage's id, given to the app as stage_id (default: step_N)",
+            },
+            FieldDoc {
+                name: "label",
+                schema: string,
+                description: "Short name of the step, shown on the dashboard",
+            },
+            FieldDoc {
+                name: "title",
+                schema: string,
+                description: "Title shown to the person doing the step",
+            },
+            FieldDoc {
+                name: "description",
+                schema: string,
+                description: "What the person is asked to do",
+            },
+            FieldDoc {
+                name: "mandatory",
+                schema: boolean,
+                description: "A step that is not mandatory may be skipped on timeout without \
+                              failing the task (default true)",
+            },
+        ],
+    },
 ];
+
+/// The JSON Schema of an external step's `config` (closed: a misspelt option is named).
+pub fn external_config_schema() -> Value {
+    let text = || json!({"type": "string"});
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["completion_mode"],
+        "properties": {
+            "completion_mode": {"type": "string", "enum": ["required", "optional", "manual"],
+                "description": "required: wait for the app's complete; optional: the controller may go on without it; manual: wait for a person's mark as done"},
+            "timeout_ms": {"type": "integer", "minimum": 0, "maximum": crate::task::MAX_EXTERNAL_TIMEOUT_MS,
+                "description": "How long an attempt may take (0: no timeout)"},
+            "timeout_action": {"type": "string", "enum": ["prompt", "skip", "retry", "fail"],
+                "description": "On timeout: ask a person (an approval request: retry, skip or fail), skip (not mandatory steps), restart the app, or fail with COMMAND_TIMEOUT"},
+            "allow_retry_on_timeout": {"type": "boolean", "description": "Whether the person asked on timeout may choose retry"},
+            "max_retries": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "Attempts after the first (0: unlimited)"},
+            "try_close_on_complete": {"type": "boolean", "description": "Send close to the app and close its window when it completes"},
+            "window_mode": {"type": "string", "enum": ["popup", "fullscreen", "tab"], "description": "A popup of window_width x window_height, a window the size of the screen, or a new tab"},
+            "window_width": {"type": "integer", "minimum": 100, "maximum": 10000},
+            "window_height": {"type": "integer", "minimum": 100, "maximum": 10000},
+            "button_text": text(),
+            "button_open_text": text(),
+            "reopen_button_text": text(),
+            "waiting_message": text(),
+            "completed_message": text(),
+            "timeout_message": text(),
+            "pass_session_id": {"type": "boolean", "description": "Add session_id (the task's id) to the URL"},
+            "pass_stage_id": {"type": "boolean", "description": "Add stage_id to the URL"},
+            "custom_params": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
+                "description": "More URL parameters; ${PUBLIC.NAME} (the server's --public NAME=VALUE) and ${session.KEY} (the task's metadata) are filled in"},
+            "enable_reverse_control": {"type": "boolean", "description": "Let the controller send commands to the app"},
+            "reverse_commands": {"type": "array", "items": {"type": "string", "enum": ["restart", "close", "pause", "resume", "custom"]},
+                "description": "The commands the controller may send (default: restart, close, pause, resume)"}
+        }
+    })
+}
 
 /// The fields a `required` entry names: one, or alternatives joined by `|` (`selector|ref`).
 pub fn alternatives(entry: &'static str) -> impl Iterator<Item = &'static str> {
@@ -1382,6 +1475,8 @@ impl ToolDoc {
                 const SLEEP: [FieldDoc; 2] = [TIMEOUT, INSTANCE_ID];
                 &SLEEP
             }
+            // Its wait is config.timeout_ms; the app's window is a tab of its own.
+            Tool::External => std::slice::from_ref(&INSTANCE_ID),
             _ => {
                 const ALL: [FieldDoc; 3] = [TIMEOUT, TAB_ID, INSTANCE_ID];
                 &ALL

@@ -48,6 +48,18 @@ pub enum Happened {
     },
     /// Its runner stopped while it waited for an answer: back in its queue, to go on there.
     Requeued,
+    /// An external step's app reported progress (0–100, and its step) or a log event.
+    ExternalProgress {
+        index: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        progress: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<serde_json::Value>,
+    },
     Finished {
         status: TaskStatus,
     },

@@ -13,10 +13,11 @@ pub mod user;
 pub mod validate;
 
 pub use action::{
-    Action, ContentAction, DebugAction, DialogPolicy, DownloadState, EmulateAction, ExecuteAction,
-    GetFormat, ImageFormat, InstanceAction, InteractAction, InterceptMode, InterceptPattern,
-    NavigateAction, NetworkAction, Paper, ParsedArgs, SameSite, ScrollDirection, StorageKind,
-    TabAction, Tool, ViewportSize, WaitUntil,
+    Action, CompletionMode, ContentAction, DebugAction, DialogPolicy, DownloadState, EmulateAction,
+    ExecuteAction, ExternalConfig, ExternalTask, GetFormat, ImageFormat, InstanceAction,
+    InteractAction, InterceptMode, InterceptPattern, NavigateAction, NetworkAction, Paper,
+    ParsedArgs, Placeholder, ReverseCommand, SameSite, ScrollDirection, StorageKind, TabAction,
+    TimeoutAction, Tool, ViewportSize, WaitUntil, WindowMode, MAX_EXTERNAL_TIMEOUT_MS,
 };
 pub use id::now_ms;
 pub use journal::{Happened, JournalEntry, UndoRecord};

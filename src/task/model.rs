@@ -280,6 +280,10 @@ pub struct TaskCommand {
     /// Base64 PNG of the page when this command failed (with capture on failure).
     #[serde(skip)]
     pub failure_screenshot: Option<String>,
+    /// An external step while it runs: its `task_token`, `ws_url` and attempt (live only: a
+    /// token dies with its step, and only the task's owner reads the record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<Value>,
 }
 
 impl TaskCommand {
@@ -323,6 +327,7 @@ impl TaskCommand {
                 .map(|s| format!(" {}", clip(&s.replace('\n', " "), 60)))
                 .unwrap_or_default(),
             Action::Instance(_) => String::new(),
+            Action::External(step) => format!(" {}", clip(&step.target_url, 60)),
         };
         format!("{} {}{target}", self.tool_name, self.parsed.action.name())
     }
@@ -449,8 +454,11 @@ impl Task {
     }
 
     /// The approval asked for command `index`, if any.
+    /// The request gating command `index` (not a prompt the command itself asked while it ran).
     pub fn approval_for(&self, index: usize) -> Option<&Approval> {
-        self.approvals.iter().find(|a| a.index == index)
+        self.approvals
+            .iter()
+            .find(|a| a.index == index && a.choices.is_none())
     }
 
     /// Ends the task with a status decided elsewhere (see [`Task::finish`]).
@@ -539,6 +547,7 @@ impl Task {
         let command = &mut self.commands[index];
         command.completed_at = Some(now);
         command.result = Some(result);
+        command.external = None;
         Ok(())
     }
 
@@ -552,6 +561,7 @@ impl Task {
         let command = &mut self.commands[index];
         command.completed_at = Some(now);
         command.error = Some(error);
+        command.external = None;
         Ok(())
     }
 

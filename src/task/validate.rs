@@ -268,6 +268,7 @@ impl Task {
                 result: None,
                 error: None,
                 failure_screenshot: None,
+                external: None,
             })
             .collect();
         Task {

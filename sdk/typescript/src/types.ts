@@ -97,7 +97,7 @@ export interface TaskStep {
 }
 
 export interface ApprovalRule {
-  source: "policy" | "task";
+  source: "policy" | "task" | "external_task";
   index: number;
   decision: string;
   description: string;
@@ -110,6 +110,8 @@ export interface ApprovalDecisionRecord {
   message?: string;
   modifiedParameters?: JsonObject;
   timedOut: boolean;
+  /** For a request with `choices`: the one chosen. */
+  choice?: string;
 }
 
 export interface ApprovalRequest {
@@ -130,6 +132,10 @@ export interface ApprovalRequest {
   onTimeout: "reject" | "approve";
   status: "pending" | "approved" | "rejected" | "expired";
   decision?: ApprovalDecisionRecord;
+  /** An external step's timeout prompt: answer with one of these as `choice`. */
+  choices?: string[];
+  /** What the person is asked (the step's `timeout_message`). */
+  message?: string;
 }
 
 export interface Undo {
@@ -250,9 +256,12 @@ export interface CancelResponse {
 
 export interface ApprovalDecision {
   approvalId: string;
-  approved: boolean;
+  /** Optional when `choice` answers a request with `choices`. */
+  approved?: boolean;
   message?: string;
   modifiedParameters?: JsonObject;
+  /** retry, skip or fail: for an external step's timeout prompt. */
+  choice?: string;
 }
 
 export interface ApproveResponse {

@@ -11,7 +11,13 @@ use crate::server::error::ApiError;
 use crate::server::routes::JsonBody;
 use crate::task::ValidationError;
 
-const FIELDS: [&str; 4] = ["approvalId", "approved", "message", "modifiedParameters"];
+const FIELDS: [&str; 5] = [
+    "approvalId",
+    "approved",
+    "message",
+    "modifiedParameters",
+    "choice",
+];
 const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// Approves or rejects the task's pending requests; an approval may change the step's
@@ -36,7 +42,7 @@ pub async fn approve(
     let inputs = parse(&body).map_err(invalid)?;
     let decided = caller.decide(&id, &inputs).await.map_err(|e| match e {
         DecideError::TaskNotFound => task_not_found(&id),
-        DecideError::Invalid(errors) => invalid(errors),
+        DecideError::Invalid(errors) | DecideError::InvalidChoice(errors) => invalid(errors),
         DecideError::ApprovalNotFound(_) => {
             ApiError::new(StatusCode::NOT_FOUND, e.code(), e.to_string())
         }
@@ -106,8 +112,11 @@ fn one(v: &Value, at: &str) -> Result<DecisionInput, Vec<ValidationError>> {
             String::new()
         }
     };
+    let chosen = obj.get("choice").and_then(Value::as_str);
     let approved = match obj.get("approved") {
         Some(Value::Bool(b)) => *b,
+        // A request with choices may be answered by its choice alone.
+        None if chosen.is_some() => chosen != Some("fail"),
         _ => {
             errors.push(field_error(
                 format!("{at}approved"),
@@ -146,12 +155,24 @@ fn one(v: &Value, at: &str) -> Result<DecisionInput, Vec<ValidationError>> {
             None
         }
     };
+    let choice = match obj.get("choice") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => {
+            errors.push(field_error(
+                format!("{at}choice"),
+                "must be one of the request's choices (retry, skip, fail)",
+            ));
+            None
+        }
+    };
     if errors.is_empty() {
         Ok(DecisionInput {
             approval_id,
             approved,
             message,
             modified_parameters,
+            choice,
         })
     } else {
         Err(errors)

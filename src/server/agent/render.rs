@@ -127,6 +127,17 @@ pub fn approval(task: &Task, a: &Approval) -> Value {
     if let Some(d) = &a.decision {
         v["decision"] = json!(d);
     }
+    // An external step's timeout: the person chooses (answer with `choice`).
+    if let Some(choices) = &a.choices {
+        v["choices"] = json!(choices);
+        v["reason"] = json!(a
+            .message
+            .clone()
+            .unwrap_or_else(|| a.rule.description.clone()));
+    }
+    if let Some(message) = &a.message {
+        v["message"] = json!(message);
+    }
     v
 }
 
@@ -420,6 +431,31 @@ fn render(task: &Task, entry: &JournalEntry) -> Vec<Message> {
                 at,
                 json!({"undo": u.map(|u| undo(task, u))}),
             )]
+        }
+        // An external step's app: its own progress (0–100 within the step), or a log event.
+        Happened::ExternalProgress {
+            index,
+            progress,
+            step,
+            event_type,
+            data,
+        } => {
+            let message = match (event_type, step) {
+                (Some(kind), _) => format!("external app: {kind}"),
+                (None, Some(step)) => {
+                    format!("external app at {}% ({step})", progress.unwrap_or(0.0))
+                }
+                (None, None) => format!("external app at {}%", progress.unwrap_or(0.0)),
+            };
+            let mut data_out = json!({
+                "step": step_of(*index),
+                "message": message,
+                "external": {"progress": progress, "step": step, "event_type": event_type, "data": data},
+            });
+            if let Some(p) = progress {
+                data_out["progress"] = json!(p);
+            }
+            vec![Message::new("step_progress", task, at, data_out)]
         }
         Happened::Requeued => vec![Message::new(
             "status_change",

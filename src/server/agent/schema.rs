@@ -94,6 +94,11 @@ pub struct AgentApprovalRequest {
     /// The page when it was asked (base64 PNG).
     pub screenshot: Option<String>,
     pub decision: Option<AgentDecisionRecord>,
+    /// An external step's timeout prompt: what the person may answer with `choice` (`retry`,
+    /// `skip`, `fail`).
+    pub choices: Option<Vec<String>>,
+    /// What the person is asked (the step's `timeout_message`).
+    pub message: Option<String>,
 }
 
 /// The rule that asked.
@@ -118,6 +123,8 @@ pub struct AgentDecisionRecord {
     pub message: Option<String>,
     pub modified_parameters: Option<Map<String, Value>>,
     pub timed_out: bool,
+    /// The choice, for a request with `choices`.
+    pub choice: Option<String>,
 }
 
 /// An undo applied to a task.

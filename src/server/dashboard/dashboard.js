@@ -324,6 +324,13 @@ function renderStep(step) {
     h('span', { class: 'duration' }, started && ended ? duration(ended - started) : step.status === 'running' ? '…' : ''),
     step.details ? h('span', { class: 'details' }, step.details) : null,
     step.screenshot ? h('img', { class: 'thumb', src: step.screenshot, alt: `screenshot of ${step.label}` }) : null,
+    // A running external step: a person may mark it done (completion_mode manual) or go on
+    // without it (optional); the server refuses it for required steps, and says so.
+    step.status === 'running' && /^External task/.test(step.details || '')
+      ? h('span', { class: 'external-actions' },
+        h('button', { class: 'mark-done', dataset: { stepId: step.id } }, 'Mark as done'),
+        h('span', { class: 'error', role: 'alert' }))
+      : null,
   );
   const old = panel.steps.get(step.id);
   if (old) old.replaceWith(li);
@@ -358,7 +365,29 @@ $('#detail-cancel').addEventListener('click', () => {
   $('#detail-cancel').disabled = true;
 });
 
+// POST /api/external-tasks/{token}/done, the token read from the running command of the task.
+function markDone(button) {
+  const taskId = $('#steps').dataset.taskId;
+  const error = button.parentElement.querySelector('.error');
+  button.disabled = true;
+  const headers = token ? { Authorization: 'Bearer ' + token } : {};
+  fetch(`/tasks/${encodeURIComponent(taskId)}`, { headers })
+    .then((r) => r.json())
+    .then((t) => {
+      const command = ((t.task || t).commands || []).find((c) => c.id === button.dataset.stepId);
+      const tok = command && command.externalTask && command.externalTask.task_token;
+      if (!tok) throw new Error('the step is no longer waiting');
+      return fetch(`/api/external-tasks/${tok}/done`, { method: 'POST', headers });
+    })
+    .then((r) => (r.ok ? null : r.json().then((j) => { throw new Error((j.error && j.error.message) || j.message || `HTTP ${r.status}`); })))
+    .catch((e) => { error.textContent = e.message; button.disabled = false; });
+}
+
 $('#steps').addEventListener('click', (e) => {
+  if (e.target.matches('button.mark-done')) {
+    markDone(e.target);
+    return;
+  }
   if (!e.target.matches('img.thumb')) return;
   $('#zoom img').src = e.target.src;
   $('#zoom').hidden = false;
@@ -459,7 +488,7 @@ function approvalBox(task, a) {
     h('div', { class: 'muted' }, task.name, ' · ', h('span', { class: 'id' }, task.id)),
     step.intention ? h('div', { class: 'intention' }, step.intention) : null,
     h('div', { class: 'rule' }, 'Rule: ', a.rule && a.rule.description),
-    h('div', { class: 'reason' }, a.reason),
+    h('div', { class: 'reason' }, a.message || a.reason),
     a.pageUrl ? h('div', { class: 'muted' }, 'Page: ', a.pageUrl) : null,
     a.screenshot
       ? h('img', { class: 'thumb', src: 'data:image/png;base64,' + a.screenshot, alt: 'the page when it was asked' })
@@ -467,17 +496,22 @@ function approvalBox(task, a) {
     expires && pending
       ? h('div', { class: 'expires' }, `Expires ${expires.toLocaleString()} (then ${a.onTimeout === 'approve' ? 'approved' : 'rejected'})`)
       : null,
-    pending
+    pending && !a.choices
       ? h('label', {}, 'Arguments (JSON; edits are sent as modifiedParameters)',
         h('textarea', { class: 'args', rows: 6, spellcheck: 'false' }, JSON.stringify(a.args, null, 2)))
       : h('pre', { class: 'args' }, JSON.stringify(a.args, null, 2)),
     pending ? h('input', { class: 'message', type: 'text', placeholder: 'Message (optional)', maxlength: 2000 }) : null,
-    pending
+    pending && a.choices
+      // An external step's timeout: one button per choice (retry, skip, fail).
       ? h('div', { class: 'actions' },
-        h('button', { class: 'approve', dataset: { decide: 'approve' } }, 'Approve'),
-        h('button', { class: 'reject', dataset: { decide: 'reject' } }, 'Reject'),
+        ...a.choices.map((c) => h('button', { class: c === 'fail' ? 'reject' : 'approve', dataset: { choice: c } }, c[0].toUpperCase() + c.slice(1))),
         h('span', { class: 'error', role: 'alert' }))
-      : decisionView(a),
+      : pending
+        ? h('div', { class: 'actions' },
+          h('button', { class: 'approve', dataset: { decide: 'approve' } }, 'Approve'),
+          h('button', { class: 'reject', dataset: { decide: 'reject' } }, 'Reject'),
+          h('span', { class: 'error', role: 'alert' }))
+        : decisionView(a),
   );
 }
 
@@ -485,7 +519,7 @@ function decisionView(a) {
   const d = a.decision;
   if (!d) return h('div', { class: 'decision' }, a.status);
   const at = when(d.at);
-  const verb = d.timedOut ? `${a.status} (no answer in time)` : `${d.approved ? 'Approved' : 'Rejected'} by ${d.by}`;
+  const verb = d.timedOut ? `${a.status} (no answer in time)` : d.choice ? `${d.choice} chosen by ${d.by}` : `${d.approved ? 'Approved' : 'Rejected'} by ${d.by}`;
   return h('div', { class: 'decision', dataset: { approved: String(d.approved) } },
     verb, at ? ` at ${at.toLocaleTimeString()}` : '',
     d.message ? h('div', { class: 'decision-message' }, 'Message: ', d.message) : null,
@@ -517,13 +551,13 @@ function showError(box, error) {
   for (const d of error.details || []) el.append(h('div', { class: 'detail' }, `${d.field}: ${d.message}`));
 }
 
-function decide(box, approved) {
+function decide(box, approved, choice) {
   const entry = approvals.boxes.get(box.dataset.approvalId);
   if (!entry || entry.status !== 'pending') return;
-  const body = { approvalId: box.dataset.approvalId, approved };
+  const body = choice ? { approvalId: box.dataset.approvalId, choice } : { approvalId: box.dataset.approvalId, approved };
   const message = box.querySelector('input.message').value.trim();
   if (message) body.message = message;
-  if (approved) {
+  if (approved && !choice) {
     try {
       const changed = changedArgs(entry.args, box.querySelector('textarea.args').value);
       if (changed) body.modifiedParameters = changed;
@@ -563,6 +597,11 @@ $('#approval-list').addEventListener('click', (e) => {
   const button = e.target.closest('button[data-decide]');
   if (button) {
     decide(button.closest('.approval'), button.dataset.decide === 'approve');
+    return;
+  }
+  const chosen = e.target.closest('button[data-choice]');
+  if (chosen) {
+    decide(chosen.closest('.approval'), chosen.dataset.choice !== 'fail', chosen.dataset.choice);
     return;
   }
   const dismiss = e.target.closest('button[data-dismiss]');

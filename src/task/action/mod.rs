@@ -27,10 +27,12 @@ pub enum Tool {
     Tab,
     /// The origin's `sleep`: a pause, as a tool of its own (browser_navigate sleep).
     Sleep,
+    /// A step done by an outside web app (external-task.md).
+    External,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 10] = [
+    pub const ALL: [Tool; 11] = [
         Tool::Navigate,
         Tool::Interact,
         Tool::Content,
@@ -41,6 +43,7 @@ impl Tool {
         Tool::Debug,
         Tool::Tab,
         Tool::Sleep,
+        Tool::External,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Tool {
             Tool::Debug => "browser_debug",
             Tool::Tab => "browser_tab",
             Tool::Sleep => "sleep",
+            Tool::External => "external_task",
         }
     }
 
@@ -73,6 +77,7 @@ mod content;
 mod debug;
 mod emulate;
 mod execute;
+mod external;
 mod instance;
 mod interact;
 mod navigate;
@@ -83,6 +88,7 @@ pub use content::*;
 pub use debug::*;
 pub use emulate::*;
 pub use execute::*;
+pub use external::*;
 pub use instance::*;
 pub use interact::*;
 pub use navigate::*;
@@ -104,6 +110,8 @@ pub enum Action {
     Emulate(EmulateAction),
     Debug(DebugAction),
     Tab(TabAction),
+    /// Run by the scheduler (it waits for the app), with the browser opening its window.
+    External(Box<ExternalTask>),
 }
 
 impl Action {
@@ -121,6 +129,7 @@ impl Action {
             Action::Emulate(_) => Tool::Emulate,
             Action::Debug(_) => Tool::Debug,
             Action::Tab(_) => Tool::Tab,
+            Action::External(_) => Tool::External,
         }
     }
 
@@ -147,6 +156,8 @@ impl Action {
                     | NetworkAction::ClearStorage { .. }
             ),
             Action::Tab(a) => !matches!(a, TabAction::List),
+            // It opens a window of its own; the page commands act on is left as it was.
+            Action::External(_) => false,
             Action::Content(_) | Action::Instance(_) | Action::Emulate(_) | Action::Debug(_) => {
                 false
             }
@@ -230,6 +241,7 @@ impl Action {
                 TabAction::CloseOthers => "close_others",
                 TabAction::Activate => "activate",
             },
+            Action::External(_) => "external_task",
         }
     }
 }
@@ -568,6 +580,7 @@ fn typed_action(tool: Tool, prepared: &Prepared) -> Result<Action, ArgsError> {
         Tool::Tab => typed(map, Action::Tab, tool),
         // The pause is browser_navigate's sleep: one engine for both.
         Tool::Sleep => typed(map, Action::Navigate, tool),
+        Tool::External => external::parse(map).map(|s| Action::External(Box::new(s))),
     }?;
     check_values(&mut action)?;
     Ok(action)
@@ -736,6 +749,7 @@ fn check_values(action: &mut Action) -> Result<(), ArgsError> {
         Action::Emulate(a) => emulate::check(a),
         Action::Debug(a) => debug::check(a),
         Action::Tab(a) => tab::check(a),
+        Action::External(_) => Ok(()),
     }
 }
 
@@ -758,6 +772,13 @@ pub(crate) fn serde_only(tool: Tool, value: Value) -> Result<(), String> {
         Tool::Emulate => read::<EmulateAction>(value),
         Tool::Debug => read::<DebugAction>(value),
         Tool::Tab => read::<TabAction>(value),
+        Tool::External => {
+            let mut value = value;
+            if let Some(map) = value.as_object_mut() {
+                map.remove("action");
+            }
+            read::<ExternalTask>(value)
+        }
     }
 }
 
