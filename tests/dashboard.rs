@@ -495,3 +495,46 @@ fn base64_decode(data: &str) -> Vec<u8> {
         .decode(data)
         .expect("a base64 PNG")
 }
+
+#[test]
+fn a_manual_external_step_is_marked_done_from_the_dashboard() {
+    block_on(async {
+        let _viewer = VIEWER.lock().await;
+        // The external step waits on a browser of its own; the dashboard runs in the shared one.
+        let (scheduler, _permit) = private_scheduler().await;
+        let server = start_server(&scheduler, loopback_config()).await;
+        let addr = server.local_addr();
+        let mut agent = Client::connect(addr).await;
+        let id = agent
+            .submit(task(
+                "survey done by hand",
+                vec![json!({"tool_name": "external_task", "intention": "fill in the survey",
+                    "args": {"target_url": url("external-app.html?auto=progress"),
+                             "config": {"completion_mode": "manual", "window_mode": "tab", "timeout_ms": 120000}}})],
+            ))
+            .await;
+        agent
+            .recv_until(|m| m["externalTask"]["event"] == "progress" && m["taskId"] == id)
+            .await;
+        viewer(
+            "mark the external step done",
+            vec![
+                nav(json!({"action": "goto", "url": format!("http://{addr}/#task={id}")})),
+                wait_for("#conn[data-state=online]"),
+                wait_for("#steps button.mark-done"),
+                click("#steps button.mark-done"),
+            ],
+        )
+        .await;
+        let seen = agent.until_complete(&id).await;
+        let complete = seen.last().unwrap();
+        assert_eq!(complete["status"], "completed", "{complete}");
+        let text = complete["results"][0]["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap();
+        let result: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(result["completed"], true, "{result}");
+        assert_eq!(result["markedBy"], "local");
+        server.shutdown().await;
+    });
+}

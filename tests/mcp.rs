@@ -136,7 +136,7 @@ async fn own_instance(session: &Session) -> Value {
     own[0].clone()
 }
 
-const ALL_TOOLS: [&str; 12] = [
+const ALL_TOOLS: [&str; 13] = [
     "browser_navigate",
     "browser_interact",
     "browser_content",
@@ -147,6 +147,7 @@ const ALL_TOOLS: [&str; 12] = [
     "browser_debug",
     "browser_tab",
     "sleep",
+    "external_task",
     "browser_snapshot",
     "browser_task",
 ];

@@ -199,7 +199,7 @@ fn info_describes_the_server_and_its_doors() {
         assert_eq!(body["endpoints"]["panel"], "/ws");
         assert_eq!(body["endpoints"]["tools"], "/api/tools");
         assert_eq!(body["tokenRequired"], false);
-        assert_eq!(body["tools"].as_array().unwrap().len(), 10);
+        assert_eq!(body["tools"].as_array().unwrap().len(), 11);
 
         // With a token, /info says so, and like every route it needs the token itself.
         let server = start_server(

@@ -748,6 +748,7 @@ mod tests {
                 "browser_debug",
                 "browser_tab",
                 "sleep",
+                "external_task",
                 "browser_snapshot",
                 "browser_task"
             ]

@@ -666,6 +666,7 @@ pub enum ToolName {
     BrowserDebug,
     BrowserTab,
     Sleep,
+    ExternalTask,
 }
 
 /// `POST /tasks`'s answer: queued.

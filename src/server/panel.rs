@@ -189,8 +189,18 @@ impl PanelView {
         if let Some(at) = command.completed_at {
             step["completedAt"] = iso(at).into();
         }
+        let external = matches!(command.parsed.action, crate::task::Action::External(_));
         step["details"] = match self.external.get(&index) {
             Some(progress) if command.status == CommandStatus::Running => progress.clone().into(),
+            // A panel opened after the app's last report: what the record knows.
+            None if external && command.status == CommandStatus::Running => {
+                let attempt = command
+                    .external
+                    .as_ref()
+                    .and_then(|e| e["attempt"].as_u64())
+                    .unwrap_or(1);
+                format!("External task: waiting for the app (attempt {attempt})").into()
+            }
             _ => details(command).into(),
         };
         let screenshot = command

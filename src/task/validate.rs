@@ -456,7 +456,7 @@ mod tests {
         );
         assert_eq!(
             err(json!({"task_name": "t", "commands": [{"tool_name": "browser_navgate", "args": {}}]})),
-            "commands[0].tool_name: unknown tool 'browser_navgate', expected one of browser_navigate, browser_interact, browser_content, browser_execute, browser_instance, browser_network, browser_emulate, browser_debug, browser_tab, sleep; did you mean browser_navigate?"
+            "commands[0].tool_name: unknown tool 'browser_navgate', expected one of browser_navigate, browser_interact, browser_content, browser_execute, browser_instance, browser_network, browser_emulate, browser_debug, browser_tab, sleep, external_task; did you mean browser_navigate?"
         );
         assert_eq!(
             err(json!({"type": "task_list", "task_name": "t", "commands": [ok_cmd]})),

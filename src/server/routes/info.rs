@@ -28,6 +28,8 @@ pub async fn info(
             "sse": "/sse",
             "tools": "/api/tools",
             "tool": "/api/tools/{name}",
+            "externalTask": "/api/ws/external-task/{task_token}",
+            "externalTaskClient": "/external-task-client.js",
             "tasks": "/tasks",
             "instances": "/instances",
             "health": "/health",

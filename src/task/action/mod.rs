@@ -772,10 +772,16 @@ pub(crate) fn serde_only(tool: Tool, value: Value) -> Result<(), String> {
         Tool::Emulate => read::<EmulateAction>(value),
         Tool::Debug => read::<DebugAction>(value),
         Tool::Tab => read::<TabAction>(value),
+        // One action, named as the tool: anything else is an unknown variant, as serde says.
         Tool::External => {
             let mut value = value;
             if let Some(map) = value.as_object_mut() {
-                map.remove("action");
+                match map.remove("action") {
+                    Some(Value::String(a)) if a != "external_task" => {
+                        return Err(format!("unknown variant `{a}`, expected `external_task`"))
+                    }
+                    _ => {}
+                }
             }
             read::<ExternalTask>(value)
         }
