@@ -196,7 +196,7 @@ async fn check_tools(session: &Session) {
     assert_eq!(task["required"], json!(["commands"]));
     assert_eq!(
         task["properties"]["commands"]["items"]["properties"]["tool_name"]["enum"],
-        json!(ALL_TOOLS[..10])
+        json!(ALL_TOOLS[..11])
     );
     assert!(schema("browser_instance")["properties"]["action"]["enum"]
         .as_array()
