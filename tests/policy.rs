@@ -1,7 +1,8 @@
 //! The URL policy and the upload roots, against real Chromium: schemes refused by default and
 //! file: allowed with the flag; origins blocked on goto, on a popup, on a redirect from an
 //! allowed page and on a subresource (the blocked server never hears the request); an
-//! allowed-origins list; uploads only from under the upload roots; upload by ref.
+//! allowed-origins list; WebSockets under both lists (the blocked server never sees a
+//! connection); uploads only from under the upload roots; upload by ref.
 
 mod common;
 use std::sync::{Arc, Mutex};
@@ -77,6 +78,169 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A loopback WebSocket echo server that counts every TCP connection it accepts (a blocked
+/// handshake must not even connect) and the handshakes it completes.
+struct EchoServer {
+    port: u16,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EchoServer {
+    async fn start() -> EchoServer {
+        use futures::{SinkExt, StreamExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = connections.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(socket).await else {
+                        return;
+                    };
+                    while let Some(Ok(message)) = ws.next().await {
+                        if message.is_text() && ws.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        EchoServer {
+            port,
+            connections,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/echo", self.port)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A page script that opens a WebSocket to `url`, in the page or in a dedicated worker, and
+/// says what came of it: `echo:ping` when it connected and the server echoed, else `failed`.
+fn websocket_from(url: &str, worker: bool) -> Value {
+    let body = format!(
+        "const ws = new WebSocket({url:?}); \
+         ws.onopen = () => ws.send('ping'); \
+         ws.onmessage = (e) => {{ done('echo:' + e.data); ws.close(); }}; \
+         ws.onerror = () => done('failed');"
+    );
+    let script = if worker {
+        format!(
+            "return await new Promise((resolve) => {{ \
+               const source = `const done = (v) => postMessage(v); {body}`; \
+               const w = new Worker(URL.createObjectURL(new Blob([source]))); \
+               w.onmessage = (e) => resolve(e.data); \
+               setTimeout(() => resolve('timeout'), 8000); }})"
+        )
+    } else {
+        format!(
+            "return await new Promise((done) => {{ {body} setTimeout(() => done('timeout'), 8000); }})"
+        )
+    };
+    cmd(
+        "browser_execute",
+        json!({ "action": "evaluate", "script": script, "timeout": 15000 }),
+    )
+}
+
+/// The origin lists cover WebSockets too: the browser fails a handshake to a blocked origin
+/// (in the page and in a worker) before it leaves, so the server never sees a connection,
+/// while one to another origin connects; with an allowed list, a WebSocket to an origin not
+/// on it is blocked the same way. An http origin covers its ws handshakes, and ws:// entries
+/// work too.
+#[test]
+fn websockets_follow_the_origin_lists() {
+    block_on(async {
+        let site = env().site.base_url().trim_end_matches('/').to_string();
+        let blocked = EchoServer::start().await;
+        let other = EchoServer::start().await;
+        for (name, policy) in [
+            (
+                "blocked, no scheme",
+                Policy {
+                    blocked_origins: OriginRule::parse_list(&format!("127.0.0.1:{}", blocked.port))
+                        .unwrap(),
+                    ..Policy::default()
+                },
+            ),
+            (
+                "blocked, its http origin",
+                Policy {
+                    blocked_origins: OriginRule::parse_list(&format!(
+                        "http://127.0.0.1:{}",
+                        blocked.port
+                    ))
+                    .unwrap(),
+                    ..Policy::default()
+                },
+            ),
+            (
+                "allowed list without it",
+                Policy {
+                    allowed_origins: OriginRule::parse_list(&format!(
+                        "{site};ws://127.0.0.1:{}",
+                        other.port
+                    ))
+                    .unwrap(),
+                    ..Policy::default()
+                },
+            ),
+        ] {
+            let before = (blocked.connections(), other.connections());
+            let (scheduler, _permit) = scheduler_with(policy).await;
+            let t = run_on(
+                &scheduler,
+                task(
+                    "websockets",
+                    vec![
+                        goto("index.html"),
+                        websocket_from(&blocked.url(), false),
+                        websocket_from(&other.url(), false),
+                        websocket_from(&blocked.url(), true),
+                        websocket_from(&other.url(), true),
+                    ],
+                ),
+            )
+            .await;
+            assert_completed(&t);
+            assert_eq!(text_of(&t, 1), "\"failed\"", "{name}: the page's");
+            assert_eq!(text_of(&t, 2), "\"echo:ping\"", "{name}");
+            assert_eq!(text_of(&t, 3), "\"failed\"", "{name}: the worker's");
+            assert_eq!(text_of(&t, 4), "\"echo:ping\"", "{name}");
+            assert_eq!(
+                blocked.connections(),
+                before.0,
+                "{name}: the blocked server saw no connection"
+            );
+            assert_eq!(other.connections(), before.1 + 2, "{name}");
+            scheduler.shutdown().await;
+        }
+        // Without lists nothing is in the way.
+        let t = run(
+            "websockets, no lists",
+            vec![goto("index.html"), websocket_from(&blocked.url(), false)],
+        )
+        .await;
+        assert_completed(&t);
+        assert_eq!(text_of(&t, 1), "\"echo:ping\"");
+    });
 }
 
 async fn scheduler_with(policy: Policy) -> (Scheduler, tokio::sync::SemaphorePermit<'static>) {
