@@ -1020,6 +1020,12 @@ pub struct InfoEndpoints {
     pub metrics: String,
     pub info: String,
     pub audit: String,
+    /// The external app's token WebSocket (external-task.md).
+    #[serde(rename = "externalTask")]
+    pub external_task: String,
+    /// The external app's client library.
+    #[serde(rename = "externalTaskClient")]
+    pub external_task_client: String,
 }
 
 /// The caller, as the server knows them.
