@@ -145,8 +145,6 @@ async fn viewport_dom(
         wanted
     };
     let mut answer: Value = helper(ctx, "viewport_dom", json!({ "limit": ask })).await?;
-    // Cross-origin frames list their own elements (frames.rs).
-    super::frames::fill_viewport_dom(ctx, &mut answer, ask as usize).await;
     if let Value::Object(map) = &mut answer {
         map.remove("state");
         if let (Some(min), Some(Value::Array(elements))) = (min_size, map.get_mut("elements")) {

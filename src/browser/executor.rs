@@ -561,51 +561,31 @@ static HELPERS_KEY: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Default)]
 pub struct InstalledHelpers(Mutex<Option<ExecutionContextId>>);
 
-/// Where page_helpers.js is kept in the page's isolated world, as a JavaScript expression.
-pub(super) fn helpers_global() -> String {
-    format!("globalThis[{}]", &*HELPERS_KEY)
-}
-
-/// Runs one of page_helpers.js's operations and decodes its answer: in the page, in the
-/// cross-origin frame a ref or a `>>>` path leads to, after handing in the closed shadow roots
-/// it needs (frames.rs). Retried while the page is between documents, so only for operations
-/// that are safe to run twice.
+/// Runs one of page_helpers.js's operations and decodes its answer. Retried while the page is
+/// between documents, so only for operations that are safe to run twice.
 pub async fn helper<T: DeserializeOwned>(
     ctx: &Ctx<'_>,
     op: &str,
     args: Value,
 ) -> Result<T, CommandError> {
-    let value = super::frames::answer(ctx, op, args).await?;
-    serde_json::from_value(value.clone()).map_err(|e| {
-        CommandError::execution(format!(
-            "unexpected answer from the page to {op}: {e} ({value})"
-        ))
-    })
-}
-
-/// One helper operation in the page itself (its top document and same-origin frames), as it
-/// answers: no frame routing, no closed-root scan.
-pub(super) async fn page_helper(
-    ctx: &Ctx<'_>,
-    op: &str,
-    args: &Value,
-) -> Result<Value, CommandError> {
-    // Snapshot refs live in the isolated world's copy of the helpers: a snapshot, the viewport
-    // DOM (which gives frames refs), or a lookup by ref or path, waits for that world rather than
-    // running once in the page's (where they would be lost, and seen by the page).
+    // A ref handed out inside a cross-origin frame is answered there (frames.rs).
+    if let Some(answer) = super::frames::route(ctx, op, &args).await {
+        let value = answer?;
+        return serde_json::from_value(value.clone()).map_err(|e| {
+            CommandError::execution(format!(
+                "unexpected answer from the frame to {op}: {e} ({value})"
+            ))
+        });
+    }
+    let call = format!("({}, {args})", Value::from(op));
+    // Snapshot refs live in the isolated world's copy of the helpers: a snapshot, or a lookup
+    // by ref, waits for that world rather than running once in the page's (where they would be
+    // lost, and seen by the page).
     let needs_isolated = op == "snapshot"
-        || op == "viewport_dom"
         || args
             .get("selector")
             .and_then(Value::as_str)
-            .is_some_and(|s| s.starts_with(REF_SELECTOR_PREFIX) || s.contains(">>>"));
-    let call = format!("({}, {args})", Value::from(op));
-    // In the page's own world no closed root can be handed in: the helpers are not to ask.
-    let mut in_page = args.clone();
-    if let Value::Object(map) = &mut in_page {
-        map.insert("scanned".into(), Value::Bool(true));
-    }
-    let page_call = format!("({}, {in_page})", Value::from(op));
+            .is_some_and(|s| s.starts_with(REF_SELECTOR_PREFIX));
     let value = loop {
         if needs_isolated && !matches!(ctx.page.secondary_execution_context().await, Ok(Some(_))) {
             if ctx.remaining() < Duration::from_millis(60) {
@@ -616,7 +596,7 @@ pub(super) async fn page_helper(
             sleep(Duration::from_millis(10)).await;
             continue;
         }
-        match helper_once(ctx, &call, &page_call).await {
+        match helper_once(ctx, &call).await {
             Err(EvalFailure::ContextGone(e)) => {
                 if ctx.remaining() < Duration::from_millis(60) {
                     return Err(cdp_error("Runtime.evaluate", e));
@@ -629,19 +609,22 @@ pub(super) async fn page_helper(
             Ok(v) => break v,
         }
     };
-    Ok(value)
+    serde_json::from_value(value.clone()).map_err(|e| {
+        CommandError::execution(format!(
+            "unexpected answer from the page to {op}: {e} ({value})"
+        ))
+    })
 }
 
-/// One helper call (`call` is its argument list; `page_call` the one for the page's own
-/// world), in one round trip. The ~10 KB source goes along only into a context that has not
-/// seen it yet, and stays there for later calls.
-async fn helper_once(ctx: &Ctx<'_>, call: &str, page_call: &str) -> Result<Value, EvalFailure> {
+/// One helper call (`call` is its argument list), in one round trip. The ~10 KB source goes
+/// along only into a context that has not seen it yet, and stays there for later calls.
+async fn helper_once(ctx: &Ctx<'_>, call: &str) -> Result<Value, EvalFailure> {
     let key = &*HELPERS_KEY;
     // Asked on every call (chromiumoxide answers from memory): the context changes with each
     // new document, and its ids are only unique within one renderer process.
     let Ok(Some(context)) = ctx.page.secondary_execution_context().await else {
         // The isolated world is not created yet: the page's, where nothing may be left behind.
-        return eval_once(&ctx.page, &format!("({HELPERS}){page_call}"), World::Page).await;
+        return eval_once(&ctx.page, &format!("({HELPERS}){call}"), World::Page).await;
     };
     let world = World::Isolated(context);
     if *ctx.helpers.0.lock().unwrap() == Some(context) {
@@ -659,61 +642,22 @@ async fn helper_once(ctx: &Ctx<'_>, call: &str, page_call: &str) -> Result<Value
     Ok(value)
 }
 
-/// A helper's answer kept in the page (or the cross-origin frame it was found in): its plain
-/// fields as JSON, and the objects among them (elements) as remote object ids, to hand to CDP
-/// commands that take one, through [`HelperObject::cdp`] (the ids belong to that frame's
-/// session). The caller releases the ids it got ([`HelperObject::release`]).
+/// A helper's answer kept in the page: its plain fields as JSON, and the objects among them
+/// (elements) as remote object ids, to hand to CDP commands that take one. The caller
+/// releases the ids it got ([`release`]).
 #[derive(Debug)]
 pub struct HelperObject {
     pub fields: Value,
     pub objects: std::collections::HashMap<String, String>,
-    /// The cross-origin frame's session the ids belong to; `None` for the page's.
-    pub session: Option<String>,
-}
-
-impl HelperObject {
-    /// A CDP command where the objects live.
-    pub async fn cdp(
-        &self,
-        ctx: &Ctx<'_>,
-        method: &'static str,
-        params: Value,
-    ) -> Result<Value, CommandError> {
-        match &self.session {
-            None => ctx.cdp(method, params).await,
-            Some(session) => super::frames::call(ctx, session, method, params).await,
-        }
-    }
-
-    /// Lets the page (or frame) forget an object it kept for us.
-    pub async fn release(&self, ctx: &Ctx<'_>, object_id: &str) {
-        let _ = self
-            .cdp(
-                ctx,
-                "Runtime.releaseObject",
-                serde_json::json!({ "objectId": object_id }),
-            )
-            .await;
-    }
 }
 
 /// Runs one of page_helpers.js's operations in the isolated world (where refs live) and keeps
-/// its answer there, so that an element it found is resolved once and then used by id (not
-/// looked up again with another engine): in the page, or in the cross-origin frame a ref or a
-/// `>>>` path leads to (frames.rs). Retried while the page is between documents.
+/// its answer in the page, so that an element it found is resolved once and then used by id
+/// (not looked up again with another engine). Retried while the page is between documents.
 pub async fn helper_object(
     ctx: &Ctx<'_>,
     op: &str,
     args: Value,
-) -> Result<HelperObject, CommandError> {
-    super::frames::object(ctx, op, args).await
-}
-
-/// [`helper_object`] in the page itself: no frame routing, no closed-root scan.
-pub(super) async fn page_object(
-    ctx: &Ctx<'_>,
-    op: &str,
-    args: &Value,
 ) -> Result<HelperObject, CommandError> {
     let call = format!("({}, {args})", Value::from(op));
     let key = &*HELPERS_KEY;
@@ -790,31 +734,23 @@ pub(super) async fn page_object(
         )
         .await;
     release(ctx, &id).await;
-    Ok(HelperObject::from_properties(&props?, None))
-}
-
-impl HelperObject {
-    /// The answer from its Runtime.getProperties: plain fields by value, objects by id.
-    pub(super) fn from_properties(props: &Value, session: Option<String>) -> HelperObject {
-        let mut fields = serde_json::Map::new();
-        let mut objects = std::collections::HashMap::new();
-        for prop in props["result"].as_array().into_iter().flatten() {
-            let Some(name) = prop["name"].as_str() else {
-                continue;
-            };
-            let value = &prop["value"];
-            if let Some(object) = value["objectId"].as_str() {
-                objects.insert(name.to_string(), object.to_string());
-            } else if let Some(v) = value.get("value") {
-                fields.insert(name.to_string(), v.clone());
-            }
-        }
-        HelperObject {
-            fields: Value::Object(fields),
-            objects,
-            session,
+    let mut fields = serde_json::Map::new();
+    let mut objects = std::collections::HashMap::new();
+    for prop in props?["result"].as_array().into_iter().flatten() {
+        let Some(name) = prop["name"].as_str() else {
+            continue;
+        };
+        let value = &prop["value"];
+        if let Some(object) = value["objectId"].as_str() {
+            objects.insert(name.to_string(), object.to_string());
+        } else if let Some(v) = value.get("value") {
+            fields.insert(name.to_string(), v.clone());
         }
     }
+    Ok(HelperObject {
+        fields: Value::Object(fields),
+        objects,
+    })
 }
 
 /// Lets the page forget a remote object it kept for us.

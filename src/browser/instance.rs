@@ -930,13 +930,6 @@ impl BrowserInstance {
 
     /// A tab for `page`, with its dialog, crash and console watchers running.
     async fn watch_page(&self, page: Page, tab_id: String) -> anyhow::Result<PageSlot> {
-        // Tells the selector engine when the page makes closed shadow roots (shadow.rs).
-        if let Err(e) = timeout(HOUSEKEEPING, super::shadow::install(&page))
-            .await
-            .unwrap_or_else(|_| Err(chromiumoxide::error::CdpError::Timeout))
-        {
-            tracing::warn!(instance = %self.id, "closed shadow roots will be scanned for at every snapshot, query and viewport DOM: {e}");
-        }
         let state = Arc::new(PageState::default());
         let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watchers = vec![

@@ -7,8 +7,10 @@ use chromiumoxide::cdp::browser_protocol::input::{
 use serde_json::json;
 
 use super::executor::{
-    cdp_error, helper, helper_object, not_found, require_ok, wait_actionable, Actionable, Ctx,
+    cdp_error, helper, helper_object, not_found, release, require_ok, wait_actionable, Actionable,
+    Ctx,
 };
+use super::executor::{eval_once, EvalFailure, World};
 use crate::task::keys::{KeyChord, Modifier};
 use crate::task::{CommandError, InteractAction, ScrollDirection, ToolResult};
 
@@ -87,21 +89,25 @@ pub async fn run(ctx: &Ctx<'_>, action: &InteractAction) -> Result<ToolResult, C
         }
         InteractAction::Select {
             selector,
-            value,
+            value: Some(value),
+            ..
+        } => select(ctx, selector, value).await,
+        InteractAction::Select {
+            selector,
             label,
             index,
+            ..
         } => {
-            let by = match (value, label, index) {
-                (Some(value), _, _) => OptionBy::Value(value),
-                (None, Some(label), _) => OptionBy::Label(label),
-                (None, None, Some(index)) => OptionBy::Index(*index),
-                (None, None, None) => {
+            let by = match (label, index) {
+                (Some(label), _) => OptionBy::Label(label),
+                (None, Some(index)) => OptionBy::Index(*index),
+                (None, None) => {
                     return Err(CommandError::execution(
                         "select needs a value, a label or an index (checked at validation)",
                     ))
                 }
             };
-            select(ctx, selector, by).await
+            select_by(ctx, selector, by).await
         }
     }
 }
@@ -146,7 +152,7 @@ async fn upload(
         })
         .collect::<Result<_, _>>()?;
     let args = json!({ "selector": selector, "element": true });
-    let (input, element, found) = loop {
+    let (input, element) = loop {
         let found = helper_object(ctx, "file_input", args.clone()).await?;
         let element = found.objects.get("el").cloned();
         let input: FileInput = serde_json::from_value(found.fields.clone()).map_err(|e| {
@@ -156,7 +162,7 @@ async fn upload(
             ))
         })?;
         if input.state != "missing" {
-            break (input, element, found);
+            break (input, element);
         }
         if !ctx.pause(std::time::Duration::from_millis(50)).await {
             return Err(CommandError::new(
@@ -173,21 +179,19 @@ async fn upload(
         (Ok(desc), Some(id)) => (desc, id),
         (checked, element) => {
             if let Some(id) = &element {
-                found.release(ctx, id).await;
+                release(ctx, id).await;
             }
             return Err(checked.err().unwrap_or_else(|| not_found(selector)));
         }
     };
     ctx.acting();
-    // In the session of the page or of the cross-origin frame the input was found in.
-    let set = found
+    let set = ctx
         .cdp(
-            ctx,
             "DOM.setFileInputFiles",
             json!({ "files": real, "objectId": object_id }),
         )
         .await;
-    found.release(ctx, &object_id).await;
+    release(ctx, &object_id).await;
     set?;
     let names: Vec<&str> = files
         .iter()
@@ -266,13 +270,9 @@ async fn mouse(
     Ok(())
 }
 
-/// Replaces the field's content with `text`, typed as a person would: the field is focused
-/// (after the same waits as a click, minus the hit test) with all its content selected, then
-/// each character is a key press (keydown, keypress, input, keyup) when the US keyboard has a
-/// key for it, and is inserted as by an input method otherwise (any Unicode goes in: é, 中文,
-/// emoji; and tabs and line breaks, which as keys would move the focus or submit a form). The
-/// first character replaces the selected content; an empty text deletes it (Backspace). With
-/// `delay`, the characters come `delay` ms apart (within the deadline).
+/// Focuses the field (after the same waits as a click, minus the hit test) and inserts the text
+/// as one input: any Unicode goes in, where key events know only a US keyboard. With `delay`,
+/// one character at a time, `delay` ms apart (within the deadline).
 async fn type_text(
     ctx: &Ctx<'_>,
     selector: &str,
@@ -285,8 +285,6 @@ async fn type_text(
         state: String,
         desc: Option<String>,
         detail: Option<String>,
-        #[serde(default)]
-        length: usize,
     }
     let focus: Focus = helper(ctx, "focus", json!({ "selector": selector })).await?;
     let desc = focus.desc.clone().unwrap_or_else(|| selector.to_string());
@@ -306,54 +304,35 @@ async fn type_text(
     }
     let count = text.chars().count();
     ctx.acting();
-    if count == 0 && focus.length > 0 {
-        let backspace =
-            crate::task::keys::key_definition("Backspace").expect("Backspace is in the layout");
-        key_event(ctx, DispatchKeyEventType::RawKeyDown, backspace, 0, None).await?;
-        key_event(ctx, DispatchKeyEventType::KeyUp, backspace, 0, None).await?;
-    }
-    let pause = delay
-        .filter(|d| *d > 0.0)
-        .map(|d| std::time::Duration::from_secs_f64(d / 1000.0));
-    for (i, c) in text.chars().enumerate() {
-        if let Some(pause) = pause.filter(|_| i > 0) {
-            if !ctx.pause(pause).await {
-                return Err(CommandError::new(
-                    crate::task::ErrorCode::CommandTimeout,
-                    format!(
-                        "typed {i} of {count} characters into {desc} ({} ms apart) before the {} ms deadline",
-                        delay.unwrap_or_default(),
-                        ctx.budget.as_millis()
-                    ),
-                ));
+    match delay.filter(|d| *d > 0.0 && count > 1) {
+        None => {
+            ctx.page
+                .execute(InsertTextParams::new(text))
+                .await
+                .map_err(|e| cdp_error("Input.insertText", e))?;
+        }
+        Some(delay) => {
+            let pause = std::time::Duration::from_secs_f64(delay / 1000.0);
+            for (i, c) in text.chars().enumerate() {
+                if i > 0 && !ctx.pause(pause).await {
+                    return Err(CommandError::new(
+                        crate::task::ErrorCode::CommandTimeout,
+                        format!(
+                            "typed {i} of {count} characters into {desc} ({delay} ms apart) before the {} ms deadline",
+                            ctx.budget.as_millis()
+                        ),
+                    ));
+                }
+                ctx.page
+                    .execute(InsertTextParams::new(c.to_string()))
+                    .await
+                    .map_err(|e| cdp_error("Input.insertText", e))?;
             }
         }
-        type_char(ctx, c).await?;
     }
     Ok(ToolResult::text(format!(
         "Typed {count} characters into {desc}"
     )))
-}
-
-/// One character, as a key press when the US keyboard has a key that types it, else inserted.
-async fn type_char(ctx: &Ctx<'_>, c: char) -> Result<(), CommandError> {
-    let mut buf = [0; 4];
-    let text: &str = c.encode_utf8(&mut buf);
-    let key = (c.is_ascii_graphic() || c == ' ')
-        .then(|| crate::task::keys::key_definition(text))
-        .flatten();
-    match key {
-        Some(def) => {
-            key_event(ctx, DispatchKeyEventType::KeyDown, def, 0, Some(text)).await?;
-            key_event(ctx, DispatchKeyEventType::KeyUp, def, 0, None).await
-        }
-        None => ctx
-            .page
-            .execute(InsertTextParams::new(text))
-            .await
-            .map(|_| ())
-            .map_err(|e| cdp_error("Input.insertText", e)),
-    }
 }
 
 /// Presses a key with its modifiers: modifiers down, key down and up, modifiers up.
@@ -435,9 +414,38 @@ async fn scroll(
     )))
 }
 
+/// Runs `expression` in the isolated world (the page's DOM, pristine globals), or the page's
+/// own while that world is not there yet.
+async fn eval_isolated(ctx: &Ctx<'_>, expression: &str) -> Result<serde_json::Value, CommandError> {
+    let world = match ctx.page.secondary_execution_context().await {
+        Ok(Some(context)) => World::Isolated(context),
+        _ => World::Page,
+    };
+    eval_once(&ctx.page, expression, world)
+        .await
+        .map_err(|e| match e {
+            EvalFailure::Thrown(text) => CommandError::execution(text),
+            EvalFailure::Cdp(e) | EvalFailure::ContextGone(e) => cdp_error("Runtime.evaluate", e),
+        })
+}
+
+/// The element found at a viewport point, through open shadow roots and into same-origin
+/// frames (what a pointer there reaches), as JavaScript: `at(x, y)`.
+const ELEMENT_AT: &str = "const at = (x, y) => { let doc = document; for (;;) { \
+    let el = doc.elementFromPoint(x, y); \
+    while (el && el.shadowRoot) { const inner = el.shadowRoot.elementFromPoint(x, y); \
+    if (!inner || inner === el) break; el = inner; } \
+    if (!el || (el.tagName !== 'IFRAME' && el.tagName !== 'FRAME')) return el; \
+    let inner = null; try { inner = el.contentDocument; } catch (_) {} if (!inner) return el; \
+    const r = el.getBoundingClientRect(); const cs = el.ownerDocument.defaultView.getComputedStyle(el); \
+    x -= r.left + el.clientLeft + (parseFloat(cs.paddingLeft) || 0); \
+    y -= r.top + el.clientTop + (parseFloat(cs.paddingTop) || 0); doc = inner; } }; \
+    const up = (n) => n.parentElement || (n.getRootNode && n.getRootNode().host) || null; \
+    const describe = (el) => { if (!el || !el.tagName) return String(el); \
+    let s = el.tagName.toLowerCase(); if (el.id) s += '#' + el.id; return s; };";
+
 /// Scrolls what a mouse wheel over `selector`'s element would: the element if it scrolls,
-/// else its nearest ancestor that does (the page, or the frame's document, at last), by
-/// (dx, dy) px. The element must be what the pointer reaches at its centre.
+/// else its nearest ancestor that does (the page, at last), by (dx, dy) px.
 async fn scroll_element(
     ctx: &Ctx<'_>,
     selector: &str,
@@ -445,15 +453,23 @@ async fn scroll_element(
     dy: f64,
 ) -> Result<ToolResult, CommandError> {
     let probe = wait_actionable(ctx, selector, Actionable::HOVER).await?;
+    let expression = format!(
+        "(() => {{ {ELEMENT_AT} \
+         const scrolls = (n) => {{ const s = getComputedStyle(n); \
+           const y = /(auto|scroll|overlay)/.test(s.overflowY) && n.scrollHeight > n.clientHeight; \
+           const x = /(auto|scroll|overlay)/.test(s.overflowX) && n.scrollWidth > n.clientWidth; \
+           return ({dy} !== 0 && y) || ({dx} !== 0 && x); }}; \
+         let n = at({x}, {y}); \
+         while (n && n !== document.documentElement && n !== document.body && !scrolls(n)) n = up(n); \
+         const target = n && n !== document.documentElement && n !== document.body ? n : document.scrollingElement; \
+         target.scrollBy({{ left: {dx}, top: {dy}, behavior: 'instant' }}); \
+         return {{ desc: target === document.scrollingElement ? 'the page' : describe(target), \
+           x: Math.round(target.scrollLeft), y: Math.round(target.scrollTop) }}; }})()",
+        x = probe.x,
+        y = probe.y,
+    );
     ctx.acting();
-    let at: serde_json::Value = helper(
-        ctx,
-        "scroll_element",
-        json!({ "selector": selector, "dx": dx, "dy": dy }),
-    )
-    .await?;
-    let state = at["state"].as_str().unwrap_or("missing");
-    require_ok(selector, state, at["detail"].as_str())?;
+    let at = eval_isolated(ctx, &expression).await?;
     Ok(ToolResult::text(format!(
         "Scrolled {} by deltaX={dx}, deltaY={dy} (at {}); it is now at x={}, y={}",
         at["desc"].as_str().unwrap_or("the element"),
@@ -463,23 +479,82 @@ async fn scroll_element(
     )))
 }
 
-/// How select picks an option.
+/// How select picks an option other than by value.
 enum OptionBy<'a> {
-    /// The value, or else the visible label.
-    Value(&'a str),
     /// The visible label, exactly (spaces around it aside).
     Label(&'a str),
     /// The position among the options, from 0.
     Index(u32),
 }
 
-/// Chooses an option, firing `input` and `change` as a user's choice does, once the `<select>`
-/// is actionable (as for typing: attached, visible, enabled).
-async fn select(
+/// Chooses an option by label or index, firing `input` and `change` as a user's choice does.
+/// The `<select>` is the one found at its own centre once actionable (so refs and any selector
+/// the engine takes reach it).
+async fn select_by(
     ctx: &Ctx<'_>,
     selector: &str,
     by: OptionBy<'_>,
 ) -> Result<ToolResult, CommandError> {
+    let reach = Actionable {
+        hit: true,
+        enabled: true,
+        stable: false,
+    };
+    let probe = wait_actionable(ctx, selector, reach).await?;
+    let (kind, wanted) = match &by {
+        OptionBy::Label(label) => ("label", serde_json::Value::from(*label)),
+        OptionBy::Index(index) => ("index", serde_json::Value::from(*index)),
+    };
+    let expression = format!(
+        "(() => {{ {ELEMENT_AT} \
+         const el = at({x}, {y}); const select = el && (el.tagName === 'SELECT' ? el : el.closest('select')); \
+         if (!select) return {{ state: 'not_select', desc: describe(el) }}; \
+         const options = [...select.options]; const wanted = {wanted}; \
+         const match = {kind:?} === 'index' ? options[wanted] \
+           : options.find((o) => o.label.trim() === String(wanted).trim() || o.text.trim() === String(wanted).trim()); \
+         if (!match) return {{ state: 'no_option', desc: describe(select), \
+           options: options.map((o, i) => i + ': ' + o.label) }}; \
+         if (!select.multiple) select.value = match.value; match.selected = true; \
+         select.dispatchEvent(new Event('input', {{ bubbles: true, composed: true }})); \
+         select.dispatchEvent(new Event('change', {{ bubbles: true }})); \
+         return {{ state: 'ok', desc: describe(select), value: match.value, label: match.label, \
+           index: options.indexOf(match) }}; }})()",
+        x = probe.x,
+        y = probe.y,
+    );
+    ctx.acting();
+    let done = eval_isolated(ctx, &expression).await?;
+    let desc = done["desc"].as_str().unwrap_or(selector).to_string();
+    let what = match by {
+        OptionBy::Label(label) => format!("label \"{label}\""),
+        OptionBy::Index(index) => format!("index {index}"),
+    };
+    match done["state"].as_str() {
+        Some("ok") => Ok(ToolResult::text(format!(
+            "Selected \"{}\" (value \"{}\", index {}) in {desc}",
+            done["label"].as_str().unwrap_or_default(),
+            done["value"].as_str().unwrap_or_default(),
+            done["index"]
+        ))),
+        Some("not_select") => Err(CommandError::execution(format!(
+            "{desc} ('{selector}') is not a <select> element"
+        ))),
+        _ => {
+            let options: Vec<&str> = done["options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o.as_str())
+                .collect();
+            Err(CommandError::execution(format!(
+                "{desc} has no option with {what}; its options: {}",
+                options.join(", ")
+            )))
+        }
+    }
+}
+
+async fn select(ctx: &Ctx<'_>, selector: &str, value: &str) -> Result<ToolResult, CommandError> {
     wait_actionable(ctx, selector, Actionable::INPUT).await?;
     ctx.acting();
     #[derive(serde::Deserialize)]
@@ -489,51 +564,29 @@ async fn select(
         detail: Option<String>,
         value: Option<String>,
         label: Option<String>,
-        index: Option<u32>,
         #[serde(default)]
         options: Vec<String>,
-        #[serde(default)]
-        labels: Vec<String>,
     }
-    let mut args = json!({ "selector": selector });
-    match &by {
-        OptionBy::Value(value) => args["value"] = json!(value),
-        OptionBy::Label(label) => args["label"] = json!(label),
-        OptionBy::Index(index) => args["index"] = json!(index),
-    }
-    let done: Selected = helper(ctx, "select", args).await?;
+    let done: Selected = helper(
+        ctx,
+        "select",
+        json!({ "selector": selector, "value": value }),
+    )
+    .await?;
     let desc = done.desc.clone().unwrap_or_else(|| selector.to_string());
     match done.state.as_str() {
-        "ok" => {
-            let label = done.label.unwrap_or_default();
-            let value = done.value.unwrap_or_default();
-            Ok(ToolResult::text(match by {
-                OptionBy::Value(_) => {
-                    format!("Selected \"{label}\" (value \"{value}\") in {desc}")
-                }
-                _ => format!(
-                    "Selected \"{label}\" (value \"{value}\", index {}) in {desc}",
-                    done.index.unwrap_or_default()
-                ),
-            }))
-        }
+        "ok" => Ok(ToolResult::text(format!(
+            "Selected \"{}\" (value \"{}\") in {desc}",
+            done.label.unwrap_or_default(),
+            done.value.unwrap_or_default()
+        ))),
         "not_select" => Err(CommandError::execution(format!(
             "{desc} ('{selector}') is not a <select> element"
         ))),
-        "no_option" => Err(CommandError::execution(match by {
-            OptionBy::Value(value) => format!(
-                "{desc} has no option with value or label \"{value}\"; its options: {}",
-                done.options.join(", ")
-            ),
-            OptionBy::Label(label) => format!(
-                "{desc} has no option with label \"{label}\"; its options: {}",
-                done.labels.join(", ")
-            ),
-            OptionBy::Index(index) => format!(
-                "{desc} has no option with index {index}; its options: {}",
-                done.labels.join(", ")
-            ),
-        })),
+        "no_option" => Err(CommandError::execution(format!(
+            "{desc} has no option with value or label \"{value}\"; its options: {}",
+            done.options.join(", ")
+        ))),
         state => {
             require_ok(selector, state, done.detail.as_deref())?;
             unreachable!("require_ok fails for every state but ok")

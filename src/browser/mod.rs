@@ -17,7 +17,6 @@ pub mod leftovers;
 pub mod navigate;
 pub mod network;
 pub mod policy;
-pub mod shadow;
 pub mod tab;
 
 pub use checkpoint::{Checkpoint, RestoreReport};

@@ -8,7 +8,7 @@ use chromiumoxide::cdp::browser_protocol::network::{
     ResourceType,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
-    EventDomContentEventFired, EventFrameNavigated, EventLifecycleEvent, EventLoadEventFired,
+    EventDomContentEventFired, EventFrameNavigated, EventLoadEventFired,
     EventNavigatedWithinDocument, FrameId, GetNavigationHistoryParams, NavigateParams,
     NavigateToHistoryEntryParams, NavigationType, ReloadParams,
 };
@@ -330,13 +330,11 @@ async fn goto_once(ctx: &Ctx<'_>, url: &str, until: WaitUntil) -> Result<ToolRes
 }
 
 /// Resolves once the main frame commits a new document and that document fires
-/// DOMContentLoaded. The document's lifecycle event is told from the old one's by its loader
-/// id (the two event streams are not ordered with each other: the new document's event may
-/// already be waiting when the commit is read).
+/// DOMContentLoaded.
 struct DocumentParsed {
     main_frame: Option<FrameId>,
     committed: EventStream<EventFrameNavigated>,
-    lifecycle: EventStream<EventLifecycleEvent>,
+    parsed: EventStream<EventDomContentEventFired>,
 }
 
 impl DocumentParsed {
@@ -344,12 +342,12 @@ impl DocumentParsed {
         Ok(DocumentParsed {
             main_frame: page.mainframe().await.ok().flatten(),
             committed: listen(page).await?,
-            lifecycle: listen(page).await?,
+            parsed: listen(page).await?,
         })
     }
 
     async fn wait(mut self) {
-        let loader = loop {
+        loop {
             let Some(ev) = self.committed.next().await else {
                 return std::future::pending().await;
             };
@@ -358,15 +356,14 @@ impl DocumentParsed {
                 None => ev.frame.parent_id.is_none(),
             };
             if main {
-                break ev.frame.loader_id.clone();
-            }
-        };
-        while let Some(ev) = self.lifecycle.next().await {
-            if ev.name == "DOMContentLoaded" && ev.loader_id == loader {
-                return;
+                break;
             }
         }
-        std::future::pending::<()>().await
+        // Events of the old document came before the commit: drop them.
+        while let Some(Some(_)) = self.parsed.next().now_or_never() {}
+        if self.parsed.next().await.is_none() {
+            std::future::pending::<()>().await
+        }
     }
 }
 

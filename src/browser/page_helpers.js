@@ -1,13 +1,6 @@
 // Helpers the executor calls as `helpers(op, args)`. Each op returns a plain JSON object. The
 // executor keeps this function on the global object of chromiumoxide's isolated world only,
 // which a page cannot reach; in the page's own world it is sent along with every call.
-//
-// Closed shadow roots cannot be reached from any script world, so the executor finds them
-// through CDP (DOM.describeNode with pierce) and hands them in (`closed_roots`). It does so when
-// an op answers `scan_closed` (the page made a closed root since the last scan: a script added
-// by the instance counts them, in `SIGNAL`) and when a lookup misses before any scan of this
-// document (closed roots declared in HTML are not counted). Where nothing counts them (frames
-// of other processes), snapshots, the viewport DOM and queries ask for a scan every time.
 (() => {
   // Element refs handed out by `snapshot` (e12 -> the element), kept here in the isolated
   // world's copy of the helpers: the page cannot see or forge them. An element keeps its ref
@@ -16,58 +9,8 @@
   const refOf = new WeakMap();
   let nextRef = 1;
   const REF_PREFIX = 'aria-ref=';
-  // Closed shadow roots handed in by the executor: host -> root.
-  const closedRoots = new WeakMap();
-  // Whether this document was scanned for closed roots, and the count of closed roots the page
-  // had made (`SIGNAL`) at the last scan.
-  let scannedOnce = false;
-  let scannedSignal = 0;
-  const SIGNAL = Symbol.for('browser_control.closed_roots');
-  const signalCount = () => {
-    const h = globalThis[SIGNAL];
-    return h && typeof h.count === 'number' ? h.count : null;
-  };
-  // The counting began after the document was made (in a frame attached to late): closed
-  // roots from before it are not counted.
-  const countedLate = () => {
-    const h = globalThis[SIGNAL];
-    return !!(h && h.late);
-  };
-  // Ops that show the whole page (or all matches) rather than one element.
-  const WHOLE = new Set(['snapshot', 'viewport_dom', 'query']);
 
-  return async (op, a, extra) => {
-    a = a || {};
-    // A cross-origin frame's helpers number their refs from `refBase` (set by the executor on
-    // every call), so that they never meet the page's or another frame's.
-    if (a.refBase && nextRef < a.refBase) nextRef = a.refBase;
-    if (op === 'closed_roots') {
-      let added = 0;
-      for (const root of extra || []) {
-        if (root && root.host && closedRoots.get(root.host) !== root) {
-          closedRoots.set(root.host, root);
-          added++;
-        }
-      }
-      scannedOnce = true;
-      scannedSignal = typeof a.signal === 'number' ? a.signal : signalCount() ?? 0;
-      return { state: 'ok', added };
-    }
-    // Before looking anything up: does the executor have closed roots to hand in first?
-    if (!a.scanned) {
-      const sel = typeof a.selector === 'string' ? a.selector : null;
-      const looksUp = (sel !== null && !(sel.startsWith(REF_PREFIX) && !sel.includes('>>>'))) || WHOLE.has(op);
-      if (looksUp) {
-        const count = signalCount();
-        const stale = count === null ? WHOLE.has(op)
-          : count !== scannedSignal || (WHOLE.has(op) && !scannedOnce && countedLate());
-        if (stale) return { state: 'scan_closed', signal: count ?? 0 };
-      }
-    }
-    // A lookup that found nothing, in a document never scanned: closed roots declared in its
-    // HTML may hold the element.
-    const missing = () =>
-      scannedOnce || a.scanned ? { state: 'missing' } : { state: 'missing', closedScan: true, signal: signalCount() ?? 0 };
+  return async (op, a) => {
     const describe = (el) => {
       if (!el || !el.tagName) return String(el);
       let s = el.tagName.toLowerCase();
@@ -98,12 +41,9 @@
         return null;
       }
     };
-    // An element's shadow root, open or (handed in by the executor) closed.
-    const shadowOf = (el) => el.shadowRoot || closedRoots.get(el) || null;
     // An element's children as rendered: a shadow host's shadow tree, a slot's assigned nodes.
     const kidsOf = (node) => {
-      const root = shadowOf(node);
-      if (root) return [...root.childNodes];
+      if (node.shadowRoot) return [...node.shadowRoot.childNodes];
       if (node.tagName === 'SLOT') {
         const assigned = node.assignedNodes({ flatten: true });
         if (assigned.length) return assigned;
@@ -191,18 +131,16 @@
       if (!rest) return hits;
       return dedupe(hits.flatMap((el) => cssAll(el, ':scope ' + rest, memo)));
     };
-    // The shadow roots (open, and closed ones handed in) inside a tree, outer before inner, in
-    // document order.
+    // The open shadow roots inside a tree, outer before inner, in document order.
     const shadowRootsIn = (root) => {
       const out = [];
       const walk = (r) => {
         const doc = r.ownerDocument || r;
         const walker = doc.createTreeWalker(r, NodeFilter.SHOW_ELEMENT);
         for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-          const inner = shadowOf(n);
-          if (inner) {
-            out.push(inner);
-            walk(inner);
+          if (n.shadowRoot) {
+            out.push(n.shadowRoot);
+            walk(n.shadowRoot);
           }
         }
       };
@@ -265,15 +203,12 @@
       return out;
     };
     // Every element `sel` matches (`first`: the first is enough). Throws a SyntaxError (or the
-    // page's DOMException) for a selector that does not parse, `{ unknownRef }`, and
-    // `{ crossOrigin: { frames, rest } }` when nothing matched here but the path entered frames
-    // of another origin (their documents are not in this process): the executor looks for `rest`
-    // in each of them.
+    // page's DOMException) for a selector that does not parse, `{ unknownRef }` and
+    // `{ crossOrigin }` (the frame's element) for a path into a frame it cannot enter.
     const resolve = (sel, first) => {
       const memo = new Map();
       const parts = splitTop(sel, '>>>');
       let scopes = [document];
-      let elsewhere = null;
       for (let i = 0; ; i++) {
         const last = i === parts.length - 1;
         const found = [];
@@ -281,28 +216,18 @@
           found.push(...queryScope(scope, parts[i], memo, first && last));
           if (first && last && found.length) break;
         }
-        if (last) {
-          const out = dedupe(found);
-          if (!out.length && elsewhere) throw { crossOrigin: elsewhere };
-          return out;
-        }
+        if (last) return dedupe(found);
         scopes = [];
-        const foreign = [];
+        let closed = null;
         for (const el of dedupe(found)) {
           if (isFrame(el)) {
             const doc = frameDoc(el);
             if (doc) scopes.push(doc);
-            else foreign.push(el);
-          } else {
-            const root = shadowOf(el);
-            if (root) scopes.push(root);
-          }
-        }
-        if (foreign.length && !elsewhere) {
-          elsewhere = { frames: foreign, rest: parts.slice(i + 1).join(' >>> ') };
+            else closed = el;
+          } else if (el.shadowRoot) scopes.push(el.shadowRoot);
         }
         if (!scopes.length) {
-          if (elsewhere) throw { crossOrigin: elsewhere };
+          if (closed) throw { crossOrigin: closed };
           return [];
         }
       }
@@ -312,24 +237,12 @@
         return { el: resolve(sel, true)[0] || null };
       } catch (e) {
         if (e && e.unknownRef) return { unknownRef: true };
-        if (e && e.crossOrigin) return { crossOrigin: e.crossOrigin };
+        if (e && e.crossOrigin) {
+          return { invalid: describe(e.crossOrigin) + ' is a cross-origin frame: selectors and `>>>` reach into same-origin frames only' };
+        }
         return { invalid: e && e.message ? e.message : String(e) };
       }
     };
-    // The ref of an element, handed out once per element and kept for this document.
-    const refFor = (el) => {
-      let ref = refOf.get(el);
-      if (!ref) {
-        ref = 'e' + nextRef++;
-        refOf.set(el, ref);
-      }
-      refs.set(ref, new WeakRef(el));
-      return ref;
-    };
-    // A lookup's answer when the element is in frames of another origin: their `<iframe>`s by
-    // ref, and the rest of the path.
-    // (A string, which the executor also gets when it keeps the answer in the page.)
-    const elsewhereAnswer = (c) => ({ state: 'cross_origin', frames: c.frames.slice(0, 16).map(refFor).join(' '), rest: c.rest });
     // ---- Frames: geometry of elements inside same-origin frames, in top-level coordinates.
     const winOf = (el) => (el.ownerDocument && el.ownerDocument.defaultView) || window;
     // The frame elements holding `el`, innermost first.
@@ -372,8 +285,8 @@
       let doc = document;
       for (;;) {
         let h = doc.elementFromPoint(x, y);
-        while (h && shadowOf(h)) {
-          const inner = shadowOf(h).elementFromPoint(x, y);
+        while (h && h.shadowRoot) {
+          const inner = h.shadowRoot.elementFromPoint(x, y);
           if (!inner || inner === h) break;
           h = inner;
         }
@@ -389,7 +302,7 @@
     // The focused element of a document, through open shadow roots.
     const activeIn = (doc) => {
       let a = doc.activeElement;
-      while (a && shadowOf(a) && shadowOf(a).activeElement) a = shadowOf(a).activeElement;
+      while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
       return a;
     };
     const isVisibleHere = (el) => {
@@ -424,8 +337,7 @@
       const f = find(sel);
       if (f.unknownRef) return { state: 'unknown_ref' };
       if (f.invalid) return { state: 'invalid', detail: f.invalid };
-      if (f.crossOrigin) return elsewhereAnswer(f.crossOrigin);
-      if (!f.el) return missing();
+      if (!f.el) return { state: 'missing' };
       return { el: f.el };
     };
 
@@ -469,12 +381,9 @@
           const f = lookup(a.selector);
           const answer = f.el ? { state: isVisible(f.el) ? 'ok' : 'hidden', desc: describe(f.el) } : f;
           if (answer.state === 'ok' || answer.state === 'invalid' || answer.state === 'unknown_ref' ||
-              answer.state === 'cross_origin' || answer.closedScan || performance.now() >= until) {
+              performance.now() >= until) {
             return answer;
           }
-          // The page made a closed root meanwhile: let the executor hand it in.
-          const count = signalCount();
-          if (!a.scanned && count !== null && count !== scannedSignal) return { state: 'scan_closed', signal: count };
           await frame();
         }
       }
@@ -504,85 +413,48 @@
           (el.tagName === 'TEXTAREA' && !el.readOnly) ||
           (el.tagName === 'INPUT' && textLike.test(el.getAttribute('type') || '') && !el.readOnly);
         if (!editable) return { state: 'not_editable', desc: describe(el) };
-        // Typing replaces the field's content: all of it is selected, so the first key typed
-        // replaces it (as a person selecting all, then typing, would), or a Backspace clears it.
+        // Type where a person clicking into the field at its end would: after the current text.
+        // A field that already has the focus keeps its caret and selection (so Control+A, then
+        // type, replaces the text).
         const doc = el.ownerDocument;
+        const hadFocus = contains(el, activeIn(doc));
         el.focus();
-        const isField = el.tagName === 'INPUT' || el.tagName === 'TEXTAREA';
-        try {
-          if (isField) el.select();
+        if (!hadFocus) try {
+          if (el.setSelectionRange) el.setSelectionRange(el.value.length, el.value.length);
           else {
             const range = doc.createRange();
             range.selectNodeContents(el);
+            range.collapse(false);
             const selection = winOf(el).getSelection();
             selection.removeAllRanges();
             selection.addRange(range);
           }
         } catch (_) {
-          // an input type without a selection: nothing to select
+          // number inputs have no selection API; the caret position does not matter there
         }
-        const content = isField ? el.value : el.textContent;
-        return {
-          state: contains(el, activeIn(doc)) ? 'ok' : 'unfocused',
-          desc: describe(el),
-          length: String(content || '').length,
-        };
+        return { state: contains(el, activeIn(doc)) ? 'ok' : 'unfocused', desc: describe(el) };
       }
-      // Chooses an option by `value` (or else its visible label), by `label` only, or by
-      // `index` (from 0), firing `input` and `change` as a user's choice does. An option's own
-      // element finds its <select>.
       case 'select': {
         const f = lookup(a.selector);
         if (!f.el) return f;
-        const el = f.el.tagName === 'SELECT' ? f.el : f.el.closest && f.el.closest('select');
-        if (!el) return { state: 'not_select', desc: describe(f.el) };
+        const el = f.el;
+        if (el.tagName !== 'SELECT') return { state: 'not_select', desc: describe(el) };
         const options = [...el.options];
-        const sameLabel = (o, wanted) => o.label.trim() === String(wanted).trim() || o.text.trim() === String(wanted).trim();
-        let match;
-        if (a.index != null) match = options[a.index];
-        else if (a.label != null) match = options.find((o) => sameLabel(o, a.label));
-        else match = options.find((o) => o.value === a.value) || options.find((o) => sameLabel(o, a.value));
+        const wanted = a.value.trim();
+        const match =
+          options.find((o) => o.value === a.value) ||
+          options.find((o) => o.label.trim() === wanted || o.text.trim() === wanted);
         if (!match) {
           return {
             state: 'no_option',
             desc: describe(el),
             options: options.map((o) => (o.value === o.label ? o.value : o.value + ' (' + o.label + ')')),
-            labels: options.map((o, i) => i + ': ' + o.label),
           };
         }
-        if (!el.multiple) el.value = match.value;
         match.selected = true;
         el.dispatchEvent(new Event('input', { bubbles: true, composed: true }));
         el.dispatchEvent(new Event('change', { bubbles: true }));
-        return { state: 'ok', desc: describe(el), value: match.value, label: match.label, index: options.indexOf(match) };
-      }
-      // Scrolls what a mouse wheel over the element would: the element if it scrolls, else its
-      // nearest ancestor that does (through shadow hosts), else its document, by (dx, dy) px.
-      case 'scroll_element': {
-        const f = lookup(a.selector);
-        if (!f.el) return f;
-        const el = f.el;
-        const doc = el.ownerDocument;
-        const scrolls = (n) => {
-          const s = winOf(n).getComputedStyle(n);
-          const y = /(auto|scroll|overlay)/.test(s.overflowY) && n.scrollHeight > n.clientHeight;
-          const x = /(auto|scroll|overlay)/.test(s.overflowX) && n.scrollWidth > n.clientWidth;
-          return (a.dy !== 0 && y) || (a.dx !== 0 && x);
-        };
-        const up = (n) => n.parentElement || (n.getRootNode && n.getRootNode().host) || null;
-        let n = el;
-        while (n && n !== doc.documentElement && n !== doc.body && !scrolls(n)) n = up(n);
-        const page = !n || n === doc.documentElement || n === doc.body;
-        const target = page ? doc.scrollingElement || doc.documentElement : n;
-        target.scrollBy({ left: a.dx, top: a.dy, behavior: 'instant' });
-        await frame();
-        const frames = page ? framesOf(el) : [];
-        return {
-          state: 'ok',
-          desc: page ? (frames.length ? 'the document of ' + describe(frames[0]) : 'the page') : describe(target),
-          x: Math.round(target.scrollLeft),
-          y: Math.round(target.scrollTop),
-        };
+        return { state: 'ok', desc: describe(el), value: match.value, label: match.label };
       }
       case 'scroll': {
         window.scrollBy({ left: a.dx, top: a.dy, behavior: 'instant' });
@@ -732,8 +604,6 @@
           if (isDisabled(el)) item.disabled = true;
           if (el.tagName === 'A' && el.getAttribute('href')) item.href = el.getAttribute('href');
           elements.push(item);
-          // A frame of another origin: the executor puts its elements here (not counted).
-          if (isFrame(el) && !frameDoc(el)) elements.push({ frame: refFor(el), selector: item.selector });
         }
         return {
           state: 'ok',
@@ -756,6 +626,9 @@
           root = f.el;
         }
         const max = a.max || 20000;
+        // A cross-origin frame's helpers number their refs from `refBase` (set by the executor),
+        // so that they never meet the page's.
+        if (a.refBase && nextRef < a.refBase) nextRef = a.refBase;
         // Forget the refs of elements that are gone, so the table does not grow with the page.
         for (const [ref, weak] of refs) {
           const el = weak.deref();
@@ -890,6 +763,15 @@
           }
           return '';
         };
+        const refFor = (el) => {
+          let ref = refOf.get(el);
+          if (!ref) {
+            ref = 'e' + nextRef++;
+            refOf.set(el, ref);
+          }
+          refs.set(ref, new WeakRef(el));
+          return ref;
+        };
         // Nodes: { line, children }.
         const childrenOf = (el) => {
           const out = [];
@@ -993,7 +875,6 @@
           all = resolve(a.selector, false);
         } catch (e) {
           if (e && e.unknownRef) return { state: 'unknown_ref' };
-          if (e && e.crossOrigin) return elsewhereAnswer(e.crossOrigin);
           const f = find(a.selector);
           return { state: 'invalid', detail: f.invalid || String(e) };
         }
@@ -1002,10 +883,7 @@
           const text = (el.innerText ?? el.textContent ?? '').replace(/\s+/g, ' ').trim();
           items.push({ element: describe(el), text: text.slice(0, 80), visible: isVisible(el) });
         }
-        const answer = { state: 'ok', count: all.length, items };
-        // None here, in a document never scanned: closed roots declared in its HTML may hold some.
-        if (!all.length && !scannedOnce && !a.scanned) answer.closedScan = true;
-        return answer;
+        return { state: 'ok', count: all.length, items };
       }
       // Where a frame's viewport starts in the page's viewport (the frame brought into view).
       case 'frame_origin': {
@@ -1013,7 +891,7 @@
         if (!f.el) return f;
         const el = f.el;
         if (!isFrame(el)) return { state: 'not_frame', desc: describe(el) };
-        if (!a.noScroll && !fullyShown(el)) el.scrollIntoView({ block: 'nearest', inline: 'nearest', behavior: 'instant' });
+        if (!fullyShown(el)) el.scrollIntoView({ block: 'nearest', inline: 'nearest', behavior: 'instant' });
         const o = offsetOf(el);
         const c = contentOrigin(el);
         const x = o.x + c.x;

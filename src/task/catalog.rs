@@ -250,7 +250,7 @@ fn coordinate() -> Value {
 const SELECTOR: FieldDoc = FieldDoc {
     name: "selector",
     schema: non_empty_string,
-    description: "Selector of the element (the first match is used): CSS (shadow roots, open and closed, are searched too), text=Sign in (substring), text=\"Sign in\" (exact), button:has-text(\"Save\"), and >>> to step into an iframe (of any origin, nested ones too) or a shadow root (iframe#pay >>> text=Pay, #outer >>> #inner >>> button)",
+    description: "Selector of the element (the first match is used): CSS (open shadow roots are searched too), text=Sign in (substring), text=\"Sign in\" (exact), button:has-text(\"Save\"), and >>> to step into an iframe or a shadow root (iframe#pay >>> text=Pay)",
 };
 
 /// Where a selector is accepted, so is a ref from `snapshot` (`e12`).
@@ -494,7 +494,7 @@ pub const TOOLS: &[ToolDoc] = &[
             FieldDoc {
                 name: "delay",
                 schema: || json!({"type": "number", "minimum": 0, "maximum": 10000}),
-                description: "Milliseconds between characters (default: one right after another)",
+                description: "Milliseconds between characters (default: the whole text at once)",
             },
             FieldDoc {
                 name: "key",

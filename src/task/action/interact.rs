@@ -61,7 +61,7 @@ pub enum InteractAction {
     Type {
         selector: String,
         text: String,
-        /// Milliseconds between characters; without it they are typed one right after another.
+        /// Milliseconds between characters; without it the text goes in as one input.
         #[serde(default)]
         delay: Option<f64>,
     },
