@@ -6,7 +6,7 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use browser_control::browser::{BrowserSource, LaunchOptions};
+use browser_control::browser::BrowserSource;
 use browser_control::scheduler::{Scheduler, SchedulerConfig};
 use browser_control::task::{ErrorCode, Task};
 use common::*;
@@ -225,7 +225,7 @@ fn a_dialog_policy_does_not_leak_into_the_next_task() {
 
         let t = run_on(&scheduler, with_session("next", None, confirm())).await;
         assert_eq!(
-            first_text(&t, 2),
+            text_of(&t, 2),
             "confirm:false",
             "the next task has the default"
         );
@@ -236,132 +236,17 @@ fn a_dialog_policy_does_not_leak_into_the_next_task() {
         let t = run_on(&scheduler, with_session("s1 again", Some("s1"), confirm())).await;
         assert_eq!(text_of(&t, 2), "confirm:true", "kept for its own session");
         let t = run_on(&scheduler, with_session("s2", Some("s2"), confirm())).await;
-        assert_eq!(first_text(&t, 2), "confirm:false", "another session's task");
+        assert_eq!(text_of(&t, 2), "confirm:false", "another session's task");
         let t = run_on(
             &scheduler,
             with_session("s1 after s2", Some("s1"), confirm()),
         )
         .await;
         assert_eq!(
-            first_text(&t, 2),
+            text_of(&t, 2),
             "confirm:false",
             "reset once another task ran"
         );
-        scheduler.shutdown().await;
-    });
-}
-
-/// A dialog held open by one task's click waits for the next task only when that task is of
-/// the same client (owner and session: a REST or MCP client's next call is a task of its
-/// own); another client's task starts on a page whose dialog was dismissed, and never sees it.
-#[test]
-fn a_held_dialog_waits_for_the_same_client_only() {
-    block_on(async {
-        let (scheduler, _permit) = private_scheduler().await;
-        let with_session = |name: &str, session: Option<&str>, commands: Vec<Value>| {
-            let mut t = task(name, commands);
-            if let Some(s) = session {
-                t["metadata"] = json!({ "session": s });
-            }
-            t
-        };
-        let click = || {
-            vec![
-                goto("dialogs.html"),
-                interact(json!({"action": "click", "selector": "#confirm-btn"})),
-            ]
-        };
-        let accept = || vec![debug(json!({"action": "dialog", "dialogAction": "accept"}))];
-        for session in [None, Some("s1")] {
-            let t = run_on(&scheduler, with_session("click", session, click())).await;
-            assert_completed(&t);
-            assert!(text_of(&t, 1).contains("is open"), "{}", text_of(&t, 1));
-            let t = run_on(&scheduler, with_session("accept", session, accept())).await;
-            assert_completed(&t);
-            assert!(
-                first_text(&t, 0).contains("\"handled\":true"),
-                "{session:?}: {}",
-                text_of(&t, 0)
-            );
-            let t = run_on(
-                &scheduler,
-                with_session("read", session, vec![get_text("#result")]),
-            )
-            .await;
-            assert_eq!(text_of(&t, 0), "confirm:true", "{session:?}");
-        }
-        // Another session's task (and a task of none after a session's): dismissed before it
-        // starts, and not reported to it.
-        for (first, second) in [(Some("s1"), Some("s2")), (Some("s1"), None)] {
-            let t = run_on(&scheduler, with_session("click", first, click())).await;
-            assert!(text_of(&t, 1).contains("is open"), "{}", text_of(&t, 1));
-            let t = run_on(&scheduler, with_session("other", second, accept())).await;
-            assert_completed(&t);
-            assert_eq!(
-                text_of(&t, 0),
-                "No dialog was open; the next dialogs are accepted",
-                "{second:?}"
-            );
-            let t = run_on(
-                &scheduler,
-                with_session("read", second, vec![get_text("#result")]),
-            )
-            .await;
-            assert_eq!(text_of(&t, 0), "confirm:false", "{second:?}");
-        }
-        scheduler.shutdown().await;
-    });
-}
-
-/// A held dialog nobody answers is dismissed when the hold ends (1 s here; 30 s by default),
-/// so the page never stays blocked: the same client's next task finds nothing to answer.
-#[test]
-fn the_hold_deadline_dismisses_a_dialog_nobody_answers() {
-    block_on(async {
-        let (scheduler, _permit) = private_scheduler_with(SchedulerConfig {
-            source: BrowserSource::Launch(LaunchOptions {
-                dialog_hold: Duration::from_secs(1),
-                ..LaunchOptions::default()
-            }),
-            ..config(1)
-        })
-        .await;
-        let t = run_on(
-            &scheduler,
-            task(
-                "click",
-                vec![
-                    goto("dialogs.html"),
-                    interact(json!({"action": "click", "selector": "#confirm-btn"})),
-                ],
-            ),
-        )
-        .await;
-        assert!(
-            text_of(&t, 1).contains("dismissed anyway after 1 s"),
-            "{}",
-            text_of(&t, 1)
-        );
-        // While no task runs, the page is answered by the deadline: its script goes on.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        let t = run_on(
-            &scheduler,
-            task(
-                "after the hold",
-                vec![
-                    debug(json!({"action": "dialog", "dialogAction": "accept"})),
-                    get_text("#result"),
-                ],
-            ),
-        )
-        .await;
-        assert_completed(&t);
-        assert_eq!(
-            text_of(&t, 0),
-            "No dialog was open; the next dialogs are accepted"
-        );
-        assert_eq!(text_of(&t, 1), "confirm:false");
-        next_task_works(&scheduler, 3000).await;
         scheduler.shutdown().await;
     });
 }

@@ -18,13 +18,6 @@ fn value_of(task: &Task, index: usize) -> Value {
         .unwrap_or_else(|e| panic!("command {index} gave non-JSON {text:?}: {e}"))
 }
 
-/// The JSON of command `index`'s own answer (its first line; dialog lines may follow).
-fn first_value(task: &Task, index: usize) -> Value {
-    let text = first_text(task, index);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("command {index} gave non-JSON {text:?}: {e}"))
-}
-
 fn get_text(selector: &str) -> Value {
     content(json!({"action": "get_text", "selector": selector}))
 }
@@ -640,121 +633,6 @@ fn the_dialog_policy_answers_the_next_dialogs() {
             text_of(&t, 2)
         );
         assert_eq!(text_of(&t, 6), "null");
-    });
-}
-
-/// With no dialog policy set, the confirm a click opens is held open: the click ends at once
-/// saying so, and the next command answers it: `dialogAction` as it says (accept, dismiss, a
-/// prompt's text, through a script's dialog too), or any other command by dismissing it.
-#[test]
-fn dialog_action_answers_the_dialog_the_previous_command_opened() {
-    block_on(async {
-        let answer = |action: &str| debug(json!({"action": "dialog", "dialogAction": action}));
-        let click = |selector: &str| interact(json!({"action": "click", "selector": selector}));
-        let t = run(
-            "dialogAction",
-            vec![
-                goto("dialogs.html"),
-                click("#confirm-btn"),
-                answer("accept"),
-                get_text("#result"),
-                click("#confirm-btn"),
-                answer("dismiss"),
-                get_text("#result"),
-                click("#prompt-btn"),
-                debug(json!({"action": "dialog", "dialogAction": "accept", "promptText": "Ada"})),
-                get_text("#result"),
-                // A plain next command: the alert is dismissed first, and the command works.
-                click("#alert-btn"),
-                get_text("#result"),
-                // A script's own dialog.
-                cmd(
-                    "browser_execute",
-                    json!({"action": "evaluate", "script": "window.said = confirm('From a script'); return 'not reached'"}),
-                ),
-                answer("accept"),
-                cmd("browser_execute", json!({"action": "evaluate", "script": "return window.said"})),
-            ],
-        )
-        .await;
-        assert_completed(&t);
-        let clicked = text_of(&t, 1);
-        assert!(
-            clicked.starts_with(
-                "confirm dialog \"Are you sure?\" is open: answer it with browser_debug"
-            ),
-            "{clicked}"
-        );
-        // The click ends as the dialog opens, not at its deadline (20 s).
-        let c = &t.commands[1];
-        let ms = c.completed_at.unwrap() - c.started_at.unwrap();
-        assert!(ms < 5000, "the click took {ms} ms");
-        assert_eq!(
-            first_value(&t, 2),
-            json!({"handled": true, "dialogType": "confirm", "message": "Are you sure?", "action": "accept"})
-        );
-        assert!(text_of(&t, 2).contains("confirm dialog \"Are you sure?\" was accepted"));
-        assert_eq!(text_of(&t, 3), "confirm:true");
-        assert_eq!(first_value(&t, 5)["action"], "dismiss");
-        assert_eq!(text_of(&t, 6), "confirm:false");
-        assert!(text_of(&t, 7).contains("prompt dialog \"Your name?\" is open"));
-        assert!(text_of(&t, 7).contains("promptText"), "{}", text_of(&t, 7));
-        assert_eq!(first_value(&t, 8)["promptText"], "Ada");
-        assert_eq!(text_of(&t, 9), "prompt:Ada");
-        assert!(text_of(&t, 10).contains("alert dialog \"Hello from alert\" is open"));
-        assert_eq!(first_text(&t, 11), "after-alert");
-        assert!(
-            text_of(&t, 11).contains("alert dialog \"Hello from alert\" was dismissed"),
-            "{}",
-            text_of(&t, 11)
-        );
-        assert!(
-            text_of(&t, 12).contains("confirm dialog \"From a script\" is open"),
-            "{}",
-            text_of(&t, 12)
-        );
-        assert!(!text_of(&t, 12).contains("not reached"));
-        assert_eq!(first_value(&t, 13)["message"], "From a script");
-        assert_eq!(text_of(&t, 14), "true");
-    });
-}
-
-/// `dialogAction` with no dialog open is the answer to the next ones, which are answered as
-/// they open (as with an explicit `policy`, `default` included): nothing is held then.
-#[test]
-fn dialog_action_without_an_open_dialog_answers_the_next_ones() {
-    block_on(async {
-        let t = run(
-            "dialogAction first",
-            vec![
-                goto("dialogs.html"),
-                debug(json!({"action": "dialog", "dialogAction": "accept", "promptText": "Bo"})),
-                interact(json!({"action": "click", "selector": "#prompt-btn"})),
-                get_text("#result"),
-                debug(json!({"action": "dialog", "policy": "default"})),
-                interact(json!({"action": "click", "selector": "#confirm-btn"})),
-                get_text("#result"),
-            ],
-        )
-        .await;
-        assert_completed(&t);
-        assert_eq!(
-            text_of(&t, 1),
-            "No dialog was open; the next dialogs are accepted (prompts receive \"Bo\")"
-        );
-        assert!(
-            text_of(&t, 2).contains("prompt dialog \"Your name?\" was accepted"),
-            "{}",
-            text_of(&t, 2)
-        );
-        assert_eq!(text_of(&t, 3), "prompt:Bo");
-        assert!(
-            text_of(&t, 5).contains("confirm dialog \"Are you sure?\" was dismissed"),
-            "{}",
-            text_of(&t, 5)
-        );
-        assert!(!text_of(&t, 5).contains("is open"));
-        assert_eq!(text_of(&t, 6), "confirm:false");
     });
 }
 

@@ -299,8 +299,6 @@ impl Executor {
                 checkpoint.url
             )));
         }
-        // An undo is a command on the page like any other: a dialog left open is dismissed.
-        instance.answer_held_dialogs(None).await;
         let mut notes: Vec<String> = NEVER_RESTORED.iter().map(|s| s.to_string()).collect();
         let open = |tab: Option<String>| async move {
             let ctx = side_ctx(instance, tab.as_deref(), RESTORE_BUDGET).await;

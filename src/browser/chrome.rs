@@ -21,10 +21,6 @@ pub struct LaunchOptions {
     pub launch_timeout: Duration,
     /// The URL and upload policy; `None`: the process's ([`super::policy::process_default`]).
     pub policy: Option<std::sync::Arc<super::policy::Policy>>,
-    /// How long a dialog a command opened is held open for the next command to answer
-    /// (`dialogAction`) before the default policy answers it
-    /// ([`super::instance::DIALOG_HOLD`], 30 s; attached browsers always have that).
-    pub dialog_hold: Duration,
 }
 
 impl Default for LaunchOptions {
@@ -37,7 +33,6 @@ impl Default for LaunchOptions {
             extra_args: Vec::new(),
             launch_timeout: Duration::from_secs(20),
             policy: None,
-            dialog_hold: super::instance::DIALOG_HOLD,
         }
     }
 }
@@ -148,14 +143,11 @@ pub const BASE_FLAGS: [&str; 25] = [
 
 /// Switches whose value is a comma-separated list: Chromium reads only the last occurrence, so
 /// every occurrence is merged into one.
-const LIST_SWITCHES: [&str; 6] = [
+const LIST_SWITCHES: [&str; 4] = [
     "enable-features",
     "disable-features",
     "enable-blink-features",
     "disable-blink-features",
-    // The URL policy's extension beside any the user loads (`extra_args`).
-    "load-extension",
-    "disable-extensions-except",
 ];
 
 /// Chromium's whole command line (without the program) for a launched instance with its

@@ -33,7 +33,7 @@ pub async fn run(ctx: &Ctx<'_>, action: &DebugAction) -> Result<ToolResult, Comm
             prompt_text,
             ..
         } => {
-            *ctx.state.dialogs.lock().unwrap() = (Some(*policy), prompt_text.clone());
+            *ctx.state.dialogs.lock().unwrap() = (*policy, prompt_text.clone());
             let said = match policy {
                 DialogPolicy::Default => {
                     "Dialogs are dismissed (beforeunload accepted), as by default".to_string()
@@ -76,40 +76,32 @@ pub async fn run(ctx: &Ctx<'_>, action: &DebugAction) -> Result<ToolResult, Comm
     }
 }
 
-/// The origin's `dialogAction`: answers the dialog held open on the tab (the one the previous
-/// command opened), as the origin's answers the dialog present, with the origin's answer
-/// shape; the later dialogs are held as before. With none held, it is the policy for the next
-/// dialogs instead, as a `policy` would be (they are answered as they open).
+/// The origin's `dialogAction`: answers the dialog open now, if one is, and the next ones the
+/// same way (the policy). The engine answers dialogs as they open, so one is open now only
+/// while the engine is holding it; without one, the policy is what counts.
 async fn answer_dialog(
     ctx: &Ctx<'_>,
     answer: DialogPolicy,
     prompt_text: Option<String>,
 ) -> Result<ToolResult, CommandError> {
+    *ctx.state.dialogs.lock().unwrap() = (answer, prompt_text.clone());
     let accept = answer == DialogPolicy::Accept;
-    let verb = if accept { "accepted" } else { "dismissed" };
-    let answered = ctx
-        .instance
-        .answer_held(&ctx.page, &ctx.state, accept, prompt_text.clone())
-        .await;
-    if let Some(dialog) = answered {
-        let mut said = json!({
-            "handled": true,
-            "dialogType": dialog.kind,
-            "message": dialog.message,
-            "action": if accept { "accept" } else { "dismiss" },
-        });
-        if let (true, "prompt", Some(text)) = (accept, dialog.kind.as_str(), &prompt_text) {
-            said["promptText"] = json!(text);
-        }
-        return Ok(ToolResult::text(said.to_string()));
+    let mut params = json!({ "accept": accept });
+    if let (true, Some(text)) = (accept, &prompt_text) {
+        params["promptText"] = json!(text);
     }
-    *ctx.state.dialogs.lock().unwrap() = (Some(answer), prompt_text.clone());
+    let verb = if accept { "accepted" } else { "dismissed" };
+    let open_now = match ctx.cdp("Page.handleJavaScriptDialog", params).await {
+        Ok(_) => format!("The open dialog was {verb}; "),
+        // "No dialog is showing": nothing to answer now.
+        Err(_) => "No dialog was open; ".to_string(),
+    };
     let prompt = match (accept, &prompt_text) {
         (true, Some(text)) => format!(" (prompts receive {text:?})"),
         _ => String::new(),
     };
     Ok(ToolResult::text(format!(
-        "No dialog was open; the next dialogs are {verb}{prompt}"
+        "{open_now}the next dialogs are {verb}{prompt}"
     )))
 }
 

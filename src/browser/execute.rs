@@ -7,7 +7,6 @@ use std::time::Duration;
 pub async fn run(ctx: &Ctx<'_>, action: &ExecuteAction) -> Result<ToolResult, CommandError> {
     let ExecuteAction::Evaluate { script } = action;
     let expression = wrap_script(script);
-    ctx.acting();
     loop {
         match eval_once(&ctx.page, &expression, World::Page).await {
             Ok(value) => {

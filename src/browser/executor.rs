@@ -89,13 +89,6 @@ impl<'a> Ctx<'a> {
         self.fresh_page.load(Ordering::Relaxed)
     }
 
-    /// Opens the page's acting window: the command's own action (input events, a script) is
-    /// what runs on the page from now on, so a dialog that opens is its doing, and is held
-    /// open for the next command to answer (when no dialog policy was set).
-    pub fn acting(&self) {
-        self.state.acting.store(true, Ordering::Relaxed);
-    }
-
     /// Asks for the page to be replaced once the command ends: it was left unusable.
     pub fn request_fresh_page(&self) {
         self.fresh_page.store(true, Ordering::Relaxed);
@@ -137,13 +130,6 @@ pub(super) async fn side_ctx<'a>(
     budget: Duration,
 ) -> Result<Ctx<'a>, CommandError> {
     let (page, helpers, state) = instance.page_with_state(tab).await?;
-    // Its scripts would wait for the answer.
-    if let Some(held) = state.held_dialog() {
-        return Err(CommandError::execution(format!(
-            "a {} dialog is open on the page",
-            held.kind
-        )));
-    }
     Ok(Ctx {
         page,
         state,
@@ -187,9 +173,6 @@ impl Executor {
         // unfinished navigation) are finished first, before this command's deadline starts.
         // Not cancellable: a repair dropped halfway would leave the page broken.
         instance.settle().await;
-        // A dialog an earlier command left open is answered by the default policy first,
-        // unless this command is the `dialogAction` that answers it.
-        instance.before_command(args).await;
         if !matches!(
             args.action,
             Action::Debug(
@@ -234,31 +217,11 @@ impl Executor {
             if goto && ctx.state.load_pending.swap(false, Ordering::Relaxed) {
                 finish_pending_load(&ctx).await;
             }
-            // A dialog the command's own action opens (a click's confirm, a script's alert)
-            // is held open (see instance::watch_dialogs): the CDP call that opened it waits
-            // for the renderer, which waits for the answer, so the command ends here, saying
-            // what is open and how to answer it.
-            let cursor = ctx.state.held_cursor();
-            let acting = ActingEnds(&ctx.state);
-            let (mut done, said) = tokio::select! {
+            let done = tokio::select! {
                 biased;
-                error = instance.broken() => (Err(error), false),
-                held = ctx.state.held_after(cursor) => {
-                    (Ok(ToolResult::text(held.note(instance.dialog_hold()))), true)
-                }
-                done = dispatch(&ctx, &args.action, args.tab_id.as_deref()) => (done, false),
+                error = instance.broken() => Err(error),
+                done = dispatch(&ctx, &args.action, args.tab_id.as_deref()) => done,
             };
-            drop(acting);
-            // One that opened as the action's call returned is said as well.
-            if let Some(held) = ctx.state.held_dialog().filter(|h| h.seq > cursor) {
-                instance.dialog_held_by_this_task();
-                let note = held.note(instance.dialog_hold());
-                match &mut done {
-                    Ok(result) if !said => result.push_text(note),
-                    Err(e) => e.message = format!("{} ({note})", e.message),
-                    Ok(_) => {}
-                }
-            }
             if done.is_ok() {
                 match &args.action {
                     Action::Navigate(NavigateAction::Goto {
@@ -315,16 +278,6 @@ impl Executor {
             result,
             dialogs: instance.take_dialogs(),
         }
-    }
-}
-
-/// Ends the page's acting window (see [`PageState::acting`]) when the command ends, however it
-/// ends (a deadline or a cancel drops it halfway).
-struct ActingEnds<'a>(&'a PageState);
-
-impl Drop for ActingEnds<'_> {
-    fn drop(&mut self) {
-        self.0.acting.store(false, Ordering::Relaxed);
     }
 }
 

@@ -31,14 +31,13 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 use super::chrome::{
-    command_line, find_chrome, merge_flags, resolve_executable, spawn_tied, BrowserSource,
-    LaunchOptions,
+    command_line, find_chrome, resolve_executable, spawn_tied, BrowserSource, LaunchOptions,
 };
 use super::executor::{InstalledHelpers, RawCommand};
 use super::leftovers::{folder_prefix, DOWNLOADS_PREFIX, PROFILE_PREFIX};
 use super::policy::{process_default, Policy};
 use crate::events::DialogRecord;
-use crate::task::{Action, CommandError, DebugAction, DialogPolicy, ErrorCode, ParsedArgs};
+use crate::task::{CommandError, DialogPolicy, ErrorCode};
 
 /// Deadline for the housekeeping calls the instance makes on its own (new page, close, probes).
 const HOUSEKEEPING: Duration = Duration::from_secs(10);
@@ -119,55 +118,12 @@ pub struct NetConditions {
     pub upload_kbps: f64,
 }
 
-/// A JavaScript dialog held open (see [`PageState::held`]), to be answered by the next
-/// command: `dialogAction`, or the default policy.
-#[derive(Debug, Clone)]
-pub struct HeldDialog {
-    /// Increases by one per dialog held on the page.
-    pub seq: u64,
-    /// `alert`, `confirm` or `prompt` (beforeunload is never held).
-    pub kind: String,
-    pub message: String,
-}
-
-impl HeldDialog {
-    /// The line a command's result gets when this dialog opened while it ran: what is open,
-    /// and how it will be answered.
-    pub fn note(&self, hold: Duration) -> String {
-        let prompt = if self.kind == "prompt" {
-            " and \"promptText\" for the prompt's answer"
-        } else {
-            ""
-        };
-        format!(
-            "{} dialog \"{}\" is open: answer it with browser_debug \
-             {{\"action\":\"dialog\",\"dialogAction\":\"accept\"}} (or \"dismiss\"){prompt}; \
-             any other command dismisses it first, and it is dismissed anyway after {} s",
-            self.kind,
-            self.message,
-            hold.as_secs_f64()
-        )
-    }
-}
-
 /// What the tools keep per page: its console, its dialog policy, its interception, its network
 /// conditions. A fresh page (after a crash or an unfinished goto) starts with none of it.
 #[derive(Debug, Default)]
 pub struct PageState {
     pub console: Mutex<std::collections::VecDeque<ConsoleMessage>>,
-    /// The dialog policy the task set (`dialog` with `policy`, or `dialogAction` when no dialog
-    /// was open) and the text prompts receive; `None`: none was set, and a dialog that opens
-    /// while a command acts on the page is held open for the next command to answer.
-    pub dialogs: Mutex<(Option<DialogPolicy>, Option<String>)>,
-    /// The dialog held open now, if any (at most one: an open dialog blocks its page).
-    pub held: Mutex<Option<HeldDialog>>,
-    /// Ticks when a dialog is held.
-    pub held_changed: tokio::sync::Notify,
-    /// The last [`HeldDialog::seq`] given out.
-    pub held_seq: std::sync::atomic::AtomicU64,
-    /// A command is acting on the page (a click, a key, typed text, a script): a dialog that
-    /// opens now is its doing, and is held rather than answered. Reset as each command ends.
-    pub acting: std::sync::atomic::AtomicBool,
+    pub dialogs: Mutex<(DialogPolicy, Option<String>)>,
     /// The `session` of the task that set the dialog policy (see [`BrowserInstance::begin_task`]).
     pub dialogs_owner: Mutex<Option<String>>,
     pub intercept: Mutex<Option<JoinHandle<()>>>,
@@ -178,31 +134,6 @@ pub struct PageState {
     /// The page opened more than [`STORM_DIALOGS`] dialogs within a second: it blocks any
     /// navigation away from it, so it is replaced before the next command.
     pub dialog_storm: std::sync::atomic::AtomicBool,
-}
-
-impl PageState {
-    /// The dialog held open now, if any.
-    pub fn held_dialog(&self) -> Option<HeldDialog> {
-        self.held.lock().unwrap().clone()
-    }
-
-    /// The last dialog sequence number given out: a cursor for [`Self::held_after`].
-    pub fn held_cursor(&self) -> u64 {
-        self.held_seq.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Resolves once a dialog newer than `cursor` is held open on the page.
-    pub async fn held_after(&self, cursor: u64) -> HeldDialog {
-        loop {
-            let notified = self.held_changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(held) = self.held_dialog().filter(|h| h.seq > cursor) {
-                return held;
-            }
-            notified.await;
-        }
-    }
 }
 
 impl Drop for PageState {
@@ -242,10 +173,6 @@ const DIALOGS_CAP: usize = 50;
 
 /// Dialogs within one second that make a page a dialog storm (see [`PageState::dialog_storm`]).
 const STORM_DIALOGS: usize = 50;
-
-/// How long a dialog is held open for the next command before the default policy answers it
-/// (see [`super::chrome::LaunchOptions::dialog_hold`]), so a page never stays blocked.
-pub const DIALOG_HOLD: Duration = Duration::from_secs(30);
 
 /// Requests the URL policy blocked, remembered for the commands' results.
 const BLOCKED_CAP: usize = 100;
@@ -331,12 +258,6 @@ pub struct BrowserInstance {
     pending: Mutex<Vec<(String, Pending)>>,
     /// The `session` of the task running now (its metadata's), set by `begin_task`.
     session: Mutex<Option<String>>,
-    /// The owner of the task running now, set by `begin_task`.
-    owner: Mutex<Option<String>>,
-    /// Whose command a dialog held open now opened during: its task's owner and session.
-    held_by: Mutex<Option<(String, Option<String>)>>,
-    /// How long a dialog is held open before the default policy answers it.
-    dialog_hold: Duration,
 }
 
 impl std::fmt::Debug for BrowserInstance {
@@ -352,16 +273,9 @@ impl BrowserInstance {
     /// Starts (or attaches to) a browser and opens the instance's page.
     pub async fn start(id: impl Into<String>, source: BrowserSource) -> anyhow::Result<Self> {
         let id = id.into();
-        let policy = match &source {
-            BrowserSource::Launch(options) => options.policy.clone(),
-            BrowserSource::Attach(_) => None,
-        }
-        .unwrap_or_else(process_default);
-        let mut websocket_probe = None;
         let (browser, handler, profile, child) = match &source {
             BrowserSource::Launch(options) => {
-                let launched = launch(options, &policy).await?;
-                websocket_probe = launched.websocket_probe;
+                let launched = launch(options).await?;
                 (
                     launched.browser,
                     launched.handler,
@@ -385,10 +299,11 @@ impl BrowserInstance {
             }
         };
         let pid = child.as_ref().and_then(Child::id);
-        let dialog_hold = match &source {
-            BrowserSource::Launch(options) => options.dialog_hold,
-            BrowserSource::Attach(_) => DIALOG_HOLD,
-        };
+        let policy = match &source {
+            BrowserSource::Launch(options) => options.policy.clone(),
+            BrowserSource::Attach(_) => None,
+        }
+        .unwrap_or_else(process_default);
         let browser = Arc::new(browser);
 
         let (health, _) = watch::channel(Health::Alive);
@@ -439,9 +354,6 @@ impl BrowserInstance {
             request_watcher: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
             session: Mutex::new(None),
-            owner: Mutex::new(None),
-            held_by: Mutex::new(None),
-            dialog_hold,
         };
         if instance.policy.watches_requests() {
             let watcher = watch_requests(
@@ -462,22 +374,6 @@ impl BrowserInstance {
         if let Err(e) = instance.open_page(None).await {
             instance.close().await;
             return Err(e);
-        }
-        if let Some(probe) = websocket_probe {
-            let page = instance.page().await.map(|(page, _)| page);
-            let checked = match page {
-                Ok(page) => websocket_rules_apply(&page, probe).await,
-                Err(e) => Err(anyhow!("{e}")),
-            };
-            if let Err(e) = checked {
-                instance.close().await;
-                return Err(e.context("cannot enforce the URL policy's origin lists on WebSockets"));
-            }
-        } else if instance.policy.watches_requests() {
-            tracing::warn!(
-                "the origin lists do not cover WebSockets on an attached browser (only a \
-                 browser browser-control launches gets the rules that block them)"
-            );
         }
         Ok(instance)
     }
@@ -685,31 +581,15 @@ impl BrowserInstance {
 
     /// Called when a task starts on this instance, before its first command: finishes any
     /// repair an earlier command left pending (so the task starts on a page that answers),
-    /// answers the dialogs held open by an earlier task's command (by the default policy)
-    /// unless this task is of the same owner and `session`, forgets dialogs answered while no
-    /// task ran, and resets each tab's dialog policy to the default unless the task belongs to
-    /// the same `session` (its metadata's `session`, which MCP sets per MCP session) as the task
-    /// that set it. A policy set by one task therefore never answers another client's dialogs,
-    /// and a dialog one client's click opened is never answered by another client's command.
-    pub async fn begin_task(
-        &self,
-        owner: &str,
-        metadata: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) {
+    /// forgets dialogs answered while no task ran, and resets each tab's dialog policy to the
+    /// default unless the task belongs to the same `session` (its metadata's `session`, which
+    /// MCP sets per MCP session) as the task that set it. A policy set by one task therefore
+    /// never answers another client's dialogs.
+    pub async fn begin_task(&self, metadata: Option<&serde_json::Map<String, serde_json::Value>>) {
         let session = metadata
             .and_then(|m| m.get("session"))
             .and_then(|v| v.as_str())
             .map(String::from);
-        let same_holder = self
-            .held_by
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|(o, s)| o == owner && *s == session);
-        if !same_holder {
-            self.answer_held_dialogs(None).await;
-            *self.held_by.lock().unwrap() = None;
-        }
         self.settle().await;
         *self.dialogs.lock().unwrap() = DialogLog::default();
         let states: Vec<Arc<PageState>> = self
@@ -723,69 +603,11 @@ impl BrowserInstance {
         for state in states {
             let mut owner = state.dialogs_owner.lock().unwrap();
             if session.is_none() || *owner != session {
-                *state.dialogs.lock().unwrap() = (None, None);
+                *state.dialogs.lock().unwrap() = (DialogPolicy::Default, None);
                 *owner = None;
             }
         }
         *self.session.lock().unwrap() = session;
-        *self.owner.lock().unwrap() = Some(owner.to_string());
-    }
-
-    /// How long a dialog is held open before the default policy answers it.
-    pub fn dialog_hold(&self) -> Duration {
-        self.dialog_hold
-    }
-
-    /// Notes that a dialog held open now opened during the running task's command: the next
-    /// task answers it unless it is of the same owner and session (see [`Self::begin_task`]).
-    pub fn dialog_held_by_this_task(&self) {
-        let owner = self.owner.lock().unwrap().clone().unwrap_or_default();
-        let session = self.session.lock().unwrap().clone();
-        *self.held_by.lock().unwrap() = Some((owner, session));
-    }
-
-    /// Answers the dialog held open on `tab`'s page (`state`), if one is: `accept` (a prompt
-    /// receiving `prompt_text`) or dismiss. The answer is recorded with the dialogs the running
-    /// command reports. `None` when no dialog was held (or it was gone before the answer).
-    pub async fn answer_held(
-        &self,
-        page: &Page,
-        state: &PageState,
-        accept: bool,
-        prompt_text: Option<String>,
-    ) -> Option<DialogRecord> {
-        answer_held(page, state, &self.dialogs, accept, prompt_text).await
-    }
-
-    /// What happens before a command (also before its approval and checkpoint): the dialogs
-    /// held open are answered by the default policy, but for the one a `dialogAction` command
-    /// answers itself (on its tab). browser_instance actions leave them be: they do not touch
-    /// a page.
-    pub async fn before_command(&self, args: &ParsedArgs) {
-        if matches!(args.action, Action::Instance(_)) {
-            return;
-        }
-        let except = answers_held_dialog(&args.action)
-            .then(|| args.tab_id.clone().unwrap_or_else(|| self.active_tab()));
-        self.answer_held_dialogs(except.as_deref()).await;
-    }
-
-    /// Answers, by the default policy (dismiss), the dialogs held open on every tab but
-    /// `except` (the tab a `dialogAction` command answers on): what happens before any other
-    /// command, so a held dialog never blocks one. Quick when none is held.
-    pub async fn answer_held_dialogs(&self, except: Option<&str>) {
-        let held: Vec<(Page, Arc<PageState>)> = self
-            .tabs
-            .lock()
-            .unwrap()
-            .slots
-            .iter()
-            .filter(|s| Some(s.tab_id.as_str()) != except && s.state.held_dialog().is_some())
-            .map(|s| (s.page.clone(), s.state.clone()))
-            .collect();
-        for (page, state) in held {
-            answer_held(&page, &state, &self.dialogs, false, None).await;
-        }
     }
 
     /// The `session` of the running task (see [`Self::begin_task`]).
@@ -805,19 +627,18 @@ impl BrowserInstance {
         if matches!(self.health(), Health::Lost(_)) {
             return;
         }
-        let (tab, page, state) = {
+        let (tab, page) = {
             let tabs = self.tabs.lock().unwrap();
             let slot = match tab {
                 Some(id) => tabs.slots.iter().find(|s| s.tab_id == id),
                 None => tabs.active_slot(),
             };
             match slot {
-                Some(slot) => (slot.tab_id.clone(), slot.page.clone(), slot.state.clone()),
+                Some(slot) => (slot.tab_id.clone(), slot.page.clone()),
                 None => return,
             }
         };
         let id = self.id.clone();
-        let dialogs = self.dialogs.clone();
         let pending = if replace {
             // A hung script would keep a core busy until the old renderer goes away.
             tokio::spawn(async move {
@@ -829,11 +650,7 @@ impl BrowserInstance {
             });
             Pending::Replace
         } else {
-            // A dialog held open blocks every script call: it is answered before the check.
-            Pending::Check(tokio::spawn(async move {
-                answer_held(&page, &state, &dialogs, false, None).await;
-                unstick(&id, &page).await
-            }))
+            Pending::Check(tokio::spawn(async move { unstick(&id, &page).await }))
         };
         self.pending.lock().unwrap().push((tab, pending));
     }
@@ -933,7 +750,7 @@ impl BrowserInstance {
         let state = Arc::new(PageState::default());
         let crashed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watchers = vec![
-            watch_dialogs(&page, self.dialogs.clone(), state.clone(), self.dialog_hold).await?,
+            watch_dialogs(&page, self.dialogs.clone(), state.clone()).await?,
             watch_crash(&page, self.health.clone(), crashed.clone()).await?,
             watch_console(&page, state.clone()).await?,
         ];
@@ -1156,95 +973,6 @@ struct Launched {
     handler: chromiumoxide::Handler,
     profile: tempfile::TempDir,
     child: Child,
-    /// With origin lists: the listener whose WebSocket the policy extension blocks, to check
-    /// that its rules apply (see [`websocket_rules_apply`]).
-    websocket_probe: Option<std::net::TcpListener>,
-}
-
-/// The path of the WebSocket [`websocket_rules_apply`] opens, which the policy extension
-/// blocks on the probe listener's port.
-const WEBSOCKET_PROBE_PATH: &str = "browser-control-websocket-policy-probe";
-
-/// Writes the extension that makes Chromium enforce the origin lists on WebSocket handshakes
-/// (which CDP's Fetch domain does not pause, and Network.setBlockedURLs does not block):
-/// declarativeNetRequest static rules ([`Policy::websocket_rules`]), plus one that blocks the
-/// probe's WebSocket to `probe_port`. Unpacked, in the profile folder (removed with it), and
-/// loaded with `--load-extension`. No script of its own and no host access: nothing the pages
-/// can see.
-fn write_policy_extension(dir: &Path, policy: &Policy, probe_port: u16) -> anyhow::Result<()> {
-    let mut rules = policy.websocket_rules();
-    rules.push(serde_json::json!({
-        "id": rules.len() + 1,
-        "priority": 4,
-        "action": { "type": "block" },
-        "condition": {
-            "regexFilter": format!("^ws://127\\.0\\.0\\.1:{probe_port}/{WEBSOCKET_PROBE_PATH}$"),
-            "resourceTypes": ["websocket"],
-        },
-    }));
-    let manifest = serde_json::json!({
-        "manifest_version": 3,
-        "name": "browser-control URL policy",
-        "description": "The --allowed-origins and --blocked-origins lists, for WebSockets",
-        "version": "1",
-        "permissions": ["declarativeNetRequest"],
-        "declarative_net_request": {
-            "rule_resources": [{ "id": "policy", "enabled": true, "path": "rules.json" }],
-        },
-    });
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("manifest.json"), manifest.to_string())?;
-    std::fs::write(
-        dir.join("rules.json"),
-        serde_json::Value::from(rules).to_string(),
-    )?;
-    Ok(())
-}
-
-/// Checks that the policy extension's rules apply (Chromium loads them as it starts, and a
-/// Chromium that ignores `--load-extension` would leave WebSockets unchecked): a WebSocket
-/// the rules block, opened from `page`, must fail without reaching `probe`. Tried until it
-/// does, for up to 10 s.
-async fn websocket_rules_apply(page: &Page, probe: std::net::TcpListener) -> anyhow::Result<()> {
-    let port = probe.local_addr()?.port();
-    probe.set_nonblocking(true)?;
-    let probe = tokio::net::TcpListener::from_std(probe)?;
-    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = reached.clone();
-    let listener = tokio::spawn(async move {
-        while let Ok((socket, _)) = probe.accept().await {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            drop(socket);
-        }
-    });
-    let script = format!(
-        "new Promise((done) => {{ const ws = new WebSocket('ws://127.0.0.1:{port}/{WEBSOCKET_PROBE_PATH}'); \
-         ws.onopen = () => {{ ws.close(); done('open'); }}; ws.onerror = () => done('failed'); }})"
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let outcome = loop {
-        let before = reached.load(std::sync::atomic::Ordering::SeqCst);
-        let params = EvaluateParams::builder()
-            .expression(script.clone())
-            .await_promise(true)
-            .return_by_value(true)
-            .build()
-            .map_err(|e| anyhow!(e))?;
-        let answer = timeout(Duration::from_secs(3), page.execute(params)).await;
-        let failed = matches!(&answer, Ok(Ok(r)) if r.result.result.value == Some(serde_json::json!("failed")));
-        if failed && reached.load(std::sync::atomic::Ordering::SeqCst) == before {
-            break Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            break Err(anyhow!(
-                "Chromium did not apply the policy extension's rules within 10 s (a WebSocket \
-                 they block reached its server): does this Chromium take --load-extension?"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    listener.abort();
-    outcome
 }
 
 /// Starts Chromium with its own profile folder and connects to it.
@@ -1256,7 +984,7 @@ async fn websocket_rules_apply(page: &Page, probe: std::net::TcpListener) -> any
 /// on ws://…` line from its stderr, and connect with the handler settings launch would have used.
 /// Chromium's zygote and its renderers, GPU and utility processes end when the browser process
 /// does (tests/orphans.rs checks it after a `kill -9` of the server).
-async fn launch(options: &LaunchOptions, policy: &Policy) -> anyhow::Result<Launched> {
+async fn launch(options: &LaunchOptions) -> anyhow::Result<Launched> {
     let chrome = resolve_executable(&find_chrome(options.chrome.as_deref())?);
     // Each instance gets its own profile: a shared one is locked by whichever runs first. The
     // name carries our pid, so the next start can tell a dead run's folder (leftovers.rs).
@@ -1264,25 +992,9 @@ async fn launch(options: &LaunchOptions, policy: &Policy) -> anyhow::Result<Laun
         .prefix(&folder_prefix(PROFILE_PREFIX))
         .tempdir()
         .context("cannot create a profile folder")?;
-    let mut args = command_line(options, profile.path());
-    // The origin lists' WebSocket rules, as an extension Chromium loads at start.
-    let mut websocket_probe = None;
-    if policy.watches_requests() {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0")
-            .context("cannot open the WebSocket policy's probe")?;
-        let dir = profile.path().join("browser-control-url-policy");
-        write_policy_extension(&dir, policy, probe.local_addr()?.port())
-            .context("cannot write the WebSocket policy's extension")?;
-        let dir = dir.to_string_lossy();
-        args = merge_flags(args.into_iter().chain([
-            format!("--disable-extensions-except={dir}"),
-            format!("--load-extension={dir}"),
-        ]));
-        websocket_probe = Some(probe);
-    }
     let mut command = tokio::process::Command::new(&chrome);
     command
-        .args(args)
+        .args(command_line(options, profile.path()))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -1320,7 +1032,6 @@ async fn launch(options: &LaunchOptions, policy: &Policy) -> anyhow::Result<Laun
             handler,
             profile,
             child,
-            websocket_probe,
         }),
         Err(e) => {
             let _ = timeout(Duration::from_secs(5), child.kill()).await;
@@ -1444,69 +1155,12 @@ fn spawn_handler_loop(
     })
 }
 
-/// Whether the action answers the dialog held open on its tab (`dialog` with `dialogAction`).
-pub fn answers_held_dialog(action: &Action) -> bool {
-    matches!(
-        action,
-        Action::Debug(DebugAction::Dialog {
-            dialog_action: Some(_),
-            policy: None,
-            ..
-        })
-    )
-}
-
-/// Records an answered dialog with the dialogs the running command reports (at most
-/// [`DIALOGS_CAP`], then counted).
-fn record_dialog(dialogs: &Mutex<DialogLog>, record: DialogRecord) {
-    let mut log = dialogs.lock().unwrap();
-    if log.kept.len() < DIALOGS_CAP {
-        log.kept.push(record);
-    } else {
-        log.more += 1;
-    }
-}
-
-/// Answers the dialog held open on `page` (its `state`), if one is, and records the answer.
-/// Whoever takes the held dialog answers it, so two answers never race.
-async fn answer_held(
-    page: &Page,
-    state: &PageState,
-    dialogs: &Mutex<DialogLog>,
-    accept: bool,
-    prompt_text: Option<String>,
-) -> Option<DialogRecord> {
-    let held = state.held.lock().unwrap().take()?;
-    let mut answer = HandleJavaScriptDialogParams::new(accept);
-    if accept && held.kind == "prompt" {
-        answer.prompt_text = prompt_text;
-    }
-    // "No dialog is showing": it went with its page (a crash, a close) before the answer.
-    if !matches!(timeout(HOUSEKEEPING, page.execute(answer)).await, Ok(Ok(_))) {
-        tracing::warn!("could not answer a held {} dialog", held.kind);
-        return None;
-    }
-    let record = DialogRecord {
-        kind: held.kind,
-        message: held.message,
-        accepted: accept,
-    };
-    record_dialog(dialogs, record.clone());
-    Some(record)
-}
-
-/// Answers JavaScript dialogs by the page's policy: by default dismiss, but accept
-/// beforeunload so navigation goes on. With no policy set by the task, a dialog that opens
-/// while a command acts on the page (its click, key, text or script) is held open instead
-/// (see [`PageState::held`]): the command ends, and the next one answers it (`dialogAction`,
-/// or dismiss before any other command), or the default policy does after `hold`. Dialogs
-/// that open otherwise (during a navigation, a wait or a read, or while no command runs),
-/// beforeunload, and those of a dialog storm are answered at once.
+/// Answers every JavaScript dialog at once, by the page's policy: by default dismiss, but accept
+/// beforeunload so navigation goes on.
 async fn watch_dialogs(
     page: &Page,
     dialogs: Arc<Mutex<DialogLog>>,
     state: Arc<PageState>,
-    hold: Duration,
 ) -> anyhow::Result<JoinHandle<()>> {
     let mut opened = page
         .event_listener::<EventJavascriptDialogOpening>()
@@ -1524,8 +1178,7 @@ async fn watch_dialogs(
                 recent.pop_front();
             }
             recent.push_back(now);
-            let storm = recent.len() >= STORM_DIALOGS;
-            if storm
+            if recent.len() >= STORM_DIALOGS
                 && !state
                     .dialog_storm
                     .swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -1533,54 +1186,29 @@ async fn watch_dialogs(
                 tracing::warn!("a page opened {STORM_DIALOGS} dialogs within a second: it will be replaced before the next command");
             }
             let (policy, prompt_text) = state.dialogs.lock().unwrap().clone();
-            let kind = serde_json::to_value(&dialog.r#type)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_else(|| format!("{:?}", dialog.r#type).to_lowercase());
-            let holds = policy.is_none()
-                && dialog.r#type != DialogType::Beforeunload
-                && !storm
-                && !state
-                    .dialog_storm
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                && state.acting.load(std::sync::atomic::Ordering::Relaxed);
-            if holds {
-                let seq = state
-                    .held_seq
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                    + 1;
-                *state.held.lock().unwrap() = Some(HeldDialog {
-                    seq,
-                    kind,
-                    message: dialog.message.clone(),
-                });
-                state.held_changed.notify_waiters();
-                // The hold ends: the default policy answers it, if nothing did before.
-                let (page, state, dialogs) = (page.clone(), state.clone(), dialogs.clone());
-                tokio::spawn(async move {
-                    tokio::time::sleep(hold).await;
-                    if state.held_dialog().is_some_and(|h| h.seq == seq) {
-                        tracing::info!("a dialog held for {hold:?} is dismissed");
-                        answer_held(&page, &state, &dialogs, false, None).await;
-                    }
-                });
-                continue;
-            }
-            let accept = match policy.unwrap_or_default() {
+            let accept = match policy {
                 DialogPolicy::Default => dialog.r#type == DialogType::Beforeunload,
                 DialogPolicy::Accept => true,
                 DialogPolicy::Dismiss => false,
             };
+            let kind = serde_json::to_value(&dialog.r#type)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| format!("{:?}", dialog.r#type).to_lowercase());
             // Recorded before it is answered: the answer lets the command that opened it finish,
             // and that command collects the dialogs as it ends.
-            record_dialog(
-                &dialogs,
-                DialogRecord {
-                    kind,
-                    message: dialog.message.clone(),
-                    accepted: accept,
-                },
-            );
+            {
+                let mut log = dialogs.lock().unwrap();
+                if log.kept.len() < DIALOGS_CAP {
+                    log.kept.push(DialogRecord {
+                        kind,
+                        message: dialog.message.clone(),
+                        accepted: accept,
+                    });
+                } else {
+                    log.more += 1;
+                }
+            }
             let mut answer = HandleJavaScriptDialogParams::new(accept);
             if accept && dialog.r#type == DialogType::Prompt {
                 answer.prompt_text = prompt_text;

@@ -184,7 +184,6 @@ async fn upload(
             return Err(checked.err().unwrap_or_else(|| not_found(selector)));
         }
     };
-    ctx.acting();
     let set = ctx
         .cdp(
             "DOM.setFileInputFiles",
@@ -256,7 +255,6 @@ async fn mouse(
     y: f64,
     click_count: i64,
 ) -> Result<(), CommandError> {
-    ctx.acting();
     let mut params = DispatchMouseEventParams::new(kind, x, y);
     if click_count > 0 {
         params.button = Some(MouseButton::Left);
@@ -303,7 +301,6 @@ async fn type_text(
         state => require_ok(selector, state, focus.detail.as_deref())?,
     }
     let count = text.chars().count();
-    ctx.acting();
     match delay.filter(|d| *d > 0.0 && count > 1) {
         None => {
             ctx.page
@@ -368,7 +365,6 @@ async fn key_event(
     modifiers: i64,
     text: Option<&str>,
 ) -> Result<(), CommandError> {
-    ctx.acting();
     let mut params = DispatchKeyEventParams::new(kind);
     params.key = Some(def.key.to_string());
     params.code = Some(def.code.to_string());
@@ -398,7 +394,6 @@ async fn scroll(
         x: i64,
         y: i64,
     }
-    ctx.acting();
     let at: Scrolled = helper(ctx, "scroll", json!({ "dx": dx, "dy": dy })).await?;
     let how = match direction {
         Some(direction) => format!(
@@ -468,7 +463,6 @@ async fn scroll_element(
         x = probe.x,
         y = probe.y,
     );
-    ctx.acting();
     let at = eval_isolated(ctx, &expression).await?;
     Ok(ToolResult::text(format!(
         "Scrolled {} by deltaX={dx}, deltaY={dy} (at {}); it is now at x={}, y={}",
@@ -522,7 +516,6 @@ async fn select_by(
         x = probe.x,
         y = probe.y,
     );
-    ctx.acting();
     let done = eval_isolated(ctx, &expression).await?;
     let desc = done["desc"].as_str().unwrap_or(selector).to_string();
     let what = match by {
@@ -556,7 +549,6 @@ async fn select_by(
 
 async fn select(ctx: &Ctx<'_>, selector: &str, value: &str) -> Result<ToolResult, CommandError> {
     wait_actionable(ctx, selector, Actionable::INPUT).await?;
-    ctx.acting();
     #[derive(serde::Deserialize)]
     struct Selected {
         state: String,

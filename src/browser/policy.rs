@@ -6,14 +6,6 @@
 //! to Chromium. With an origin list, every request of the browser (popups, redirects, frames,
 //! subresources) is also paused through the CDP Fetch domain and failed with
 //! `ERR_BLOCKED_BY_CLIENT` when it breaks the policy, so it never reaches its server.
-//!
-//! WebSocket handshakes are the exception: the Fetch domain does not pause them, and
-//! `Network.setBlockedURLs` does not block them (both checked on Chromium 156). For them the
-//! lists become declarativeNetRequest rules ([`Policy::websocket_rules`]) of an extension each
-//! launched Chromium loads at start (`instance::launch`), which the browser applies to every
-//! tab, frame and worker; the instance checks at start that they apply. Limits: an attached
-//! browser cannot be given the extension, so its WebSockets are not covered; and a blocked
-//! WebSocket is not reported in the command's result (CDP says nothing of it).
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -127,13 +119,7 @@ impl OriginRule {
             return false;
         };
         if let Some(scheme) = &self.scheme {
-            // A WebSocket is an HTTP(S) request upgraded: an http origin covers its ws
-            // handshakes, an https one its wss (as CSP's connect-src reads them).
-            let upgraded = matches!(
-                (scheme.as_str(), url.scheme.as_str()),
-                ("http", "ws") | ("https", "wss")
-            );
-            if *scheme != url.scheme && !upgraded {
+            if *scheme != url.scheme {
                 return false;
             }
         }
@@ -148,51 +134,6 @@ impl OriginRule {
             PortRule::Default => port == self.scheme.as_deref().and_then(default_port),
         };
         host_ok && port_ok
-    }
-}
-
-impl OriginRule {
-    /// The WebSocket URLs (`ws:`, `wss:`) the rule matches, as RE2 regular expressions over
-    /// the URL Chromium canonicalized (host in lower case, the scheme's default port left
-    /// out): what [`Policy::websocket_rules`] hands to Chromium. The same URLs as
-    /// [`Self::matches`] (checked in the tests).
-    fn websocket_patterns(&self) -> Vec<String> {
-        let schemes: &[&str] = match self.scheme.as_deref() {
-            None => &["ws", "wss"],
-            Some("http" | "ws") => &["ws"],
-            Some(_) => &["wss"],
-        };
-        let escape = |host: &str| {
-            host.chars().fold(String::new(), |mut out, c| {
-                if matches!(c, '.' | '[' | ']') {
-                    out.push('\\');
-                }
-                out.push(c);
-                out
-            })
-        };
-        let host = match self.host.strip_prefix('.') {
-            // At least one label before the base.
-            Some(base) => format!("[^/?#@:]+\\.{}", escape(base)),
-            None => escape(&self.host),
-        };
-        schemes
-            .iter()
-            .map(|scheme| {
-                let default = default_port(scheme);
-                let port = match self.port {
-                    PortRule::Any => "(:[0-9]+)?".to_string(),
-                    PortRule::Exact(p) if Some(p) == default => format!("(:{p})?"),
-                    PortRule::Exact(p) => format!(":{p}"),
-                    // The rule's scheme's default port, which is its upgrade's default too.
-                    PortRule::Default => match default {
-                        Some(p) => format!("(:{p})?"),
-                        None => String::new(),
-                    },
-                };
-                format!("^{scheme}://([^/?#@]*@)?{host}{port}([/?#]|$)")
-            })
-            .collect()
     }
 }
 
@@ -312,42 +253,6 @@ impl Policy {
     /// Whether requests must be watched (an origin list is set).
     pub fn watches_requests(&self) -> bool {
         !self.allowed_origins.is_empty() || !self.blocked_origins.is_empty()
-    }
-
-    /// The origin lists as Chromium declarativeNetRequest rules for WebSocket handshakes,
-    /// which the Fetch domain never pauses: loaded into each Chromium the instance launches as
-    /// the static rules of an extension of its own (see `instance::launch`), so the browser
-    /// itself fails a handshake the policy refuses, in every tab, frame and worker, before it
-    /// leaves the browser. Blocked rules come first (highest priority); with an allowed list,
-    /// allowed rules come next and every other WebSocket is blocked. Empty without lists.
-    pub fn websocket_rules(&self) -> Vec<serde_json::Value> {
-        let mut rules = Vec::new();
-        let mut add = |priority: u32, action: &str, pattern: Option<String>| {
-            let mut condition = serde_json::json!({ "resourceTypes": ["websocket"] });
-            if let Some(pattern) = pattern {
-                condition["regexFilter"] = pattern.into();
-            }
-            rules.push(serde_json::json!({
-                "id": rules.len() + 1,
-                "priority": priority,
-                "action": { "type": action },
-                "condition": condition,
-            }));
-        };
-        for rule in &self.blocked_origins {
-            for pattern in rule.websocket_patterns() {
-                add(3, "block", Some(pattern));
-            }
-        }
-        if !self.allowed_origins.is_empty() {
-            for rule in &self.allowed_origins {
-                for pattern in rule.websocket_patterns() {
-                    add(2, "allow", Some(pattern));
-                }
-            }
-            add(1, "block", None);
-        }
-        rules
     }
 
     /// May the engine navigate to `url` (goto, a new tab)? The error says which rule refuses it.
@@ -556,106 +461,6 @@ mod tests {
         assert!(p.check_request("ws://localhost:1/").is_err());
         // Backslashes and extra slashes reach the same host, as Chromium reads them.
         assert!(p.check_request("http:\\\\localhost:5000\\x").is_err());
-    }
-
-    /// What Chromium gets for WebSockets matches what the policy says of the same URLs: each
-    /// rule's patterns (RE2 syntax, which the regex crate reads the same way for these) match
-    /// exactly the ws/wss URLs the rule matches; and the rule list, applied as Chromium does
-    /// (highest priority first), blocks exactly what check_request refuses.
-    #[test]
-    fn websocket_rules_say_what_the_policy_says() {
-        let rules = [
-            "http://localhost:*",
-            "https://evil.example",
-            "ws://127.0.0.1:4001",
-            "wss://secure.example:8443",
-            "example.com",
-            "example.org:8080",
-            "*.sub.example",
-            "http://[::1]:*",
-            "https://default.example:443",
-        ];
-        let urls = [
-            "ws://localhost:3000/socket",
-            "ws://localhost/",
-            "wss://localhost:3000/",
-            "wss://evil.example/",
-            "wss://evil.example/x?y",
-            "wss://evil.example:444/",
-            "ws://evil.example/",
-            "ws://127.0.0.1:4001/x",
-            "ws://127.0.0.1:4002/x",
-            "wss://127.0.0.1:4001/x",
-            "wss://secure.example:8443/",
-            "wss://secure.example/",
-            "ws://example.com/",
-            "wss://example.com:9/",
-            "ws://a.example.com/",
-            "ws://example.org:8080/",
-            "ws://example.org/",
-            "ws://a.sub.example/",
-            "ws://a.b.sub.example:1/",
-            "ws://sub.example/",
-            "ws://xsub.example/",
-            "ws://[::1]:8080/",
-            "ws://[::2]:8080/",
-            "ws://user:pw@localhost:1/",
-            "ws://localhost.evil/",
-            "ws://localhost:1@evil.example/",
-            "wss://default.example/",
-            "wss://default.example:8443/",
-        ];
-        for text in rules {
-            let rule = OriginRule::parse(text).unwrap();
-            let patterns: Vec<regex::Regex> = rule
-                .websocket_patterns()
-                .iter()
-                .map(|p| regex::Regex::new(p).unwrap())
-                .collect();
-            for url in urls {
-                let parsed = ParsedUrl::parse(url).unwrap();
-                let by_rule = rule.matches(&parsed);
-                let by_pattern = patterns.iter().any(|p| p.is_match(url));
-                assert_eq!(by_rule, by_pattern, "{text} against {url}: {patterns:?}");
-            }
-        }
-        // The whole list, as Chromium applies it.
-        let decide = |p: &Policy, url: &str| {
-            let mut rules = p.websocket_rules();
-            rules.sort_by_key(|r| std::cmp::Reverse(r["priority"].as_u64()));
-            for r in rules {
-                let hit = match r["condition"]["regexFilter"].as_str() {
-                    Some(re) => regex::Regex::new(re).unwrap().is_match(url),
-                    None => true,
-                };
-                if hit {
-                    return r["action"]["type"] == "block";
-                }
-            }
-            false
-        };
-        for p in [
-            policy("", "http://localhost:*;https://evil.example"),
-            policy("127.0.0.1;*.example.com", "127.0.0.1:6666"),
-            policy("https://app.example", ""),
-        ] {
-            for url in urls.iter().chain(&[
-                "ws://127.0.0.1:5000/",
-                "ws://127.0.0.1:6666/",
-                "wss://app.example/",
-            ]) {
-                assert_eq!(
-                    decide(&p, url),
-                    p.check_request(url).is_err(),
-                    "{url} with {p:?}"
-                );
-            }
-        }
-        assert!(Policy::default().websocket_rules().is_empty());
-        // An https origin covers its wss handshakes; an http one its ws.
-        let p = policy("https://app.example", "");
-        assert_eq!(p.check_request("wss://app.example/live"), Ok(()));
-        assert!(p.check_request("ws://app.example/live").is_err());
     }
 
     #[test]

@@ -288,9 +288,7 @@ async fn run_task(
     let task_id = task.id.as_str();
     // Repairs left by the previous task end, and its per-task state (dialog policy) is reset.
     if let Ok(instance) = &instance {
-        instance
-            .begin_task(&task.owner, task.metadata.as_ref())
-            .await;
+        instance.begin_task(task.metadata.as_ref()).await;
     }
     let browser = instance.as_ref().ok().map(|i| &**i);
     // Back after a restart, before the step it waited at: its page first.
@@ -305,11 +303,6 @@ async fn run_task(
         // Done before a restart.
         if command.status == CommandStatus::Success {
             continue;
-        }
-        // A dialog the previous command left open is answered first (unless this command
-        // answers it), so neither the approval's look at the page nor the checkpoint waits on it.
-        if let Some(browser) = browser {
-            browser.before_command(&command.parsed).await;
         }
         let refused =
             match approvals::gate(scheduler, &slot.id, browser, task_id, index, cancel).await {

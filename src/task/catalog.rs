@@ -1160,13 +1160,9 @@ pub const TOOLS: &[ToolDoc] = &[
             },
             ActionDoc {
                 name: "dialog",
-                description: "Answer dialogs. A dialog the previous command's click, key, text \
-                              or script opened is held open (that command ended saying so): \
-                              dialogAction accept or dismiss answers it (promptText for a \
-                              prompt); any other command dismisses it first, and so does the end \
-                              of 30 s. With no dialog open, dialogAction answers the next ones. \
-                              policy (accept, dismiss, or default: dismiss, but accept \
-                              beforeunload) answers every later dialog as it opens, holding none",
+                description: "How the next dialogs are answered (policy: accept, dismiss, or \
+                              default: dismiss, but accept beforeunload); dialogAction answers a \
+                              dialog open now and the next ones",
                 required: &["policy|dialogAction"],
                 optional: &["promptText"],
                 example: r#"{"action":"dialog","policy":"accept","promptText":"Ada"}"#,
@@ -1224,14 +1220,12 @@ pub const TOOLS: &[ToolDoc] = &[
             FieldDoc {
                 name: "policy",
                 schema: || json!({"type": "string", "enum": ["accept", "dismiss", "default"]}),
-                description: "How dialogs are answered from now on, as each opens (none is \
-                              held)",
+                description: "How dialogs are answered from now on",
             },
             FieldDoc {
                 name: "dialogAction",
                 schema: || json!({"type": "string", "enum": ["accept", "dismiss"]}),
-                description: "Answer the dialog held open (the one the previous command \
-                              opened); with none open, the next dialogs, as they open",
+                description: "Answer the dialog open now (if any), and the next ones, so",
             },
             FieldDoc {
                 name: "promptText",

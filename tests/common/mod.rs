@@ -208,13 +208,6 @@ pub fn text_of(task: &Task, index: usize) -> String {
     }
 }
 
-/// The first text of command `index`'s result: what the command itself answered, before the
-/// lines the dialogs it saw add.
-pub fn first_text(task: &Task, index: usize) -> String {
-    let text = text_of(task, index);
-    text.lines().next().unwrap_or_default().to_string()
-}
-
 /// A compact view of a task for assertion messages.
 pub fn summary(task: &Task) -> Value {
     json!({

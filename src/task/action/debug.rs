@@ -57,8 +57,7 @@ pub enum DebugAction {
         clear: bool,
     },
     /// How the page's next dialogs are answered, until set again (`policy`); or, the origin's
-    /// `dialogAction`, the answer to the dialog held open (the one the previous command
-    /// opened), or to the next ones when none is.
+    /// `dialogAction`, the answer to the dialog open now as well as to the next ones.
     Dialog {
         #[serde(default)]
         policy: Option<DialogPolicy>,
