@@ -175,6 +175,16 @@ fn request(
         choices: None,
         message: None,
     });
+    announce(scheduler, instance_id, task_id, approval)
+}
+
+/// Records a new request and tells every door.
+fn announce(
+    scheduler: &Scheduler,
+    instance_id: &str,
+    task_id: &str,
+    approval: Arc<Approval>,
+) -> Arc<Approval> {
     worker::record(
         scheduler,
         task_id,
@@ -318,20 +328,7 @@ pub(super) async fn prompt(
         choices: Some(choices.iter().map(|c| c.to_string()).collect()),
         message: Some(message.to_string()),
     });
-    worker::record(
-        scheduler,
-        task_id,
-        Change::ApprovalRequested {
-            approval: Box::new(Approval::clone(&approval)),
-        },
-    );
-    scheduler.events().emit(
-        instance_id,
-        EventKind::ApprovalRequested {
-            task_id: task_id.into(),
-            approval: approval.clone(),
-        },
-    );
+    let approval = announce(scheduler, instance_id, task_id, approval);
     match wait(scheduler, instance_id, task_id, &approval, cancel).await {
         Gate::Cancelled | Gate::Suspended => return None,
         Gate::Run | Gate::Fail(_) => {}
